@@ -1,0 +1,191 @@
+"""The aiohttp ``SiteProber``: one HTTP(S) check of one site, timed phase by phase.
+
+A fresh TCP (and TLS) connection per check by default: a pooled connection would report
+the connect and TLS cost of some earlier check (or none at all), so timings would lie and a
+dead listener could hide behind a live keep-alive connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ssl
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+
+from sitemon_adapters.http.errors import classify
+from sitemon_adapters.http.tls import current_check, verified_tls_context
+from sitemon_adapters.http.trace import PhaseTrace, phase_trace_config
+from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
+from sitemon_core.ports import Clock
+
+# The outer safety net fires this long after the site's own timeout, in case a phase
+# escaped aiohttp's timer (e.g. a slow thread-pool DNS lookup); it should never trigger.
+TIMEOUT_GRACE_S = 0.5
+READ_CHUNK = 64 * 1024
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(total_s: float) -> aiohttp.ClientTimeout:
+    # ceil_threshold=inf: aiohttp would otherwise round timeouts above 5 s up to a whole
+    # second of loop time, making "timed out after 10.0s" take up to 11 s.
+    return aiohttp.ClientTimeout(total=total_s, ceil_threshold=float("inf"))
+
+
+class _Exchange:
+    """What the HTTP exchange of one check produced so far."""
+
+    __slots__ = ("bytes_read", "final_url", "regex_matched", "status", "too_large")
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.final_url: str | None = None
+        self.bytes_read = 0
+        self.regex_matched: bool | None = None
+        self.too_large = False
+
+
+class AiohttpSiteProber:
+    """Checks sites over HTTP(S) with aiohttp; implements ``sitemon_core.ports.SiteProber``.
+
+    Use as an async context manager: it owns one ``aiohttp.ClientSession``, created in
+    ``__aenter__`` (inside the running loop) and closed in ``__aexit__``.
+    """
+
+    def __init__(
+        self,
+        region: str,
+        clock: Clock,
+        *,
+        user_agent: str = "sitemon/0.1",
+        fresh_connections: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``ssl_context`` defaults to a verifying ``TimedSSLContext`` over the system CAs;
+        a plain ``SSLContext`` also works but then HTTPS checks report no connect/TLS split.
+        Concurrency is not bounded here: the scanner bounds it."""
+        self._region = region
+        self._clock = clock
+        self._user_agent = user_agent
+        self._fresh = fresh_connections
+        self._ssl_context = ssl_context
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        """Open the HTTP session."""
+        connector = aiohttp.TCPConnector(
+            force_close=self._fresh,
+            limit=0,
+            # A cached address would make dns_ms 0 and hide DNS failures and changes.
+            use_dns_cache=False,
+            ssl=self._ssl_context or verified_tls_context(),
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            trace_configs=[phase_trace_config()],
+            headers={"User-Agent": self._user_agent},
+            # Cookies set by one site must not travel with later checks.
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the HTTP session and its connections."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def probe(self, site: Site) -> CheckResult:
+        """Check ``site`` once; target failures come back classified, never raised."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("AiohttpSiteProber used outside 'async with'")
+        trace = PhaseTrace(self._clock.monotonic)
+        exchange = _Exchange()
+        kind, message = ErrorKind.NONE, ""
+        started_at = self._clock.utcnow()
+        start = self._clock.monotonic()
+        token = current_check.set(trace)
+        try:
+            async with asyncio.timeout(site.timeout_s + TIMEOUT_GRACE_S):
+                await self._exchange(session, site, trace, exchange)
+        except Exception as exc:  # any target failure; CancelledError is not an Exception
+            kind, message = classify(exc, site, trace.stage)
+        finally:
+            current_check.reset(token)
+        total_ms = (self._clock.monotonic() - start) * 1000.0
+        if exchange.too_large and kind is ErrorKind.NONE:
+            kind, message = ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
+        return CheckResult(
+            check_id=new_check_id(),
+            site_id=site.id,
+            url=site.url,
+            region=self._region,
+            started_at=started_at,
+            ok=judge(site, exchange.status, exchange.regex_matched, kind),
+            total_ms=total_ms,
+            status_code=exchange.status,
+            timings=trace.timings(),
+            regex_matched=exchange.regex_matched,
+            bytes_read=exchange.bytes_read,
+            final_url=exchange.final_url,
+            error_kind=kind,
+            error_message=message,
+        )
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange
+    ) -> None:
+        # aiohttp raises TooManyRedirects once the redirect count *reaches* max_redirects,
+        # so "follow at most N" is N + 1 (and 0 would mean unlimited to aiohttp).
+        async with session.request(
+            site.method,
+            site.url,
+            headers=site.headers or None,
+            allow_redirects=site.follow_redirects,
+            max_redirects=site.max_redirects + 1,
+            timeout=_client_timeout(site.timeout_s),
+            trace_request_ctx=trace,
+        ) as response:
+            out.status = response.status
+            out.final_url = str(response.url)
+            body = await self._read_body(response, site, out)
+            trace.body_ended()
+            if out.too_large:
+                response.close()  # don't drain the rest
+        if site.pattern is not None:
+            out.regex_matched = site.pattern.search(_decode(body, response.charset)) is not None
+
+    async def _read_body(
+        self, response: aiohttp.ClientResponse, site: Site, out: _Exchange
+    ) -> bytes:
+        """Read at most ``max_body_bytes + 1`` (decompressed) bytes, so a huge or
+        decompression-bomb body costs no more than the cap. Keeps the bytes only when a
+        regex needs them."""
+        limit = site.max_body_bytes + 1
+        keep: list[bytes] | None = [] if site.pattern is not None else None
+        content = response.content
+        while out.bytes_read < limit:
+            chunk = await content.read(min(READ_CHUNK, limit - out.bytes_read))
+            if not chunk:
+                break
+            out.bytes_read += len(chunk)
+            if keep is not None:
+                keep.append(chunk)
+        out.too_large = out.bytes_read >= limit
+        return b"".join(keep) if keep else b""
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    """The body as text for the regex: the declared charset, else UTF-8; never fails."""
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # an unknown charset name in Content-Type
+        return body.decode("utf-8", errors="replace")

@@ -1,0 +1,206 @@
+"""CheckResult <-> bytes in Avro's standard single-object encoding.
+
+A frame is ``C3 01`` + the 8-byte little-endian CRC-64-AVRO fingerprint of the writer
+schema's Parsing Canonical Form + the Avro binary body. Any Avro implementation can read
+it given the schema, and the fingerprint lets a reader pick the schema an older (or newer)
+scanner wrote with, then resolve it into the schema this code understands.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint as _fastavro_fingerprint
+from fastavro.schema import to_parsing_canonical_form
+
+from sitemon_core.errors import SitemonError
+from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings
+
+MAGIC = b"\xc3\x01"
+HEADER_LEN = len(MAGIC) + 8
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+CURRENT_SCHEMA_FILE = SCHEMA_DIR / "check_result.avsc"
+
+# A dict lookup is cheaper than ErrorKind(value)'s enum machinery on the hot decode path.
+_ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class CodecError(SitemonError):
+    """A check result could not be encoded or decoded; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EncodeError(CodecError):
+    """A check result does not fit the schema (naive datetime, out-of-range int...)."""
+
+
+class DecodeError(CodecError):
+    """Bytes are not a single-object-encoded CheckResult of a schema this codec knows."""
+
+
+def load_schema(path: Path = CURRENT_SCHEMA_FILE) -> dict[str, Any]:
+    """Read one ``.avsc`` file as a JSON schema dict."""
+    with path.open(encoding="utf-8") as file:
+        schema: dict[str, Any] = json.load(file)
+    return schema
+
+
+def schema_fingerprint(schema: str | list[Any] | dict[str, Any]) -> bytes:
+    """The 8-byte CRC-64-AVRO fingerprint of ``schema``'s Parsing Canonical Form.
+
+    Byte order is little-endian, as the single-object encoding stores it (fastavro's hex
+    string and the Apache library's ``fingerprint()`` both spell those bytes in order).
+    """
+    canonical = to_parsing_canonical_form(schema)
+    return bytes.fromhex(_fastavro_fingerprint(canonical, "CRC-64-AVRO"))
+
+
+def _shipped_schemas() -> list[dict[str, Any]]:
+    # Older versions are kept next to the current one as check_result.<version>.avsc.
+    return [load_schema(path) for path in sorted(SCHEMA_DIR.glob("check_result*.avsc"))]
+
+
+class AvroCheckResultCodec:
+    """Encodes with the current schema; decodes anything written with a known schema.
+
+    ``writer_schemas`` adds schemas beyond those shipped in ``sitemon_adapters/schemas``
+    (e.g. written by scanners of another version). Schemas are parsed once, here.
+    """
+
+    def __init__(self, writer_schemas: Iterable[dict[str, Any]] = ()) -> None:
+        raw_reader = load_schema()
+        self._reader = fastavro.parse_schema(raw_reader)
+        self._header = MAGIC + schema_fingerprint(raw_reader)
+        # Encoding writes started_at as the plain long it is on the wire: converting it
+        # here is cheaper than fastavro's logical-type path, and the fingerprint (of the
+        # canonical form, which drops logicalType) is the same.
+        raw_writer = _without_logical_types(raw_reader)
+        assert schema_fingerprint(raw_writer) == self._header[len(MAGIC) :]
+        self._writer = fastavro.parse_schema(raw_writer)
+        # fingerprint -> parsed writer schema; None marks "same as the reader", which lets
+        # fastavro skip schema resolution for the common case.
+        self._writers: dict[bytes, Any] = {}
+        for raw in [*_shipped_schemas(), *writer_schemas]:
+            self._writers[schema_fingerprint(raw)] = fastavro.parse_schema(raw)
+        self._writers[self._header[len(MAGIC) :]] = None
+
+    @property
+    def header(self) -> bytes:
+        """The 10 bytes every frame written by this codec starts with."""
+        return self._header
+
+    def encode(self, result: CheckResult) -> bytes:
+        """``result`` as one single-object-encoded Avro record.
+
+        Raises ``EncodeError`` when it does not fit the schema.
+        """
+        try:
+            # A naive datetime raises TypeError here rather than being guessed at.
+            micros = (result.started_at - _EPOCH) // _MICROSECOND
+        except TypeError as exc:
+            raise EncodeError("started_at must be a timezone-aware datetime") from exc
+        buffer = io.BytesIO(self._header)
+        buffer.seek(HEADER_LEN)
+        try:
+            fastavro.schemaless_writer(buffer, self._writer, _to_record(result, micros))
+        except (ValueError, TypeError, OverflowError, AttributeError) as exc:
+            # fastavro's C writer reports a value that does not fit with these builtins.
+            raise EncodeError(f"result does not fit the schema: {exc}") from exc
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> CheckResult:
+        """The CheckResult in frame ``data``, resolved into the current schema.
+
+        Raises ``DecodeError`` (and nothing else) for any malformed input.
+        """
+        if data[: len(MAGIC)] != MAGIC:
+            raise DecodeError("bad marker")
+        fingerprint = bytes(data[len(MAGIC) : HEADER_LEN])
+        try:
+            writer = self._writers[fingerprint]
+        except KeyError:
+            raise DecodeError(f"unknown schema fingerprint {fingerprint.hex()}") from None
+        body = io.BytesIO(data)
+        body.seek(HEADER_LEN)
+        try:
+            if writer is None:
+                record = fastavro.schemaless_reader(body, self._reader, None)
+            else:
+                record = fastavro.schemaless_reader(body, writer, self._reader)
+            result = _from_record(record)
+        # Untrusted bytes reach fastavro's C reader, which signals garbage with assorted
+        # builtin exceptions (EOFError, IndexError, UnicodeDecodeError, OverflowError...);
+        # callers must only ever see DecodeError, so everything is mapped here.
+        except Exception as exc:
+            raise DecodeError(f"truncated or corrupt record: {exc!r}") from exc
+        if body.tell() != len(data):
+            raise DecodeError("truncated or corrupt record: trailing bytes after the record")
+        return result
+
+
+def _without_logical_types(schema: dict[str, Any]) -> dict[str, Any]:
+    fields = []
+    for field in schema["fields"]:
+        field_type = field["type"]
+        if isinstance(field_type, dict) and "logicalType" in field_type:
+            field = {**field, "type": field_type["type"]}
+        fields.append(field)
+    return {**schema, "fields": fields}
+
+
+def _to_record(result: CheckResult, started_at_micros: int) -> dict[str, Any]:
+    timings = result.timings
+    return {
+        "check_id": result.check_id,
+        "site_id": result.site_id,
+        "url": result.url,
+        "region": result.region,
+        "started_at": started_at_micros,
+        "ok": result.ok,
+        "total_ms": result.total_ms,
+        "status_code": result.status_code,
+        "timings": {
+            "dns_ms": timings.dns_ms,
+            "connect_ms": timings.connect_ms,
+            "tls_ms": timings.tls_ms,
+            "ttfb_ms": timings.ttfb_ms,
+            "transfer_ms": timings.transfer_ms,
+        },
+        "regex_matched": result.regex_matched,
+        "bytes_read": result.bytes_read,
+        "final_url": result.final_url,
+        "error_kind": result.error_kind.value,
+        "error_message": result.error_message,
+    }
+
+
+def _from_record(record: Any) -> CheckResult:
+    timings = record["timings"]
+    started_at: datetime = record["started_at"]
+    return CheckResult(
+        check_id=record["check_id"],
+        site_id=record["site_id"],
+        url=record["url"],
+        region=record["region"],
+        started_at=started_at,
+        ok=record["ok"],
+        total_ms=record["total_ms"],
+        status_code=record["status_code"],
+        timings=PhaseTimings(**timings),
+        regex_matched=record["regex_matched"],
+        bytes_read=record["bytes_read"],
+        final_url=record["final_url"],
+        error_kind=_ERROR_KINDS[record["error_kind"]],
+        error_message=record["error_message"],
+    )

@@ -1,0 +1,1 @@
+"""Pieces of the aiohttp prober: phase tracing, TLS timing and error classification."""

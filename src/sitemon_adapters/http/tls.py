@@ -1,0 +1,50 @@
+"""Timing the TLS handshake separately from the TCP connect.
+
+aiohttp opens a connection in one step (TCP connect, then ``loop.create_connection(sock=...,
+ssl=...)`` which runs the handshake) and only traces the start and end of the whole step.
+The one observable point in between is asyncio creating the TLS state machine: its
+``SSLProtocol`` calls ``SSLContext.wrap_bio`` once the socket is already connected and just
+before the ClientHello is sent (the stdlib and uvloop both do). A context subclass stamps that
+moment into the check that is being made, found through a context variable the prober sets
+for the duration of one probe (asyncio copies context variables into the task and its
+callbacks, so concurrent checks never see each other's state).
+"""
+
+from __future__ import annotations
+
+import ssl
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+
+class HandshakeStamp(Protocol):
+    """Whatever records the moment a TLS handshake starts (the per-check phase trace)."""
+
+    def tls_started(self) -> None:
+        """Record that the TCP connection is up and the TLS handshake begins now."""
+        ...
+
+
+current_check: ContextVar[HandshakeStamp | None] = ContextVar("sitemon_current_check", default=None)
+
+
+class TimedSSLContext(ssl.SSLContext):
+    """An ``SSLContext`` that tells the running check when its TLS handshake starts."""
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        """Stamp the handshake start, then wrap as usual."""
+        stamp = current_check.get()
+        if stamp is not None:
+            stamp.tls_started()
+        return super().wrap_bio(*args, **kwargs)
+
+
+def verified_tls_context(cafile: str | None = None) -> TimedSSLContext:
+    """A client context that verifies certificates and host names, like
+    ``ssl.create_default_context()``, trusting the system CAs or only ``cafile`` if given."""
+    context = TimedSSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname + CERT_REQUIRED
+    if cafile is None:
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+    else:
+        context.load_verify_locations(cafile=cafile)
+    return context

@@ -1,0 +1,214 @@
+"""Per-check phase timings, collected from aiohttp's request tracing signals.
+
+What each number means (milliseconds, summed over every hop of a redirect chain, ``None``
+when the phase never happened in this check):
+
+- ``dns``: name resolution (``None`` for IP-literal URLs). A fresh lookup per check: the
+  prober disables aiohttp's DNS cache. With the default threaded resolver this includes any
+  wait for a free resolver thread under high concurrency.
+- ``connect``: the TCP handshake, from the end of resolution (or the start of the connection
+  attempt for IP literals) until the socket is connected; includes failed attempts to other
+  addresses of the same name (happy eyeballs).
+- ``tls``: the TLS handshake, from the first TLS state being created on the connected socket
+  until the handshake completed (see ``tls.py``). ``None`` for plain HTTP, and for HTTPS
+  when the prober was given an ``SSLContext`` that is not a ``TimedSSLContext`` — then the
+  handshake cannot be told apart from the connect, and ``connect`` is ``None`` too rather
+  than a number that silently includes it.
+- ``ttfb``: from the request headers being written until the response headers were parsed
+  (server processing plus one round trip).
+- ``transfer``: from the final response's headers until the body read ended (the end of the
+  body, or the read cap).
+
+When a check fails, the phase it failed in reports the time until the failure (a refused
+connect has a ``connect``, a timeout waiting for headers has a ``ttfb`` of about the
+timeout) and later phases stay ``None``: the ``error_kind`` says the phase did not complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+
+from sitemon_core.models import PhaseTimings
+
+_MS = 1000.0
+# Stages, also the tail of a timeout's message ("timed out after 2.0s connecting").
+RESOLVING = "resolving the name"
+CONNECTING = "connecting"
+TLS_STAGE = "in the TLS handshake"
+WAITING = "waiting for the response"
+READING = "reading the body"
+
+
+def _add(total: float | None, seconds: float) -> float:
+    return (total or 0.0) + seconds * _MS
+
+
+class PhaseTrace:
+    """The mutable timing state of one check; lives in aiohttp's ``trace_request_ctx``.
+
+    ``stage`` says what the check is doing; when the check fails, the phase it was in is
+    closed at the failure (a refused connect still reports how long refusal took).
+    """
+
+    __slots__ = (
+        "_conn_start",
+        "_dns_start",
+        "_headers_at",
+        "_now",
+        "_sent_at",
+        "_tls_start",
+        "_untimed",
+        "connect",
+        "dns",
+        "stage",
+        "tls",
+        "transfer",
+        "ttfb",
+    )
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+        self._dns_start = self._conn_start = self._sent_at = self._headers_at = 0.0
+        self._tls_start: float | None = None
+        # A connection time not yet attributed: plain TCP, or TCP+TLS when the handshake
+        # start was not observable. Only the request URL's scheme (known when the headers
+        # are sent) tells which.
+        self._untimed: float | None = None
+        self.dns: float | None = None
+        self.connect: float | None = None
+        self.tls: float | None = None
+        self.ttfb: float | None = None
+        self.transfer: float | None = None
+        self.stage = "starting"
+
+    def connection_started(self) -> None:
+        """A new connection is being opened (once per hop with fresh connections)."""
+        self._conn_start = self._now()
+        self._tls_start = None
+        self.stage = CONNECTING
+
+    def dns_started(self) -> None:
+        """Name resolution begins."""
+        self._dns_start = self._now()
+        self.stage = RESOLVING
+
+    def dns_ended(self) -> None:
+        """Name resolution succeeded; the TCP connect starts now."""
+        now = self._conn_start = self._now()
+        self.dns = _add(self.dns, now - self._dns_start)
+        self.stage = CONNECTING
+
+    def tls_started(self) -> None:
+        """The TCP connection is up and the TLS handshake begins (called by ``tls.py``)."""
+        self._tls_start = self._now()
+        self.stage = TLS_STAGE
+
+    def connection_ended(self) -> None:
+        """The connection (TCP, and TLS for HTTPS) is established."""
+        now = self._now()
+        if self._tls_start is not None:
+            self.connect = _add(self.connect, self._tls_start - self._conn_start)
+            self.tls = _add(self.tls, now - self._tls_start)
+        else:
+            self._untimed = now - self._conn_start
+        self.stage = "sending the request"
+
+    def headers_sent(self, is_tls: bool) -> None:
+        """The request headers are being written (on a TLS connection if ``is_tls``)."""
+        self._sent_at = self._now()
+        if self._untimed is not None and not is_tls:
+            self.connect = _add(self.connect, self._untimed)
+        self._untimed = None
+        self.stage = WAITING
+
+    def response_started(self, final: bool) -> None:
+        """Response headers arrived (a redirect hop's, or the final response's)."""
+        now = self._now()
+        self.ttfb = _add(self.ttfb, now - self._sent_at)
+        if final:
+            self._headers_at = now
+            self.stage = READING
+        else:
+            self.stage = "following a redirect"
+
+    def body_ended(self) -> None:
+        """The body read ended (complete, or stopped at the cap)."""
+        self.transfer = _add(None, self._now() - self._headers_at)
+        self.stage = "closing"
+
+    def timings(self) -> PhaseTimings:
+        """The phase timings; a phase still open (the check failed in it) ends now."""
+        stage, now = self.stage, self._now()
+        if stage == RESOLVING:
+            self.dns = _add(self.dns, now - self._dns_start)
+        elif stage == CONNECTING:
+            self.connect = _add(self.connect, now - self._conn_start)
+        elif stage == TLS_STAGE:
+            self.connection_ended()
+        elif stage == WAITING:
+            self.ttfb = _add(self.ttfb, now - self._sent_at)
+        elif stage == READING:
+            self.transfer = _add(None, now - self._headers_at)
+        return PhaseTimings(
+            dns_ms=self.dns,
+            connect_ms=self.connect,
+            tls_ms=self.tls,
+            ttfb_ms=self.ttfb,
+            transfer_ms=self.transfer,
+        )
+
+
+def _state(ctx: SimpleNamespace) -> PhaseTrace:
+    state: PhaseTrace = ctx.trace_request_ctx
+    return state
+
+
+async def _on_create_start(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
+    _state(ctx).connection_started()
+
+
+async def _on_create_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
+    _state(ctx).connection_ended()
+
+
+async def _on_dns_start(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
+    _state(ctx).dns_started()
+
+
+async def _on_dns_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
+    _state(ctx).dns_ended()
+
+
+async def _on_headers_sent(
+    _s: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestHeadersSentParams
+) -> None:
+    _state(ctx).headers_sent(params.url.scheme == "https")
+
+
+async def _on_redirect(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
+    _state(ctx).response_started(final=False)
+
+
+async def _on_request_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
+    _state(ctx).response_started(final=True)
+
+
+def phase_trace_config() -> aiohttp.TraceConfig:
+    """A ``TraceConfig`` feeding the ``PhaseTrace`` passed as ``trace_request_ctx``.
+
+    Only the signals needed are subscribed: each one costs a params object and an await per
+    check, and the per-chunk signals would cost that per chunk.
+    """
+    config = aiohttp.TraceConfig()
+    config.on_connection_create_start.append(_on_create_start)
+    config.on_connection_create_end.append(_on_create_end)
+    config.on_dns_resolvehost_start.append(_on_dns_start)
+    config.on_dns_resolvehost_end.append(_on_dns_end)
+    config.on_request_headers_sent.append(_on_headers_sent)
+    config.on_request_redirect.append(_on_redirect)
+    config.on_request_end.append(_on_request_end)
+    return config

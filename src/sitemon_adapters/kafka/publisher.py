@@ -1,0 +1,147 @@
+"""KafkaStatusPublisher: results to a Kafka topic, keyed by site, bounded, never silent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+
+import attrs
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from sitemon_adapters.avro_codec import AvroCheckResultCodec, CodecError
+from sitemon_adapters.kafka.connection import KafkaConnection
+from sitemon_core.errors import PublishError
+from sitemon_core.models import CheckResult
+
+log = logging.getLogger("sitemon.kafka")
+
+_RETRY_S = 0.5
+
+
+@attrs.define
+class PublisherStats:
+    """Counters of a publisher: every result accepted ends delivered or dropped."""
+
+    accepted: int = 0
+    delivered: int = 0
+    redelivery_attempts: int = 0
+    dropped: int = 0
+
+
+class KafkaStatusPublisher:
+    """Publishes each result as one Avro record keyed by site id (per-site order).
+
+    ``acks=all`` with the idempotent producer. At most ``max_buffered`` results may wait for
+    the broker's acknowledgement; past that ``publish`` raises ``PublishError`` (the scanner
+    counts and logs the drop) instead of growing memory while a broker is away. Failed
+    deliveries are queued again until ``flush`` gives up at shutdown.
+    """
+
+    def __init__(
+        self,
+        connection: KafkaConnection,
+        topic: str,
+        *,
+        codec: AvroCheckResultCodec | None = None,
+        max_buffered: int = 100_000,
+        linger_ms: int = 20,
+        max_batch_size: int = 256 * 1024,
+        compression_type: str | None = None,
+        request_timeout_ms: int = 30_000,
+        flush_timeout_s: float = 10.0,
+    ) -> None:
+        self._connection = connection
+        self._topic = topic
+        self._codec = codec or AvroCheckResultCodec()
+        self._max_buffered = max_buffered
+        self._producer_options = {"linger_ms": linger_ms, "max_batch_size": max_batch_size,
+                                  "compression_type": compression_type,
+                                  "request_timeout_ms": request_timeout_ms}
+        self._flush_timeout_s = flush_timeout_s
+        self._queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
+        self._pending = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._producer: AIOKafkaProducer | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self.stats = PublisherStats()
+
+    async def __aenter__(self) -> KafkaStatusPublisher:
+        self._producer = AIOKafkaProducer(
+            **self._connection.client_kwargs(), acks="all", enable_idempotence=True,
+            **self._producer_options,
+        )
+        await self._producer.start()
+        self._sender = asyncio.create_task(self._run_sender(), name="kafka-sender")
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            await self.flush()
+        finally:
+            if self._sender is not None:
+                self._sender.cancel()
+            if self._producer is not None:
+                await self._producer.stop()
+
+    @property
+    def pending(self) -> int:
+        """Results accepted and not yet acknowledged by the broker."""
+        return self._pending
+
+    async def publish(self, result: CheckResult) -> None:
+        """Queue ``result``; raises ``PublishError`` if the buffer bound is reached."""
+        if self._pending >= self._max_buffered:
+            raise PublishError(f"{self._pending} results are waiting for Kafka "
+                               f"(max_buffered={self._max_buffered})")
+        try:
+            value = self._codec.encode(result)
+        except CodecError as exc:
+            raise PublishError(f"cannot encode result: {exc}") from exc
+        self._pending += 1
+        self._drained.clear()
+        self.stats.accepted += 1
+        self._queue.put_nowait((result.site_id.encode(), value))
+
+    async def flush(self) -> None:
+        """Wait until every accepted result is acknowledged, up to ``flush_timeout_s``;
+        what is still undelivered then is counted as dropped and logged."""
+        try:
+            await asyncio.wait_for(self._drained.wait(), self._flush_timeout_s)
+        except TimeoutError:
+            lost = self._pending
+            self.stats.dropped += lost
+            log.error("results not delivered before shutdown",
+                      extra={"undelivered": lost, "dropped_total": self.stats.dropped})
+
+    async def _run_sender(self) -> None:
+        assert self._producer is not None
+        while True:
+            key, value = await self._queue.get()
+            while True:
+                try:
+                    delivery = await self._producer.send(self._topic, value, key=key)
+                    break
+                except KafkaError as exc:  # no metadata / buffer full while a broker is away
+                    log.warning("kafka send failed, retrying", extra={"error": repr(exc)})
+                    await asyncio.sleep(_RETRY_S)
+            delivery.add_done_callback(lambda fut, k=key, v=value: self._delivered(fut, k, v))
+
+    def _delivered(self, fut: asyncio.Future[object], key: bytes, value: bytes) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self.stats.delivered += 1
+            self._pending -= 1
+            if self._pending == 0:
+                self._drained.set()
+            return
+        # The broker did not take it in time: queue it again; the repository's newest-wins
+        # rule makes the changed order harmless.
+        self.stats.redelivery_attempts += 1
+        if self.stats.redelivery_attempts % 1000 == 1:
+            log.warning("kafka delivery failed, retrying",
+                        extra={"error": repr(None if fut.cancelled() else fut.exception()),
+                               "pending": self._pending})
+        self._queue.put_nowait((key, value))

@@ -1,0 +1,49 @@
+"""An in-process StatusRepository: the unit tests' fake and a reference for the contract."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sitemon_core.models import CheckResult, SiteStatus
+
+
+def newer(candidate: CheckResult, current: CheckResult | None) -> bool:
+    """Whether ``candidate`` should replace ``current`` as a site's latest result.
+
+    Later start time wins; equal times fall back to the check id so the rule is total and
+    every adapter agrees on the winner whatever the delivery order.
+    """
+    if current is None:
+        return True
+    return (candidate.started_at, candidate.check_id) > (current.started_at, current.check_id)
+
+
+class InMemoryStatusRepository:
+    """Keeps everything in dicts; same semantics as the SQL repositories."""
+
+    def __init__(self) -> None:
+        self._latest: dict[str, CheckResult] = {}
+        self._history: dict[str, CheckResult] = {}
+        self.saves = 0
+
+    async def save(self, results: Sequence[CheckResult]) -> None:
+        """Add unseen checks to history; move each site's latest forward only."""
+        for result in results:
+            self._history.setdefault(result.check_id, result)
+            if newer(result, self._latest.get(result.site_id)):
+                self._latest[result.site_id] = result
+        self.saves += 1
+
+    async def latest(self) -> list[SiteStatus]:
+        """The latest status of every site, ordered by site id."""
+        return [SiteStatus(site_id=k, latest=v) for k, v in sorted(self._latest.items())]
+
+    async def history(
+        self, site_id: str, *, since: datetime | None = None, limit: int = 1000
+    ) -> list[CheckResult]:
+        """A site's checks since ``since``, newest first."""
+        rows = [r for r in self._history.values()
+                if r.site_id == site_id and (since is None or r.started_at >= since)]
+        rows.sort(key=lambda r: (r.started_at, r.check_id), reverse=True)
+        return rows[:limit]

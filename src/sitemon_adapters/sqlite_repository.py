@@ -1,0 +1,229 @@
+"""StatusRepository on SQLite, for the embedded (single-process) deployment.
+
+sqlite3 connections are bound to the thread that made them and every call blocks, so the
+connection lives in one dedicated worker thread and every operation is shipped there;
+the event loop only awaits. Writes are one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from types import TracebackType
+from typing import Self, TypeVar
+
+from sitemon_adapters.rows import COLUMNS, Row, result_to_row, row_to_result, to_micros
+from sitemon_core.errors import RepositoryError
+from sitemon_core.models import CheckResult, SiteStatus
+
+T = TypeVar("T")
+
+_COLUMN_DEFS = """
+    check_id      TEXT    NOT NULL,
+    site_id       TEXT    NOT NULL,
+    url           TEXT    NOT NULL,
+    region        TEXT    NOT NULL,
+    started_at    INTEGER NOT NULL,
+    ok            INTEGER NOT NULL,
+    total_ms      REAL    NOT NULL,
+    status_code   INTEGER,
+    dns_ms        REAL,
+    connect_ms    REAL,
+    tls_ms        REAL,
+    ttfb_ms       REAL,
+    transfer_ms   REAL,
+    regex_matched INTEGER,
+    bytes_read    INTEGER NOT NULL,
+    final_url     TEXT,
+    error_kind    TEXT    NOT NULL,
+    error_message TEXT    NOT NULL"""
+
+# Each entry upgrades the schema by one version; migrate() applies those not yet applied.
+# STRICT makes SQLite reject a value of the wrong type instead of storing it anyway.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        f"CREATE TABLE check_history ({_COLUMN_DEFS}, PRIMARY KEY (check_id)) STRICT",
+        "CREATE INDEX check_history_site_time"
+        " ON check_history (site_id, started_at DESC, check_id DESC)",
+        f"CREATE TABLE site_status ({_COLUMN_DEFS}, PRIMARY KEY (site_id)) STRICT",
+    ),
+)
+
+_COLUMN_LIST = ", ".join(COLUMNS)
+_PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)
+_INSERT_HISTORY = (
+    f"INSERT INTO check_history ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
+    " ON CONFLICT (check_id) DO NOTHING"
+)
+# (started_at, check_id) orders results totally, so a replay or an out-of-order delivery
+# never replaces a newer status, and two results with the same start time always resolve
+# the same way whatever order they arrive in.
+_UPSERT_STATUS = (
+    f"INSERT INTO site_status ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
+    " ON CONFLICT (site_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "site_id")
+    + " WHERE (excluded.started_at, excluded.check_id)"
+    " > (site_status.started_at, site_status.check_id)"
+)
+_SELECT_LATEST = f"SELECT {_COLUMN_LIST} FROM site_status ORDER BY site_id"
+_SELECT_HISTORY = (
+    f"SELECT {_COLUMN_LIST} FROM check_history"
+    " WHERE site_id = ? AND started_at >= ?"
+    " ORDER BY started_at DESC, check_id DESC LIMIT ?"
+)
+_SITE_ID = COLUMNS.index("site_id")
+_ORDER_KEY = (COLUMNS.index("started_at"), COLUMNS.index("check_id"))
+
+
+class SqliteStatusRepository:
+    """Latest status and history of checks in one SQLite file (WAL mode).
+
+    Use as an async context manager; call ``migrate()`` once after opening.
+    """
+
+    def __init__(self, path: str, *, busy_timeout_s: float = 5.0) -> None:
+        self._path = path
+        self._busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    async def __aenter__(self) -> Self:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        try:
+            self._conn = await self._run(self._connect)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._executor is None:
+            return
+        try:
+            if self._conn is not None:
+                await self._run(self._conn.close)
+        finally:
+            self._conn = None
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def migrate(self) -> None:
+        """Create or upgrade the tables; a no-op when already up to date."""
+        await self._in_transaction(_migrate)
+
+    async def save(self, results: Sequence[CheckResult]) -> None:
+        """Save a batch in one transaction (see ``StatusRepository.save``)."""
+        if results:
+            batch = list(results)  # the caller may mutate its sequence while we wait
+            await self._in_transaction(lambda conn: _save(conn, batch))
+
+    async def latest(self) -> list[SiteStatus]:
+        """The latest status of every site, ordered by site id."""
+        rows = await self._query(_SELECT_LATEST, ())
+        return [SiteStatus(site_id=row[_SITE_ID], latest=row_to_result(row)) for row in rows]
+
+    async def history(
+        self, site_id: str, *, since: datetime | None = None, limit: int = 1000
+    ) -> list[CheckResult]:
+        """Checks of ``site_id`` started at or after ``since``, newest first, at most ``limit``."""
+        if limit <= 0:
+            return []  # SQLite reads a negative LIMIT as "no limit"
+        try:
+            since_micros = -(2**63) if since is None else to_micros(since)
+        except ValueError as exc:
+            raise RepositoryError(str(exc), retriable=False) from exc
+        rows = await self._query(_SELECT_HISTORY, (site_id, since_micros, limit))
+        return [row_to_result(row) for row in rows]
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: transactions are begun and ended explicitly, below.
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # synchronous stays FULL: a saved batch is acknowledged on the bus right after,
+            # so it must survive a power loss, not only a process crash.
+            conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def _query(self, sql: str, params: tuple[object, ...]) -> list[Row]:
+        def query(conn: sqlite3.Connection) -> list[Row]:
+            return conn.execute(sql, params).fetchall()
+
+        return await self._with_connection(query)
+
+    async def _in_transaction(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        def transaction(conn: sqlite3.Connection) -> None:
+            # IMMEDIATE takes the write lock up front, so a busy database fails (or waits
+            # busy_timeout) at BEGIN instead of half-way through the batch.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        await self._with_connection(transaction)
+
+    async def _with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise RepositoryError("the SQLite repository is not open", retriable=False)
+        return await self._run(lambda: work(conn))
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, work)
+        except sqlite3.Error as exc:
+            raise RepositoryError(f"SQLite: {exc}", retriable=_is_transient(exc)) from exc
+        except (ValueError, OverflowError) as exc:  # a value SQLite cannot store
+            raise RepositoryError(f"SQLite: {exc}", retriable=False) from exc
+
+
+def _is_transient(exc: sqlite3.Error) -> bool:
+    # Another writer held the lock past busy_timeout: trying again later can succeed.
+    name = getattr(exc, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = row[0] or 0
+    for version, statements in enumerate(MIGRATIONS[current:], start=current + 1):
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+
+def _save(conn: sqlite3.Connection, results: list[CheckResult]) -> None:
+    rows = [result_to_row(result) for result in results]
+    conn.executemany(_INSERT_HISTORY, rows)
+    conn.executemany(_UPSERT_STATUS, _newest_per_site(rows))
+
+
+def _newest_per_site(rows: list[Row]) -> list[Row]:
+    # One upsert per site instead of one per result; the WHERE clause of the upsert
+    # still guards against anything newer already stored.
+    newest: dict[str, Row] = {}
+    started, check = _ORDER_KEY
+    for row in rows:
+        current = newest.get(row[_SITE_ID])
+        if current is None or (row[started], row[check]) > (current[started], current[check]):
+            newest[row[_SITE_ID]] = row
+    return list(newest.values())

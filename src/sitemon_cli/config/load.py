@@ -1,0 +1,139 @@
+"""Loading a configuration file: strict YAML, every error named by file and key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from sitemon_cli.config.model import (
+    Config,
+    KafkaSettings,
+    PersisterSettings,
+    PostgresSettings,
+    ScannerSettings,
+)
+from sitemon_cli.config.sites import parse_sites
+from sitemon_cli.config.values import (
+    Section,
+    choice,
+    duration,
+    positive_int,
+    text,
+)
+from sitemon_core.errors import ConfigError
+
+TOP_KEYS = {"sites", "defaults", "scanner", "persister", "bus", "repository", "logging"}
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate ``path``; raises ``ConfigError`` naming file, key path and problem."""
+    source = str(path)
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(source, "(file)", f"cannot read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, "(file)", f"invalid YAML: {_yaml_problem(exc)}") from exc
+    return parse_config(source, document)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
+
+
+def parse_config(source: str, document: object) -> Config:
+    """Validate an already parsed document (``source`` names it in errors)."""
+    root = Section(source, "", document, TOP_KEYS)
+    bus = root.child("bus", {"kind", "kafka"})
+    repo = root.child("repository", {"kind", "sqlite", "postgres"})
+    logging_ = root.child("logging", {"format", "level"})
+    return Config(
+        source=source,
+        sites=parse_sites(root),
+        scanner=_scanner(root.child("scanner", {
+            "region", "max_concurrency", "start_jitter", "shutdown_grace", "user_agent"})),
+        persister=_persister(root.child("persister", {"batch_size", "poll_timeout"})),
+        bus=bus.get("kind", choice("memory", "kafka"), "memory"),
+        repository=repo.get("kind", choice("sqlite", "postgres"), "sqlite"),
+        sqlite_path=repo.child("sqlite", {"path"}).get("path", text, "sitemon.db"),
+        kafka=_kafka(bus.child("kafka", set(KafkaSettings.__annotations__) | _FILE_KEYS)),
+        postgres=_postgres(repo.child("postgres", {"dsn", "dsn_file", "schema", "pool_min",
+                                                   "pool_max"})),
+        log_format=logging_.get("format", choice("human", "json"), "human"),
+        log_level=logging_.get("level", choice("debug", "info", "warning", "error"), "info"),
+    )
+
+
+def _scanner(sec: Section) -> ScannerSettings:
+    return ScannerSettings(
+        region=sec.get("region", text, "local"),
+        max_concurrency=sec.get("max_concurrency", positive_int, 256),
+        start_jitter_s=sec.get("start_jitter", duration, None),
+        shutdown_grace_s=sec.get("shutdown_grace", duration, 5.0),
+        user_agent=sec.get("user_agent", text, ScannerSettings().user_agent),
+    )
+
+
+def _persister(sec: Section) -> PersisterSettings:
+    return PersisterSettings(
+        batch_size=sec.get("batch_size", positive_int, 5000),
+        poll_timeout_s=sec.get("poll_timeout", duration, 0.5),
+    )
+
+
+_FILE_KEYS = {"ssl_password_file", "sasl_password_file"}
+_SECRET_KEYS = ("ssl_password", "sasl_password")
+
+
+def _secret(sec: Section, name: str) -> str | None:
+    """A secret given inline (usually as ``${ENV}``) or as ``<name>_file`` holding it."""
+    inline = sec.get(name, text, None)
+    file_path = sec.get(f"{name}_file", text, None)
+    if inline is not None and file_path is not None:
+        raise sec.error(sec.key(name), f"give either {name} or {name}_file, not both")
+    if file_path is None:
+        return inline
+    try:
+        return Path(file_path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise sec.error(sec.key(f"{name}_file"), f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _kafka(sec: Section) -> KafkaSettings:
+    values: dict[str, object] = {k: sec.get(k, text, None) for k in (
+        "bootstrap_servers", "topic", "dead_letter_topic", "group_id", "client_id",
+        "ssl_cafile", "ssl_certfile", "ssl_keyfile", "sasl_username")}
+    values |= {k: sec.get(k, positive_int, None) for k in (
+        "partitions", "replication_factor", "max_buffered")}
+    values |= {k: _secret(sec, k) for k in _SECRET_KEYS}
+    values["security_protocol"] = sec.get(
+        "security_protocol", choice(*SECURITY_PROTOCOLS), "PLAINTEXT")
+    values["sasl_mechanism"] = sec.get("sasl_mechanism", choice(*SASL_MECHANISMS), None)
+    protocol = values["security_protocol"]
+    if str(protocol).startswith("SASL") and not (
+        values["sasl_mechanism"] and values["sasl_username"]
+    ):
+        raise sec.error(sec.key("sasl_mechanism"),
+                        f"security_protocol {protocol} needs sasl_mechanism and sasl_username")
+    return KafkaSettings(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]
+
+
+def _postgres(sec: Section) -> PostgresSettings:
+    dsn = sec.get("dsn", text, None)
+    dsn_file = sec.get("dsn_file", text, None)
+    if dsn_file is not None:
+        dsn = _secret(sec, "dsn")
+    return PostgresSettings(
+        dsn=dsn or PostgresSettings().dsn,
+        schema=sec.get("schema", text, "public"),
+        pool_min=sec.get("pool_min", positive_int, 1),
+        pool_max=sec.get("pool_max", positive_int, 4),
+    )
+
+
+__all__ = ["ConfigError", "duration", "load_config", "parse_config"]

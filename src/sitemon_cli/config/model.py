@@ -1,0 +1,75 @@
+"""The validated configuration of a sitemon process."""
+
+from __future__ import annotations
+
+import attrs
+
+from sitemon_core.models import Site
+
+
+@attrs.frozen(kw_only=True)
+class ScannerSettings:
+    """How the scanner schedules and bounds its checks."""
+
+    region: str = "local"
+    max_concurrency: int = 256
+    start_jitter_s: float | None = None
+    shutdown_grace_s: float = 5.0
+    user_agent: str = "sitemon/0.1 (+https://github.com/sitemon)"
+
+
+@attrs.frozen(kw_only=True)
+class KafkaSettings:
+    """Where and how to reach Kafka. Secrets come from ``${ENV}`` references or files."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "sitemon.check-results"
+    dead_letter_topic: str = "sitemon.check-results.dlq"
+    group_id: str = "sitemon-persister"
+    client_id: str = "sitemon"
+    partitions: int = 6
+    replication_factor: int = 1
+    max_buffered: int = 100_000
+    security_protocol: str = "PLAINTEXT"
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_password: str | None = attrs.field(default=None, repr=False)
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class PostgresSettings:
+    """How to reach PostgreSQL. The DSN may carry ``sslmode`` and a password from the env."""
+
+    dsn: str = attrs.field(default="postgresql://sitemon@127.0.0.1:5432/sitemon", repr=False)
+    schema: str = "public"
+    pool_min: int = 1
+    pool_max: int = 4
+
+
+@attrs.frozen(kw_only=True)
+class PersisterSettings:
+    """How the persister batches."""
+
+    batch_size: int = 5000
+    poll_timeout_s: float = 0.5
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Everything one sitemon process needs. ``source`` is the file it came from."""
+
+    source: str
+    sites: tuple[Site, ...]
+    scanner: ScannerSettings = ScannerSettings()
+    persister: PersisterSettings = PersisterSettings()
+    bus: str = "memory"
+    repository: str = "sqlite"
+    sqlite_path: str = "sitemon.db"
+    kafka: KafkaSettings = KafkaSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    log_format: str = "human"
+    log_level: str = "info"

@@ -1,0 +1,58 @@
+"""What the monitor shows while it runs: one log line per check, and the status table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sitemon_core.models import CheckResult, SiteStatus
+
+check_log = logging.getLogger("sitemon.check")
+
+
+def log_check(result: CheckResult, lag_s: float) -> None:
+    """Log one check: a readable line for people, every field for JSON pipelines."""
+    status = result.status_code if result.status_code is not None else "-"
+    line = f"{result.outcome:<18} {status!s:>3} {result.total_ms:8.1f}ms  {result.site_id}"
+    if result.error_message:
+        line += f"  ({result.error_message})"
+    check_log.info(
+        line,
+        extra={
+            "_compact": True,
+            "site_id": result.site_id,
+            "check_id": result.check_id,
+            "outcome": result.outcome,
+            "ok": result.ok,
+            "status_code": result.status_code,
+            "total_ms": round(result.total_ms, 2),
+            "error_kind": result.error_kind.value,
+            "start_lag_ms": round(lag_s * 1000, 1),
+        },
+    )
+
+
+def format_status_table(statuses: Sequence[SiteStatus], now: datetime | None = None) -> str:
+    """The latest status of every site as an aligned text table."""
+    now = now or datetime.now(UTC)
+    header = ("SITE", "OUTCOME", "CODE", "TIME", "CHECKED", "ERROR")
+    rows = [header] + [_row(s.latest, now) for s in statuses]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+             for r in rows]
+    if not statuses:
+        lines.append("(no results yet)")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _row(r: CheckResult, now: datetime) -> tuple[str, str, str, str, str, str]:
+    age = max(0.0, (now - r.started_at).total_seconds())
+    return (
+        r.site_id,
+        r.outcome.upper(),
+        str(r.status_code) if r.status_code is not None else "-",
+        f"{r.total_ms:.0f}ms",
+        f"{age:.0f}s ago",
+        r.error_message,
+    )

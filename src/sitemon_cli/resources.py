@@ -1,0 +1,94 @@
+"""Async resources the container manages: each opens a client and closes it on shutdown.
+
+Drivers are imported inside the function that needs them, so ``sitemon-run producer``
+never loads asyncpg and the embedded mode never loads aiokafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sitemon_cli.config import Config, KafkaSettings
+from sitemon_core.ports import Clock
+
+
+async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
+    """The default prober: aiohttp, a fresh connection per check."""
+    from sitemon_adapters.aiohttp_prober import AiohttpSiteProber
+
+    async with AiohttpSiteProber(
+        region=config.scanner.region, clock=clock, user_agent=config.scanner.user_agent
+    ) as prober:
+        yield prober
+
+
+async def sqlite_repository(config: Config) -> AsyncIterator[Any]:
+    """The embedded repository: one SQLite file, migrated on open."""
+    from sitemon_adapters.sqlite_repository import SqliteStatusRepository
+
+    async with SqliteStatusRepository(config.sqlite_path) as repository:
+        await repository.migrate()
+        yield repository
+
+
+async def postgres_repository(config: Config) -> AsyncIterator[Any]:
+    """PostgreSQL through an asyncpg pool; migrations are applied (safely) on open."""
+    from sitemon_adapters.postgres import PostgresStatusRepository
+
+    settings = config.postgres
+    async with PostgresStatusRepository(
+        settings.dsn, schema=settings.schema, pool_min=settings.pool_min,
+        pool_max=settings.pool_max,
+    ) as repository:
+        await repository.migrate()
+        yield repository
+
+
+def kafka_connection(settings: KafkaSettings) -> Any:
+    """The adapter's connection settings from the config's Kafka section."""
+    from sitemon_adapters.kafka import KafkaConnection
+
+    return KafkaConnection(
+        bootstrap_servers=settings.bootstrap_servers, client_id=settings.client_id,
+        security_protocol=settings.security_protocol, ssl_cafile=settings.ssl_cafile,
+        ssl_certfile=settings.ssl_certfile, ssl_keyfile=settings.ssl_keyfile,
+        ssl_password=settings.ssl_password, sasl_mechanism=settings.sasl_mechanism,
+        sasl_username=settings.sasl_username, sasl_password=settings.sasl_password,
+    )
+
+
+async def create_topics(settings: KafkaSettings) -> list[str]:
+    """Create the results and dead-letter topics when missing."""
+    from sitemon_adapters.kafka import ensure_topics
+
+    return await ensure_topics(
+        kafka_connection(settings), [settings.topic, settings.dead_letter_topic],
+        partitions=settings.partitions, replication_factor=settings.replication_factor,
+    )
+
+
+async def kafka_publisher(config: Config) -> AsyncIterator[Any]:
+    """The producer side: topics ensured, then an idempotent, bounded publisher."""
+    from sitemon_adapters.kafka import KafkaStatusPublisher
+
+    settings = config.kafka
+    await create_topics(settings)
+    async with KafkaStatusPublisher(
+        kafka_connection(settings), settings.topic, max_buffered=settings.max_buffered,
+        flush_timeout_s=config.scanner.shutdown_grace_s,
+    ) as publisher:
+        yield publisher
+
+
+async def kafka_subscriber(config: Config) -> AsyncIterator[Any]:
+    """The persister side: a consumer-group member with a dead-letter topic."""
+    from sitemon_adapters.kafka import KafkaStatusSubscriber
+
+    settings = config.kafka
+    await create_topics(settings)
+    async with KafkaStatusSubscriber(
+        kafka_connection(settings), settings.topic, settings.group_id,
+        dead_letter_topic=settings.dead_letter_topic,
+    ) as subscriber:
+        yield subscriber

@@ -1,0 +1,134 @@
+"""The runners: tiny scripts that build the container, run a use case, and shut down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+
+from sitemon_cli import resources
+from sitemon_cli.config import Config, load_config
+from sitemon_cli.container import build_container
+from sitemon_cli.lifecycle import resolve, signal_handlers
+from sitemon_cli.live import format_status_table, log_check
+from sitemon_core.errors import ConfigError
+from sitemon_core.models import Site
+from sitemon_core.persister import Persister
+from sitemon_core.scanner import Scanner
+from sitemon_core.sharding import select_shard
+
+log = logging.getLogger("sitemon.process")
+
+
+def shard_sites(sites: tuple[Site, ...], shard: tuple[int, int] | None) -> list[Site]:
+    """The sites this scanner owns (all of them when not sharded)."""
+    return list(sites) if shard is None else select_shard(sites, *shard)
+
+
+def _reloader(config: Config, scanner: Scanner, shard: tuple[int, int] | None
+              ) -> Callable[[], None]:
+    """A SIGHUP handler: apply a valid new site list, keep the old one on any error."""
+
+    def reload() -> None:
+        try:
+            fresh = load_config(config.source)
+        except ConfigError as exc:
+            log.error("reload rejected, keeping the running config", extra={"error": str(exc)})
+            return
+        change = scanner.set_sites(shard_sites(fresh.sites, shard))
+        log.info("config reloaded", extra={"added": len(change.added),
+                 "removed": len(change.removed), "changed": len(change.changed),
+                 "sites": len(scanner.sites())})
+
+    return reload
+
+
+async def run_scanner_process(config: Config, *, with_persister: bool,
+                              shard: tuple[int, int] | None = None, quiet: bool = False,
+                              stop_after_s: float | None = None, show_table: bool = False
+                              ) -> int:
+    """``producer`` (scanner only) or ``standalone`` (scanner + persister in one process).
+
+    ``stop_after_s`` stops by itself after that long; ``show_table`` prints the status
+    table when done (the demo uses both).
+    """
+    container = build_container(config)
+    if not quiet:
+        container.scanner.add_kwargs(observer=log_check)
+    try:
+        scanner: Scanner = await resolve(container.scanner)
+        persister: Persister | None = (
+            await resolve(container.persister) if with_persister else None)
+        sites = shard_sites(config.sites, shard)
+        scanner.set_sites(sites)
+        log.info("scanner started", extra={"sites": len(sites), "bus": config.bus,
+                 "region": config.scanner.region, "config": config.source})
+        with signal_handlers(scanner.request_stop, _reloader(config, scanner, shard)):
+            persisting = asyncio.create_task(persister.run_persister()) if persister else None
+            if stop_after_s is not None:
+                asyncio.get_running_loop().call_later(stop_after_s, scanner.request_stop)
+            stats = await scanner.run_scanner(config.scanner.shutdown_grace_s)
+            if persister is not None and persisting is not None:
+                persister.request_stop(drain=True)
+                await persisting
+        log.info("scanner stopped", extra=_fields(stats))
+        if show_table:
+            repository = await resolve(container.repository)
+            print(format_status_table(await repository.latest()))
+    finally:
+        await container.shutdown_resources()
+    return 0
+
+
+async def run_consumer_process(config: Config) -> int:
+    """``consumer``: receive → save → acknowledge until SIGTERM/SIGINT."""
+    container = build_container(config)
+    try:
+        persister: Persister = await resolve(container.persister)
+        log.info("persister started", extra={"bus": config.bus, "repository": config.repository})
+        with signal_handlers(persister.request_stop):
+            stats = await persister.run_persister()
+        log.info("persister stopped", extra=_fields(stats))
+    finally:
+        await container.shutdown_resources()
+    return 0
+
+
+async def print_status(config: Config) -> int:
+    """``status``: the latest status per site as a table."""
+    container = build_container(config)
+    try:
+        repository = await resolve(container.repository)
+        print(format_status_table(await repository.latest()))
+    finally:
+        await container.shutdown_resources()
+    return 0
+
+
+def check_config(path: Path) -> int:
+    """``check-config``: validate without starting anything."""
+    config = load_config(path)
+    print(f"{config.source}: ok ({len(config.sites)} sites, bus={config.bus}, "
+          f"repository={config.repository})")
+    return 0
+
+
+def _fields(stats: object) -> dict[str, object]:
+    return attrs.asdict(stats)  # type: ignore[arg-type]
+
+
+async def run_setup(config: Config, *, topics: bool) -> int:
+    """``init`` (topics + migrations) and ``migrate`` (migrations only)."""
+    if topics and config.bus == "kafka":
+        created = await resources.create_topics(config.kafka)
+        print(f"kafka topics: {', '.join(created) if created else 'already present'}")
+    container = build_container(config)
+    try:
+        await resolve(container.repository)  # opening a repository applies its migrations
+        print(f"{config.repository} repository: migrated")
+    finally:
+        await container.shutdown_resources()
+    return 0

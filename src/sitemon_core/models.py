@@ -1,0 +1,146 @@
+"""The domain: what a site is, what one check of it found, and its latest status."""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cached_property
+
+import attrs
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_EXPECTED_STATUSES = frozenset(range(200, 300))
+MAX_ERROR_MESSAGE = 300
+
+
+class ErrorKind(enum.Enum):
+    """Why a check could not complete; ``NONE`` when an HTTP response was read.
+
+    A closed set: every failure of a target maps to exactly one of these, so a result is
+    always data the scanner can publish, never an exception.
+    """
+
+    NONE = "none"
+    DNS = "dns"
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    PROTOCOL = "protocol"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    BODY_TOO_LARGE = "body_too_large"
+    INTERNAL = "internal"
+
+
+Headers = tuple[tuple[str, str], ...]
+
+
+def _freeze_headers(value: Mapping[str, str] | Headers) -> Headers:
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple(sorted((str(k), str(v)) for k, v in items))
+
+
+@attrs.frozen(kw_only=True)
+class Site:
+    """One monitored URL and what counts as healthy for it.
+
+    Frozen and hashable so a catalogue reload can tell unchanged sites from changed ones.
+    """
+
+    id: str
+    url: str
+    interval_s: float
+    timeout_s: float
+    regex: str | None = None
+    expected_statuses: frozenset[int] = DEFAULT_EXPECTED_STATUSES
+    headers: Headers = attrs.field(default=(), converter=_freeze_headers)
+    method: str = "GET"
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    tags: frozenset[str] = frozenset()
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The compiled body regex, compiled once per site object."""
+        return re.compile(self.regex) if self.regex is not None else None
+
+
+@attrs.frozen(kw_only=True)
+class PhaseTimings:
+    """Milliseconds spent in each phase of a check; ``None`` where not measured.
+
+    dns: name resolution; connect: TCP handshake; tls: TLS handshake; ttfb: from request
+    sent to first response byte; transfer: from first byte to the end of the body read.
+    """
+
+    dns_ms: float | None = None
+    connect_ms: float | None = None
+    tls_ms: float | None = None
+    ttfb_ms: float | None = None
+    transfer_ms: float | None = None
+
+
+def new_check_id() -> str:
+    """A globally unique id for one check (it deduplicates history rows)."""
+    return uuid.uuid4().hex
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= MAX_ERROR_MESSAGE else message[: MAX_ERROR_MESSAGE - 1] + "…"
+
+
+@attrs.frozen(kw_only=True)
+class CheckResult:
+    """What one check of one site found. Published as one Avro record per check."""
+
+    check_id: str
+    site_id: str
+    url: str
+    region: str
+    started_at: datetime
+    ok: bool
+    total_ms: float
+    status_code: int | None = None
+    timings: PhaseTimings = PhaseTimings()
+    regex_matched: bool | None = None
+    bytes_read: int = 0
+    final_url: str | None = None
+    error_kind: ErrorKind = ErrorKind.NONE
+    error_message: str = attrs.field(default="", converter=_short)
+
+    @property
+    def outcome(self) -> str:
+        """A one-word classification for tables and logs.
+
+        ``up``; ``bad_status`` (unexpected status code); ``regex_miss`` (body did not match); or the
+        error kind's value (``timeout``, ``connect``...).
+        """
+        if self.ok:
+            return "up"
+        if self.error_kind is not ErrorKind.NONE:
+            return str(self.error_kind.value)
+        if self.regex_matched is False:
+            return "regex_miss"
+        return "bad_status"
+
+
+def judge(
+    site: Site, status_code: int | None, regex_matched: bool | None, error: ErrorKind
+) -> bool:
+    """Whether a check counts as healthy: it completed, the status is expected, the regex hit."""
+    if error is not ErrorKind.NONE or status_code is None:
+        return False
+    if status_code not in site.expected_statuses:
+        return False
+    return regex_matched is not False
+
+
+@attrs.frozen(kw_only=True)
+class SiteStatus:
+    """The latest known status of one site: its newest check result."""
+
+    site_id: str
+    latest: CheckResult

@@ -1,0 +1,139 @@
+"""The persister use case: receive a batch, save it, and only then acknowledge it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import attrs
+
+from sitemon_core.errors import RepositoryError, SubscriberError
+from sitemon_core.ports import Batch, Clock, StatusRepository, StatusSubscriber
+
+log = logging.getLogger("sitemon.persister")
+
+
+@attrs.frozen
+class Backoff:
+    """Exponential backoff between retries of a retriable failure."""
+
+    initial_s: float = 0.2
+    maximum_s: float = 5.0
+    factor: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        """The wait before retry number ``attempt`` (1-based)."""
+        return float(min(self.maximum_s, self.initial_s * self.factor ** (attempt - 1)))
+
+
+@attrs.define
+class PersisterStats:
+    """Counters a persister keeps."""
+
+    batches: int = 0
+    saved: int = 0
+    retries: int = 0
+
+
+class Persister:
+    """Moves results from a subscriber into a repository with at-least-once delivery.
+
+    A batch is acknowledged only after the repository committed it; the repository's
+    idempotent save makes the redelivery of an unacknowledged batch harmless.
+    """
+
+    def __init__(
+        self,
+        subscriber: StatusSubscriber,
+        repository: StatusRepository,
+        clock: Clock,
+        *,
+        batch_size: int = 5000,
+        poll_timeout_s: float = 0.5,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        self._subscriber = subscriber
+        self._repository = repository
+        self._clock = clock
+        self._batch_size = batch_size
+        self._poll_timeout_s = poll_timeout_s
+        self._backoff = backoff
+        self._stop = asyncio.Event()
+        self._drain = False
+        self.stats = PersisterStats()
+
+    def request_stop(self, *, drain: bool = False) -> None:
+        """Finish the batch in hand (if it can be saved now), then return from the loop.
+
+        With ``drain`` the loop first keeps going until a receive comes back empty: the
+        embedded mode uses it to store what its scanner published before stopping.
+        """
+        self._drain = drain
+        self._stop.set()
+
+    async def run_persister(self) -> PersisterStats:
+        """Run receive → save → acknowledge until ``request_stop``."""
+        while not self._stop.is_set() or self._drain:
+            batch = await self._receive()
+            if batch is None:
+                continue
+            if self._drain and self._stop.is_set() and not batch.results:
+                break
+            if batch.results and not await self._save(batch):
+                break  # stopping while the repository is down: the batch will be redelivered
+            await self._acknowledge(batch)
+        return self.stats
+
+    async def _receive(self) -> Batch | None:
+        try:
+            return await self._subscriber.receive(self._batch_size, self._poll_timeout_s)
+        except SubscriberError as exc:
+            if not exc.retriable:
+                raise
+            log.warning("receive failed, retrying", extra={"error": str(exc)})
+            if await self._pause(self._backoff.initial_s):
+                return Batch(())  # stopping: an empty batch also ends a drain
+            return None
+
+    async def _save(self, batch: Batch) -> bool:
+        attempt = 0
+        while True:
+            try:
+                await self._repository.save(batch.results)
+            except RepositoryError as exc:
+                if not exc.retriable:
+                    raise
+                attempt += 1
+                self.stats.retries += 1
+                delay = self._backoff.delay(attempt)
+                log.warning(
+                    "save failed, retrying",
+                    extra={"error": str(exc), "attempt": attempt, "retry_in_s": delay,
+                           "batch_size": len(batch.results)},
+                )
+                if await self._pause(delay):
+                    return False
+                continue
+            self.stats.batches += 1
+            self.stats.saved += len(batch.results)
+            return True
+
+    async def _acknowledge(self, batch: Batch) -> None:
+        try:
+            await self._subscriber.acknowledge(batch)
+        except SubscriberError as exc:
+            if not exc.retriable:
+                raise
+            # The saved batch will be redelivered and deduplicated by the repository.
+            log.warning("acknowledge failed", extra={"error": str(exc)})
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep on the clock; return True early if a stop was requested."""
+        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
+        return self._stop.is_set()

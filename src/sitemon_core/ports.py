@@ -1,0 +1,108 @@
+"""The ports: what the core needs from the outside world, as small role-named protocols.
+
+Adapters in ``sitemon_adapters`` implement them (aiohttp, Kafka, PostgreSQL, SQLite,
+in-memory); the core only ever sees these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+
+from sitemon_core.models import CheckResult, Site, SiteStatus
+
+
+class SiteProber(Protocol):
+    """Checks one site once."""
+
+    async def probe(self, site: Site) -> CheckResult:
+        """Check ``site`` and return what was found.
+
+        Every failure of the target (DNS, refused, timeout, TLS, bad HTTP...) is returned as
+        a classified result within about ``site.timeout_s``; this never raises for them.
+        """
+        ...
+
+
+class StatusPublisher(Protocol):
+    """Hands check results to the bus."""
+
+    async def publish(self, result: CheckResult) -> None:
+        """Queue ``result`` for delivery (may return before the broker acknowledged it).
+
+        Raises ``PublishError`` when the result cannot be queued (buffer bound reached,
+        serialisation failure); the caller counts it as dropped.
+        """
+        ...
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is delivered or has failed."""
+        ...
+
+
+@attrs.frozen
+class Batch:
+    """Results received together, plus the adapter's opaque token to acknowledge them."""
+
+    results: Sequence[CheckResult]
+    token: object = None
+
+
+class StatusSubscriber(Protocol):
+    """Receives check results from the bus in batches, with explicit acknowledgement."""
+
+    async def receive(self, max_results: int, timeout_s: float) -> Batch:
+        """Return the next results (possibly none after ``timeout_s``).
+
+        Results of a batch that is never acknowledged are delivered again, to this or
+        another subscriber of the group, after a restart or rebalance.
+        """
+        ...
+
+    async def acknowledge(self, batch: Batch) -> None:
+        """Mark ``batch`` as processed (for Kafka: commit its offsets). Call only after the
+        results are durably saved."""
+        ...
+
+
+class StatusRepository(Protocol):
+    """Stores the latest status per site and the history of every check."""
+
+    async def save(self, results: Sequence[CheckResult]) -> None:
+        """Save a batch atomically and idempotently.
+
+        History gets each check once (a replayed ``check_id`` is ignored); the latest
+        status of a site changes only for a result newer than the one stored, so replays
+        and out-of-order deliveries never overwrite newer data.
+        Raises ``RepositoryError`` (``retriable`` when trying again may help).
+        """
+        ...
+
+    async def latest(self) -> list[SiteStatus]:
+        """The latest status of every site, ordered by site id."""
+        ...
+
+    async def history(
+        self, site_id: str, *, since: datetime | None = None, limit: int = 1000
+    ) -> list[CheckResult]:
+        """Checks of ``site_id`` started at or after ``since``, newest first, at most ``limit``."""
+        ...
+
+
+class Clock(Protocol):
+    """Time, injectable so scheduling is testable without sleeping."""
+
+    def monotonic(self) -> float:
+        """Seconds on a monotonic clock (for schedules and durations)."""
+        ...
+
+    def utcnow(self) -> datetime:
+        """The current UTC wall time (timezone-aware), for timestamps in results."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Suspend for ``seconds`` of this clock's time."""
+        ...

@@ -1,0 +1,65 @@
+"""Session fixtures for tests that need a real Kafka or PostgreSQL.
+
+Each fixture uses an external service when its environment variable is set
+(e.g. docker compose or ``python -m devservices up``):
+
+    SITEMON_KAFKA_BOOTSTRAP=127.0.0.1:9092
+    SITEMON_PG_DSN=postgresql://sitemon@127.0.0.1:5432/sitemon
+
+Otherwise it starts a local one from devservices, once per test session and
+only if some test asks for it, and stops it when the session ends. A service
+that cannot be started fails the requesting tests with the reason; it never
+skips them, so a broken environment cannot pass as green.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# Test-only durability trade-off: these make PostgreSQL several times faster
+# for many small transactions, and a test cluster is thrown away anyway.
+FAST_PG_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """``host:port`` of a Kafka broker (PLAINTEXT)."""
+    external = os.environ.get("SITEMON_KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    from devservices import KafkaService
+
+    service = KafkaService()
+    try:
+        service.start()
+    except Exception as exc:
+        service.cleanup()
+        pytest.fail(f"could not start local Kafka: {exc}", pytrace=False)
+    try:
+        yield service.bootstrap
+    finally:
+        service.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str]:
+    """``postgresql://`` DSN of a database the tests may use freely."""
+    external = os.environ.get("SITEMON_PG_DSN")
+    if external:
+        yield external
+        return
+    from devservices import PostgresService
+
+    try:
+        service = PostgresService(settings=FAST_PG_SETTINGS)
+        service.start()
+    except Exception as exc:
+        pytest.fail(f"could not start local PostgreSQL: {exc}", pytrace=False)
+    try:
+        yield service.dsn
+    finally:
+        service.cleanup()

@@ -1,0 +1,408 @@
+"""Contract of the ``SiteProber`` port, run against every adapter of it.
+
+Real loopback servers only: the target app of ``sitemon_cli.targets`` for HTTP behaviours,
+raw asyncio servers (``tests.contract.targets``) for byte-level misbehaviour, and a
+self-signed certificate made with the ``openssl`` CLI for TLS.
+
+To add an adapter, add a factory to ``ADAPTERS``: it takes keyword arguments ``clock``
+(a Clock or None) and ``cafile`` (a PEM file of extra trusted CAs, or None) and returns an
+async context manager yielding the prober.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sitemon_adapters.aiohttp_prober import AiohttpSiteProber
+from sitemon_adapters.clock import SystemClock
+from sitemon_adapters.http.tls import verified_tls_context
+from sitemon_cli.targets import OK_BODY, start_target_server
+from sitemon_core.models import CheckResult, ErrorKind, Site
+from sitemon_core.ports import Clock, SiteProber
+from tests.contract import targets
+
+pytestmark = pytest.mark.timeout(30)
+
+ProberFactory = Callable[..., AbstractAsyncContextManager[SiteProber]]
+REGION = "contract-test"
+CHUNK_SLACK = 64 * 1024  # "bytes_read <= cap + one chunk"
+TIME_SLACK_S = 1.0  # a probe returns within its timeout plus this
+
+
+def aiohttp_prober(*, clock: Clock | None = None, cafile: str | None = None) -> AiohttpSiteProber:
+    """The aiohttp adapter, trusting ``cafile`` on top of nothing if given."""
+    context = verified_tls_context(cafile) if cafile is not None else None
+    return AiohttpSiteProber(REGION, clock or SystemClock(), ssl_context=context)
+
+
+ADAPTERS = [pytest.param(aiohttp_prober, id="aiohttp")]
+
+
+@pytest.fixture(params=ADAPTERS)
+def prober_factory(request: pytest.FixtureRequest) -> ProberFactory:
+    """Builds probers of one adapter (the test runs once per adapter)."""
+    factory: ProberFactory = request.param
+    return factory
+
+
+@pytest.fixture
+async def prober(prober_factory: ProberFactory) -> AsyncIterator[SiteProber]:
+    """A ready prober with the system clock and system CAs."""
+    async with prober_factory() as ready:
+        yield ready
+
+
+@pytest.fixture
+async def base_url() -> AsyncIterator[str]:
+    """The target app on a free loopback port."""
+    runner, url = await start_target_server()
+    yield url
+    await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(cert, key) of a self-signed certificate for ``localhost``."""
+    pair = targets.make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+    if pair is None:
+        pytest.skip("the openssl CLI is needed to make a test certificate")
+    return pair
+
+
+@pytest.fixture
+async def tls_port(tls_cert: tuple[Path, Path]) -> AsyncIterator[int]:
+    """The target app over TLS with the self-signed certificate; yields its port."""
+    runner, url = await start_target_server(ssl_context=targets.server_tls_context(*tls_cert))
+    yield int(url.rsplit(":", 1)[1])
+    await runner.cleanup()
+
+
+def make_site(url: str, **overrides: Any) -> Site:
+    """A site with test-friendly defaults (1 s timeout)."""
+    fields: dict[str, Any] = {"id": "site-1", "url": url, "interval_s": 60.0, "timeout_s": 1.0}
+    return Site(**(fields | overrides))
+
+
+async def check(prober: SiteProber, site: Site) -> CheckResult:
+    """Probe ``site`` and assert what must hold for every result of every check."""
+    start = time.monotonic()
+    result = await prober.probe(site)
+    elapsed = time.monotonic() - start
+    assert elapsed <= site.timeout_s + TIME_SLACK_S
+    assert (result.site_id, result.url, result.region) == (site.id, site.url, REGION)
+    assert len(result.check_id) >= 16
+    assert result.started_at.tzinfo is not None
+    assert 0 <= result.total_ms <= elapsed * 1000 + 1
+    assert (result.error_kind is ErrorKind.NONE) == (result.error_message == "")
+    assert result.bytes_read >= 0
+    phases = [getattr(result.timings, f) for f in ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms")]
+    phases.append(result.timings.transfer_ms)
+    assert all(p is None or p >= 0 for p in phases)
+    # The phases are disjoint parts of the check, so they cannot add up to more than it.
+    assert sum(p for p in phases if p is not None) <= result.total_ms + 0.01
+    return result
+
+
+# --- healthy and unhealthy HTTP answers ------------------------------------------------
+
+
+async def test_ok_page_is_up_with_phase_timings(prober: SiteProber, base_url: str) -> None:
+    result = await check(prober, make_site(f"{base_url}/ok"))
+    assert result.ok and result.outcome == "up"
+    assert (result.status_code, result.error_kind) == (200, ErrorKind.NONE)
+    assert result.final_url == f"{base_url}/ok"
+    assert result.bytes_read == len(OK_BODY)
+    timings = result.timings
+    assert timings.connect_ms is not None and timings.connect_ms >= 0
+    assert timings.ttfb_ms is not None and timings.ttfb_ms >= 0
+    assert timings.transfer_ms is not None and timings.transfer_ms >= 0
+    assert timings.tls_ms is None  # plain HTTP
+
+
+async def test_hostname_is_resolved_and_timed(prober: SiteProber, base_url: str) -> None:
+    url = base_url.replace("127.0.0.1", "localhost")
+    result = await check(prober, make_site(f"{url}/ok"))
+    assert result.ok
+    assert result.timings.dns_ms is not None and result.timings.dns_ms >= 0
+
+
+@pytest.mark.parametrize("code", [404, 500])
+async def test_unexpected_status_is_down_without_error(
+    prober: SiteProber, base_url: str, code: int
+) -> None:
+    result = await check(prober, make_site(f"{base_url}/status/{code}"))
+    assert not result.ok and result.outcome == "status"
+    assert (result.status_code, result.error_kind) == (code, ErrorKind.NONE)
+
+
+async def test_expected_statuses_override(prober: SiteProber, base_url: str) -> None:
+    site = make_site(f"{base_url}/status/404", expected_statuses=frozenset({404}))
+    result = await check(prober, site)
+    assert result.ok and result.status_code == 404
+
+
+async def test_method_and_headers_are_sent(prober: SiteProber, base_url: str) -> None:
+    site = make_site(
+        f"{base_url}/echo",
+        method="POST",
+        headers={"X-Probe": "contract"},
+        regex=r'"method": "POST".*"X-Probe": "contract"',
+    )
+    result = await check(prober, site)
+    assert result.ok and result.regex_matched is True
+
+
+# --- body regex and body cap -------------------------------------------------------------
+
+
+async def test_regex_hit(prober: SiteProber, base_url: str) -> None:
+    result = await check(prober, make_site(f"{base_url}/ok", regex=r"target\s+ok"))
+    assert result.ok and result.regex_matched is True
+
+
+async def test_regex_miss_is_down(prober: SiteProber, base_url: str) -> None:
+    result = await check(prober, make_site(f"{base_url}/ok", regex="not on the page"))
+    assert not result.ok and result.outcome == "regex"
+    assert (result.status_code, result.regex_matched) == (200, False)
+    assert result.error_kind is ErrorKind.NONE
+
+
+async def test_regex_without_pattern_is_not_evaluated(prober: SiteProber, base_url: str) -> None:
+    result = await check(prober, make_site(f"{base_url}/ok"))
+    assert result.regex_matched is None
+
+
+async def test_regex_uses_the_declared_charset(prober: SiteProber, base_url: str) -> None:
+    url = f"{base_url}/text?content=caf%C3%A9&charset=latin-1"  # "café", sent as latin-1
+    result = await check(prober, make_site(url, regex="^café$"))
+    assert result.ok and result.regex_matched is True
+
+
+async def test_body_at_the_cap_is_fine(prober: SiteProber, base_url: str) -> None:
+    result = await check(prober, make_site(f"{base_url}/body/5000", max_body_bytes=5000))
+    assert result.ok and result.bytes_read == 5000
+
+
+async def test_body_over_the_cap(prober: SiteProber, base_url: str) -> None:
+    cap = 100_000
+    site = make_site(f"{base_url}/body/3000000", max_body_bytes=cap)
+    result = await check(prober, site)
+    assert not result.ok and result.error_kind is ErrorKind.BODY_TOO_LARGE
+    assert result.status_code == 200
+    assert cap < result.bytes_read <= cap + CHUNK_SLACK
+
+
+async def test_decompression_bomb_is_bounded_by_the_cap(
+    prober: SiteProber, base_url: str
+) -> None:
+    cap = 100_000  # 20 MB of zeros is ~20 kB gzipped
+    result = await check(prober, make_site(f"{base_url}/gzip/20000000", max_body_bytes=cap))
+    assert result.error_kind is ErrorKind.BODY_TOO_LARGE
+    assert cap < result.bytes_read <= cap + CHUNK_SLACK
+
+
+# --- redirects -----------------------------------------------------------------------
+
+
+async def test_redirect_chain_is_followed(prober: SiteProber, base_url: str) -> None:
+    result = await check(prober, make_site(f"{base_url}/redirect/3", max_redirects=3))
+    assert result.ok and result.status_code == 200
+    assert result.final_url == f"{base_url}/ok"
+
+
+async def test_one_redirect_too_many(prober: SiteProber, base_url: str) -> None:
+    result = await check(prober, make_site(f"{base_url}/redirect/3", max_redirects=2))
+    assert not result.ok and result.error_kind is ErrorKind.TOO_MANY_REDIRECTS
+
+
+async def test_redirect_loop(prober: SiteProber, base_url: str) -> None:
+    result = await check(prober, make_site(f"{base_url}/loop"))
+    assert not result.ok and result.error_kind is ErrorKind.TOO_MANY_REDIRECTS
+    assert result.error_message
+
+
+async def test_redirects_not_followed_when_disabled(prober: SiteProber, base_url: str) -> None:
+    site = make_site(f"{base_url}/redirect/1", follow_redirects=False)
+    result = await check(prober, site)
+    assert (result.ok, result.status_code, result.error_kind) == (False, 302, ErrorKind.NONE)
+    assert result.final_url == site.url
+
+
+# --- timeouts ------------------------------------------------------------------------
+
+
+async def test_slow_response_times_out_on_time(prober: SiteProber, base_url: str) -> None:
+    site = make_site(f"{base_url}/slow/10", timeout_s=0.5)
+    result = await check(prober, site)
+    assert not result.ok and result.error_kind is ErrorKind.TIMEOUT
+    assert result.status_code is None
+    assert 450 <= result.total_ms <= 500 + TIME_SLACK_S * 1000
+    assert "timed out" in result.error_message
+
+
+async def test_stalled_body_times_out(prober: SiteProber, base_url: str) -> None:
+    result = await check(prober, make_site(f"{base_url}/slow-body/10", timeout_s=0.5))
+    assert result.error_kind is ErrorKind.TIMEOUT
+    assert result.status_code == 200  # the headers did arrive
+
+
+async def test_server_that_never_answers(prober: SiteProber) -> None:
+    async with targets.raw_server(targets.silent) as url:
+        result = await check(prober, make_site(url, timeout_s=0.5))
+    assert result.error_kind is ErrorKind.TIMEOUT
+
+
+# --- network, protocol and TLS failures --------------------------------------------------
+
+
+async def test_connection_refused(prober: SiteProber) -> None:
+    result = await check(prober, make_site(f"http://127.0.0.1:{targets.closed_port()}/"))
+    assert not result.ok and result.error_kind is ErrorKind.CONNECT
+    assert "refused" in result.error_message
+
+
+async def test_unresolvable_name(prober: SiteProber) -> None:
+    # The .invalid TLD never resolves (RFC 6761); resolvers fail it fast, even offline.
+    result = await check(prober, make_site("http://nonexistent.invalid/"))
+    assert not result.ok and result.error_kind is ErrorKind.DNS
+
+
+async def test_garbage_instead_of_http(prober: SiteProber) -> None:
+    async with targets.raw_server(targets.garbage) as url:
+        result = await check(prober, make_site(url))
+    assert result.error_kind is ErrorKind.PROTOCOL
+
+
+async def test_reset_after_connect_is_a_protocol_error(prober: SiteProber) -> None:
+    # The TCP handshake succeeded, so the host is reachable: breaking the exchange
+    # afterwards is a protocol failure, not a connect failure.
+    async with targets.raw_server(targets.reset) as url:
+        result = await check(prober, make_site(url))
+    assert result.error_kind is ErrorKind.PROTOCOL
+
+
+async def test_self_signed_certificate_is_rejected(prober: SiteProber, tls_port: int) -> None:
+    result = await check(prober, make_site(f"https://localhost:{tls_port}/ok"))
+    assert not result.ok and result.error_kind is ErrorKind.TLS
+    assert "certificate verify failed" in result.error_message
+
+
+async def test_trusted_certificate_with_tls_timing(
+    prober_factory: ProberFactory, tls_cert: tuple[Path, Path], tls_port: int
+) -> None:
+    async with prober_factory(cafile=str(tls_cert[0])) as trusting:
+        result = await check(trusting, make_site(f"https://localhost:{tls_port}/ok"))
+    assert result.ok and result.status_code == 200
+    timings = result.timings
+    assert timings.connect_ms is not None and timings.tls_ms is not None
+    assert timings.tls_ms > 0 and timings.ttfb_ms is not None
+
+
+async def test_certificate_for_another_name(
+    prober_factory: ProberFactory, tls_cert: tuple[Path, Path], tls_port: int
+) -> None:
+    async with prober_factory(cafile=str(tls_cert[0])) as trusting:
+        result = await check(trusting, make_site(f"https://127.0.0.1:{tls_port}/ok"))
+    assert result.error_kind is ErrorKind.TLS
+    assert "mismatch" in result.error_message
+
+
+async def test_plain_http_server_on_an_https_url(prober: SiteProber, base_url: str) -> None:
+    result = await check(prober, make_site(base_url.replace("http:", "https:") + "/ok"))
+    assert result.error_kind is ErrorKind.TLS
+
+
+@pytest.mark.parametrize("name", sorted(targets.MISBEHAVIOURS))
+async def test_misbehaving_servers_never_raise(prober: SiteProber, name: str) -> None:
+    async with targets.raw_server(targets.MISBEHAVIOURS[name]) as url:
+        result = await check(prober, make_site(f"{url}/x", timeout_s=0.5))
+    assert not result.ok
+    assert result.error_kind in {ErrorKind.PROTOCOL, ErrorKind.TIMEOUT}
+
+
+# --- identity, clock and cancellation ----------------------------------------------------
+
+
+class FixedWallClock(SystemClock):
+    """Real monotonic time, a fixed wall time."""
+
+    NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    def utcnow(self) -> datetime:
+        return self.NOW
+
+
+async def test_started_at_comes_from_the_clock(
+    prober_factory: ProberFactory, base_url: str
+) -> None:
+    async with prober_factory(clock=FixedWallClock()) as clocked:
+        result = await check(clocked, make_site(f"{base_url}/ok"))
+    assert result.started_at == FixedWallClock.NOW
+
+
+async def test_every_check_has_its_own_id(prober: SiteProber, base_url: str) -> None:
+    site = make_site(f"{base_url}/ok")
+    results = await asyncio.gather(*(prober.probe(site) for _ in range(5)))
+    assert len({r.check_id for r in results}) == 5
+    assert all(r.ok for r in results)
+
+
+async def test_cancellation_propagates(prober: SiteProber, base_url: str) -> None:
+    task = asyncio.create_task(prober.probe(make_site(f"{base_url}/slow/10", timeout_s=5)))
+    await asyncio.sleep(0.05)  # let the request start
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+# --- aiohttp adapter specifics (not part of the port's contract) -----------------------------
+
+
+def test_aiohttp_prober_builds_no_session_outside_a_loop() -> None:
+    prober = AiohttpSiteProber(REGION, SystemClock())  # no running loop here: must not fail
+    assert prober is not None
+
+
+async def test_aiohttp_prober_requires_async_with(base_url: str) -> None:
+    with pytest.raises(RuntimeError, match="async with"):
+        await AiohttpSiteProber(REGION, SystemClock()).probe(make_site(f"{base_url}/ok"))
+
+
+async def test_aiohttp_plain_ssl_context_reports_no_connect_tls_split(
+    tls_cert: tuple[Path, Path], tls_port: int
+) -> None:
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(tls_cert[0]))
+    async with AiohttpSiteProber(REGION, SystemClock(), ssl_context=context) as plain:
+        result = await check(plain, make_site(f"https://localhost:{tls_port}/ok"))
+    assert result.ok
+    assert result.timings.connect_ms is None and result.timings.tls_ms is None
+
+
+async def test_aiohttp_prober_reuses_connections_when_asked(base_url: str) -> None:
+    site = make_site(f"{base_url}/ok")
+    async with AiohttpSiteProber(REGION, SystemClock(), fresh_connections=False) as pooled:
+        await check(pooled, site)
+        second = await check(pooled, site)
+    assert second.ok and second.timings.connect_ms is None  # no new connection, no connect
+
+
+def test_unexpected_exception_is_internal() -> None:
+    from sitemon_adapters.http.errors import classify
+
+    kind, message = classify(ValueError("boom"), make_site("http://x/"), "connecting")
+    assert kind is ErrorKind.INTERNAL and "ValueError" in message
+
+
+def test_loopback_is_available() -> None:
+    socket.getaddrinfo("localhost", 80)  # the DNS test needs a working resolver config

@@ -1,0 +1,98 @@
+"""Strict configuration: every bad file gives its exact error; good files parse fully."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sitemon_cli.config import load_config, parse_config
+from sitemon_cli.main import main
+from sitemon_core.errors import ConfigError
+
+DATA = Path(__file__).parent.parent / "data"
+BAD = sorted(DATA.glob("bad-*.yaml"))
+ROOT = Path(__file__).parent.parent.parent
+
+
+def expected_message(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# expect: "), f"{path} lacks its expected message"
+    return f"{path}: {first.removeprefix('# expect: ')}"
+
+
+def test_there_is_a_bad_config_per_rule() -> None:
+    assert len(BAD) >= 15
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
+def test_bad_config_gives_the_exact_error(path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == expected_message(path)
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
+def test_check_config_prints_the_error_and_exits_2(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-config", "-c", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == f"config error: {expected_message(path)}"
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope.yaml: \(file\): cannot read: No such file"):
+        load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "example_config").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_example_configs_are_valid(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(path)
+    assert config.source == str(path)
+
+
+def test_defaults_units_env_and_secret_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SITEMON_TEST_TOKEN", "abc")
+    secret = tmp_path / "kafka-password"
+    secret.write_text("hunter2\n")
+    config = parse_config("inline", {
+        "defaults": {"interval": "2m", "timeout": "1500ms", "headers": {"X-T": "${SITEMON_TEST_TOKEN}"}},
+        "sites": [{"url": "https://example.com/health", "regex": "ok"},
+                  {"id": "api", "url": "http://api.local:8080/", "interval": 30, "timeout": "5s",
+                   "expected_status": 204}],
+        "bus": {"kind": "kafka", "kafka": {"security_protocol": "SASL_SSL",
+                "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "u",
+                "sasl_password_file": str(secret)}},
+    })
+    first, second = config.sites
+    assert (first.id, first.interval_s, first.timeout_s) == ("example.com/health", 120.0, 1.5)
+    assert first.headers == (("X-T", "abc"),)
+    assert (second.id, second.interval_s, second.expected_statuses) == ("api", 30.0, {204})
+    assert config.kafka.sasl_password == "hunter2"
+    assert "hunter2" not in repr(config)
+
+
+durations = st.tuples(st.integers(1, 10_000), st.sampled_from(["ms", "s", "m", "h", ""]))
+
+
+@given(durations)
+def test_duration_parsing_law(value: tuple[int, str]) -> None:
+    number, unit = value
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "": 1}[unit]
+    config = parse_config("p", {"sites": [{"url": "http://x.test/", "interval": f"{number}{unit}",
+                                            "timeout": f"{number}{unit}"}]})
+    assert config.sites[0].interval_s == pytest.approx(number * scale)
+    assert config.sites[0].timeout_s == config.sites[0].interval_s
+
+
+@given(st.text(max_size=40))
+def test_arbitrary_text_as_a_url_is_accepted_or_a_config_error(raw: str) -> None:
+    try:
+        parse_config("p", {"sites": [{"url": raw}]})
+    except ConfigError as exc:
+        assert exc.key_path == "sites[0].url"
