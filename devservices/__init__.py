@@ -10,7 +10,8 @@ SITEMON_KAFKA_BOOTSTRAP / SITEMON_PG_DSN exports; ``python -m devservices
 fetch`` only downloads the Kafka jars into the cache.
 """
 
-from devservices.kafka import KAFKA_VERSION, KafkaService, fetch_kafka, kafka_lib_dir
+from devservices.fetch import KAFKA_VERSION, fetch_kafka, kafka_lib_dir
+from devservices.kafka import KafkaService
 from devservices.ports import free_port, free_ports
 from devservices.postgres import PostgresService
 from devservices.process import ServiceError

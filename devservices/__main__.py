@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from devservices.kafka import KAFKA_VERSION, KafkaService, fetch_kafka
+from devservices.fetch import KAFKA_VERSION, fetch_kafka
+from devservices.kafka import KafkaService
 from devservices.postgres import PostgresService
 from devservices.process import ServiceError, with_log
 
@@ -31,8 +32,11 @@ def _pairs(items: list[str]) -> dict[str, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m devservices", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m devservices",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="download the Kafka jars into the cache")
     fetch.add_argument("--kafka-version", default=KAFKA_VERSION)
@@ -42,8 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--no-postgres", action="store_true", help="do not start PostgreSQL")
     up.add_argument("--kafka-property", action="append", default=[], metavar="KEY=VALUE")
     up.add_argument("--pg-setting", action="append", default=[], metavar="KEY=VALUE")
-    up.add_argument("--env-file", type=Path,
-                    help="also write the export lines here once everything is ready")
+    up.add_argument(
+        "--env-file", type=Path, help="also write the export lines here once everything is ready"
+    )
     return parser
 
 
@@ -60,7 +65,9 @@ def _build(args: argparse.Namespace) -> tuple[KafkaService | None, PostgresServi
     pg = None if args.no_postgres else PostgresService(settings=_pairs(args.pg_setting))
     kafka = None
     if not args.no_kafka:
-        kafka = KafkaService(version=args.kafka_version, extra_properties=_pairs(args.kafka_property))
+        kafka = KafkaService(
+            version=args.kafka_version, extra_properties=_pairs(args.kafka_property)
+        )
     return kafka, pg
 
 
@@ -71,8 +78,11 @@ def _start(kafka: KafkaService | None, pg: PostgresService | None) -> None:
         print(f"PostgreSQL ready: {pg.dsn} (data in {pg.base_dir})", file=sys.stderr)
     if kafka is not None:
         kafka.start()
-        print(f"Kafka {kafka.version} ready: {kafka.bootstrap} in {kafka.last_startup_seconds:.1f} s "
-              f"(logs in {kafka.log_file})", file=sys.stderr)
+        print(
+            f"Kafka {kafka.version} ready: {kafka.bootstrap} in {kafka.last_startup_seconds:.1f} s "
+            f"(logs in {kafka.log_file})",
+            file=sys.stderr,
+        )
 
 
 def _exports(kafka: KafkaService | None, pg: PostgresService | None) -> str:

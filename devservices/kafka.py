@@ -1,7 +1,6 @@
 """A real single-node Apache Kafka (KRaft, broker+controller) for tests.
 
-The broker jars come from Maven Central (see kafka-pom.xml) and are cached
-under ``$SITEMON_CACHE_DIR`` (default ``~/.cache/sitemon``). The broker runs
+The broker jars come from Maven Central (see fetch.py) and the broker runs
 as a plain ``java`` child process on free loopback ports in a temp directory.
 """
 
@@ -9,94 +8,26 @@ from __future__ import annotations
 
 import atexit
 import base64
-import os
 import shutil
-import socket
-import struct
 import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from devservices.fetch import KAFKA_VERSION, fetch_kafka, find_java, kafka_lib_dir
+from devservices.kafka_probe import api_versions_ok, client_probe
 from devservices.ports import LOOPBACK, free_ports
 from devservices.process import (
     ServiceError,
+    error_lines,
     kill_now,
     poll_until,
-    run_coroutine,
     terminate,
     with_log,
 )
 
-# Newest 4.x served by Maven Central that aiokafka 0.14 was verified against
-# (produce, idempotent producer, group consume, commit). Override per
-# environment with SITEMON_KAFKA_VERSION, e.g. to match a docker image.
-KAFKA_VERSION = os.environ.get("SITEMON_KAFKA_VERSION", "4.4.0")
-POM = Path(__file__).with_name("kafka-pom.xml")
-COMPLETE_MARKER = ".complete"
-READINESS_TOPIC = "_sitemon_readiness"
-
-
-def cache_root() -> Path:
-    """Directory for downloaded artifacts: $SITEMON_CACHE_DIR or ~/.cache/sitemon."""
-    env = os.environ.get("SITEMON_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "sitemon"
-
-
-def kafka_lib_dir(version: str = KAFKA_VERSION) -> Path:
-    """Where the jars of one Kafka version live (complete once the marker exists)."""
-    return cache_root() / f"kafka-{version}" / "lib"
-
-
-def fetch_kafka(version: str = KAFKA_VERSION) -> Path:
-    """Download kafka_2.13 and its runtime dependencies; return the lib dir.
-
-    Does nothing when the cache is already complete. Jars are copied into a
-    staging dir that is renamed into place only after Maven succeeded, so an
-    interrupted fetch never leaves a half-filled lib dir behind.
-    """
-    lib = kafka_lib_dir(version)
-    if (lib / COMPLETE_MARKER).is_file():
-        return lib
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ServiceError("cannot fetch Kafka: 'mvn' not on PATH (apt-get install maven)")
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="lib.partial.", dir=lib.parent))
-    try:
-        _copy_dependencies(mvn, version, staging)
-        (staging / COMPLETE_MARKER).write_text(version + "\n")
-        _publish(staging, lib)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return lib
-
-
-def _copy_dependencies(mvn: str, version: str, dest: Path) -> None:
-    """Run Maven's dependency:copy-dependencies for the throw-away pom."""
-    cmd = [
-        mvn, "-q", "-B", "-f", str(POM),
-        f"-Dkafka.version={version}",
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={dest}",
-        "-DincludeScope=runtime",
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        output = "\n".join((res.stdout + res.stderr).splitlines()[-40:])
-        raise ServiceError(f"Maven could not fetch Kafka {version} (exit {res.returncode}):\n{output}")
-
-
-def _publish(staging: Path, lib: Path) -> None:
-    """Move a finished staging dir to `lib`; a concurrent fetch may have won."""
-    try:
-        staging.rename(lib)
-    except OSError:
-        if not (lib / COMPLETE_MARKER).is_file():
-            # A stale, incomplete lib dir from an older layout: replace it.
-            shutil.rmtree(lib, ignore_errors=True)
-            staging.rename(lib)
+__all__ = ["KAFKA_VERSION", "KafkaService", "fetch_kafka", "kafka_lib_dir", "new_cluster_id"]
 
 
 def new_cluster_id() -> str:
@@ -109,75 +40,6 @@ def new_cluster_id() -> str:
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         if not cid.startswith("-"):
             return cid
-
-
-def find_java() -> str:
-    """Path of the java binary: $JAVA_HOME/bin/java, else java on PATH."""
-    home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").is_file():
-        return str(Path(home) / "bin" / "java")
-    java = shutil.which("java")
-    if java is None:
-        raise ServiceError("no 'java' on PATH and no JAVA_HOME (apt-get install openjdk-17-jre-headless)")
-    return java
-
-
-def api_versions_ok(port: int, host: str = LOOPBACK, timeout: float = 2.0) -> bool:
-    """Send a raw ApiVersions v0 request; True if the broker answers without error.
-
-    Stdlib only, so readiness can be checked without any Kafka client. Kafka
-    only starts processing requests once the broker caught up with metadata.
-    """
-    client_id = b"sitemon-devservices"
-    body = struct.pack(">hhih", 18, 0, 7, len(client_id)) + client_id
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(struct.pack(">i", len(body)) + body)
-            header = _recv_exact(sock, 10)
-    except OSError:
-        return False
-    _size, correlation_id, error_code = struct.unpack(">iih", header)
-    return correlation_id == 7 and error_code == 0
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    """Read exactly n bytes or raise ConnectionError."""
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("connection closed")
-        buf += chunk
-    return buf
-
-
-async def _create_probe_topic(bootstrap: str) -> bool:
-    """Create (or find) the readiness topic through aiokafka's admin client.
-
-    Creating a topic proves the controller is active and the broker is
-    unfenced, which is what producers and consumers need.
-    """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # lazy: optional dependency
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    try:
-        await admin.start()
-        resp = await admin.create_topics([NewTopic(READINESS_TOPIC, 1, 1)])
-        # 0 = created, 36 = TOPIC_ALREADY_EXISTS (e.g. after a restart).
-        return all(err[1] in (0, 36) for err in resp.topic_errors)
-    except Exception:  # noqa: BLE001 - any failure just means "not ready yet"
-        return False
-    finally:
-        await admin.close()
-
-
-def client_probe(bootstrap: str) -> bool:
-    """Readiness via a real client when aiokafka is installed, else True."""
-    try:
-        import aiokafka  # noqa: F401 - only checking availability
-    except ImportError:
-        return True
-    return run_coroutine(lambda: _create_probe_topic(bootstrap))
 
 
 LOG4J2_TEMPLATE = """\
@@ -245,6 +107,7 @@ class KafkaService:
         self._proc: subprocess.Popen[bytes] | None = None
         self._formatted = False
         self._atexit_registered = False
+        self._log_offset = 0
         self.last_startup_seconds: float | None = None
 
     # -- paths and addresses -------------------------------------------------
@@ -320,7 +183,9 @@ class KafkaService:
             "inter.broker.listener.name": "PLAINTEXT",
             "listeners": ",".join(urls.values()),
             "advertised.listeners": ",".join(u for n, u in urls.items() if n != "CONTROLLER"),
-            "listener.security.protocol.map": ",".join(f"{n}:{p}" for n, p in self._protocols().items()),
+            "listener.security.protocol.map": ",".join(
+                f"{n}:{p}" for n, p in self._protocols().items()
+            ),
             "log.dirs": str(self.data_dir),
             **_single_node_defaults(),
         }
@@ -340,21 +205,34 @@ class KafkaService:
             f"-Xmx{self.heap}",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
+            # Kafka stops itself on SIGTERM; log4j's own hook only adds a
+            # "JVM is shutting down" warning to process.out.
+            "-Dlog4j2.shutdownHookEnabled=false",
             f"-Dlog4j2.configurationFile={self._dir / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self._dir / 'logs'}",
-            "-cp", f"{lib}/*",
-            main_class, *args,
+            "-cp",
+            f"{lib}/*",
+            main_class,
+            *args,
         ]
 
     def _format_storage(self) -> None:
         """Write the KRaft meta.properties into log.dirs (once per data dir)."""
         cmd = self._java_cmd(
-            "kafka.tools.StorageTool", "format",
-            "-t", new_cluster_id(), "-c", str(self.config_file),
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            new_cluster_id(),
+            "-c",
+            str(self.config_file),
+            # A caller-provided base_dir may hold a formatted data dir already.
+            "--ignore-formatted",
         )
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if res.returncode != 0:
-            raise ServiceError(f"kafka-storage format failed (exit {res.returncode}):\n{res.stdout}{res.stderr}")
+            raise ServiceError(
+                f"kafka-storage format failed (exit {res.returncode}):\n{res.stdout}{res.stderr}"
+            )
         self._formatted = True
 
     def _prepare(self) -> None:
@@ -389,6 +267,8 @@ class KafkaService:
         return self
 
     def _launch(self) -> None:
+        # Remember where this run's log starts, to quote only its errors.
+        self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with open(self.stdout_file, "ab") as out:
             self._proc = subprocess.Popen(
                 self._java_cmd("kafka.Kafka", str(self.config_file)),
@@ -417,7 +297,14 @@ class KafkaService:
         try:
             poll_until(ready, self.startup_timeout, what, abort=died, interval=0.25)
         except ServiceError as exc:
-            raise ServiceError(with_log(str(exc), self.stdout_file, self.log_file)) from None
+            raise ServiceError(self._failure_report(str(exc))) from None
+
+    def _failure_report(self, message: str) -> str:
+        """The error message plus this run's ERROR lines and the log tails."""
+        errors = error_lines(self.log_file, self._log_offset)
+        if errors:
+            message += f"\n--- ERROR lines in {self.log_file} ---\n" + "\n".join(errors)
+        return with_log(message, self.stdout_file, self.log_file)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL after `timeout`); keep its data."""

@@ -9,6 +9,7 @@ as an unprivileged OS user (``postgres`` if it exists, else ``nobody``).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pwd
 import re
@@ -35,6 +36,8 @@ def find_pg_bindir() -> Path:
     /usr/lib/postgresql/*/bin, or wherever initdb is on PATH."""
     env = os.environ.get("SITEMON_PG_BINDIR")
     if env:
+        if not (Path(env) / "initdb").is_file():
+            raise ServiceError(f"SITEMON_PG_BINDIR={env} has no initdb")
         return Path(env)
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=_version_key)
     if found:
@@ -42,7 +45,9 @@ def find_pg_bindir() -> Path:
     initdb = shutil.which("initdb")
     if initdb:
         return Path(initdb).parent
-    raise ServiceError("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
+    raise ServiceError(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql"
+    )
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,9 @@ def server_os_user() -> OsUser | None:
         except KeyError:
             continue
         return OsUser(name, entry.pw_uid, entry.pw_gid)
-    raise ServiceError("running as root and found no unprivileged user (postgres/nobody) for PostgreSQL")
+    raise ServiceError(
+        "running as root and found no unprivileged user (postgres/nobody) for PostgreSQL"
+    )
 
 
 def quote_setting(value: str) -> str:
@@ -158,10 +165,15 @@ class PostgresService:
     def _bin(self, name: str) -> str:
         return str(self.bindir / name)
 
-    def _run(self, cmd: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run a PostgreSQL command as the server OS user (when we are root)."""
+    def _run(
+        self, cmd: list[str], *, check: bool = True, as_server: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a PostgreSQL command; server-side ones (initdb, pg_ctl) as the
+        server OS user when we are root. Clients (psql) stay the caller: as
+        the postgres user with root's $HOME they would fail to read ~/.postgresql.
+        """
         ids = {}
-        if self.os_user is not None:
+        if as_server and self.os_user is not None:
             ids = {"user": self.os_user.uid, "group": self.os_user.gid, "extra_groups": []}
         # cwd: root's home is unreadable for the postgres user.
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=self._dir, check=False, **ids)
@@ -184,10 +196,21 @@ class PostgresService:
         self.socket_dir.mkdir(mode=0o700, exist_ok=True)
         self._chown(self.socket_dir)
         self.port = free_port()
-        self._run([
-            self._bin("initdb"), "-D", str(self.data_dir), "-U", self.user,
-            "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync",
-        ])
+        self._run(
+            [
+                self._bin("initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.user,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ]
+        )
         self._write_settings()
         for name, content in self.files.items():
             self.write_file(name, content)
@@ -212,7 +235,8 @@ class PostgresService:
         """Write a file into the data dir, owned by the server user, mode 0600.
 
         Mode 0600 matters: PostgreSQL refuses a TLS key readable by others.
-        Call before start() or restart() for it to take effect.
+        The data dir exists from the first start() on: use it then, before a
+        restart(); for the first start pass ``files`` to the constructor.
         """
         path = self.data_dir / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -225,16 +249,36 @@ class PostgresService:
         return path
 
     def _create_database(self) -> None:
-        exists = self._psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'")
+        exists = self._psql(
+            "postgres", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"
+        )
         if exists.strip() != "1":
             self._psql("postgres", f'CREATE DATABASE "{self.database}"')
 
     def _psql(self, database: str, sql: str) -> str:
+        """Run SQL as the superuser over the Unix socket: it works whatever
+        TCP rules (hostssl, passwords) a custom pg_hba.conf sets, as long as
+        it keeps initdb's ``local all all trust`` line."""
         cmd = [
-            self._bin("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-            "-h", LOOPBACK, "-p", str(self.port), "-U", self.user, "-d", database, "-c", sql,
+            self._bin("psql"),
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            "-d",
+            database,
+            "-c",
+            sql,
         ]
-        return self._run(cmd).stdout
+        return self._run(cmd, as_server=False).stdout
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -248,10 +292,20 @@ class PostgresService:
         elif self.running:
             return self
         self._register_atexit()
-        self._run([
-            self._bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-            "-w", "-t", str(int(self.startup_timeout)), "-s", "start",
-        ])
+        self._run(
+            [
+                self._bin("pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                str(int(self.startup_timeout)),
+                "-s",
+                "start",
+            ]
+        )
         self._wait_ready()
         self._create_database()
         return self
@@ -261,7 +315,7 @@ class PostgresService:
         cmd = [self._bin("pg_isready"), "-q", "-h", LOOPBACK, "-p", str(self.port), "-U", self.user]
         try:
             poll_until(
-                lambda: self._run(cmd, check=False).returncode == 0,
+                lambda: self._run(cmd, check=False, as_server=False).returncode == 0,
                 self.startup_timeout,
                 f"PostgreSQL on {LOOPBACK}:{self.port}",
                 interval=0.1,
@@ -275,7 +329,9 @@ class PostgresService:
         ``immediate`` skips the shutdown checkpoint, like a crash.
         """
         if self.running:
-            self._run([self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "-s", "stop"])
+            self._run(
+                [self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "-s", "stop"]
+            )
 
     def restart(self) -> PostgresService:
         """stop() then start() on the same port and data dir."""
@@ -298,10 +354,8 @@ class PostgresService:
             self._atexit_registered = True
 
     def _atexit_stop(self) -> None:
-        try:
+        with contextlib.suppress(ServiceError):
             self.stop(mode="immediate")
-        except ServiceError:
-            pass
 
     def __enter__(self) -> PostgresService:
         return self.start()

@@ -43,6 +43,26 @@ def with_log(message: str, *logs: Path) -> str:
     return "\n".join(parts)
 
 
+def error_lines(path: Path, start: int = 0, limit: int = 12) -> list[str]:
+    """ERROR/FATAL log lines (each with the next line, usually the exception)
+    written to `path` after byte offset `start`, at most `limit` of them.
+
+    The root cause of a failed start is often hundreds of shutdown lines
+    above the tail, so it is quoted separately.
+    """
+    try:
+        with open(path, "rb") as log:
+            log.seek(start)
+            lines = log.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    found = []
+    for i, line in enumerate(lines):
+        if "] ERROR " in line or "] FATAL " in line:
+            found.extend(lines[i : i + 2])
+    return found[: 2 * limit]
+
+
 def poll_until(
     check: Callable[[], bool],
     timeout: float,

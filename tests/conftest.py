@@ -14,14 +14,34 @@ skips them, so a broken environment cannot pass as green.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from devservices import KafkaService, PostgresService
 
 # Test-only durability trade-off: these make PostgreSQL several times faster
 # for many small transactions, and a test cluster is thrown away anyway.
 FAST_PG_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+def _start(service: KafkaService | PostgresService) -> str | None:
+    """Start a service; on failure clean it up and return why, else None.
+
+    pytest.fail is called by the fixture outside any except block, so the
+    report shows the reason once instead of a chained traceback.
+    """
+    try:
+        service.start()
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            service.cleanup()
+        return str(exc) or repr(exc)
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +54,9 @@ def kafka_bootstrap() -> Iterator[str]:
     from devservices import KafkaService
 
     service = KafkaService()
-    try:
-        service.start()
-    except Exception as exc:
-        service.cleanup()
-        pytest.fail(f"could not start local Kafka: {exc}", pytrace=False)
+    error = _start(service)
+    if error:
+        pytest.fail(f"could not start local Kafka: {error}", pytrace=False)
     try:
         yield service.bootstrap
     finally:
@@ -56,9 +74,12 @@ def pg_dsn() -> Iterator[str]:
 
     try:
         service = PostgresService(settings=FAST_PG_SETTINGS)
-        service.start()
-    except Exception as exc:
-        pytest.fail(f"could not start local PostgreSQL: {exc}", pytrace=False)
+    except Exception as exc:  # e.g. no PostgreSQL binaries
+        error = str(exc)
+    else:
+        error = _start(service)
+    if error:
+        pytest.fail(f"could not start local PostgreSQL: {error}", pytrace=False)
     try:
         yield service.dsn
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+from fastavro.read import SchemaResolutionError
 from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
@@ -29,6 +30,8 @@ CURRENT_SCHEMA_FILE = SCHEMA_DIR / "check_result.avsc"
 
 # A dict lookup is cheaper than ErrorKind(value)'s enum machinery on the hot decode path.
 _ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
+# Garbage can make exception messages huge (UnicodeDecodeError quotes the bytes).
+_MAX_DETAIL = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -86,7 +89,8 @@ class AvroCheckResultCodec:
         # here is cheaper than fastavro's logical-type path, and the fingerprint (of the
         # canonical form, which drops logicalType) is the same.
         raw_writer = _without_logical_types(raw_reader)
-        assert schema_fingerprint(raw_writer) == self._header[len(MAGIC) :]
+        if schema_fingerprint(raw_writer) != self._header[len(MAGIC) :]:
+            raise CodecError("stripping logical types changed the schema's fingerprint")
         self._writer = fastavro.parse_schema(raw_writer)
         # fingerprint -> parsed writer schema; None marks "same as the reader", which lets
         # fastavro skip schema resolution for the common case.
@@ -139,24 +143,31 @@ class AvroCheckResultCodec:
             else:
                 record = fastavro.schemaless_reader(body, writer, self._reader)
             result = _from_record(record)
+        except SchemaResolutionError as exc:
+            raise DecodeError(
+                f"writer schema {fingerprint.hex()} does not resolve into the reader's: {exc}"
+            ) from exc
         # Untrusted bytes reach fastavro's C reader, which signals garbage with assorted
         # builtin exceptions (EOFError, IndexError, UnicodeDecodeError, OverflowError...);
         # callers must only ever see DecodeError, so everything is mapped here.
         except Exception as exc:
-            raise DecodeError(f"truncated or corrupt record: {exc!r}") from exc
+            detail = f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL]
+            raise DecodeError(f"truncated or corrupt record: {detail}") from exc
         if body.tell() != len(data):
             raise DecodeError("truncated or corrupt record: trailing bytes after the record")
         return result
 
 
 def _without_logical_types(schema: dict[str, Any]) -> dict[str, Any]:
-    fields = []
-    for field in schema["fields"]:
-        field_type = field["type"]
-        if isinstance(field_type, dict) and "logicalType" in field_type:
-            field = {**field, "type": field_type["type"]}
-        fields.append(field)
+    fields = [
+        {**field, "type": field["type"]["type"]} if _is_logical(field["type"]) else field
+        for field in schema["fields"]
+    ]
     return {**schema, "fields": fields}
+
+
+def _is_logical(field_type: Any) -> bool:
+    return isinstance(field_type, dict) and "logicalType" in field_type
 
 
 def _to_record(result: CheckResult, started_at_micros: int) -> dict[str, Any]:

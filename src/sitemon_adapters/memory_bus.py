@@ -78,9 +78,7 @@ class InMemoryStatusBus:
         async with self._changed:
             self._changed.notify_all()
 
-    async def _read(
-        self, position: int, max_results: int, timeout_s: float
-    ) -> list[CheckResult]:
+    async def _read(self, position: int, max_results: int, timeout_s: float) -> list[CheckResult]:
         if position >= self.end and timeout_s > 0:
             async with self._changed:
                 try:
@@ -95,8 +93,7 @@ class InMemoryStatusBus:
     def _commit(self, group: str, end: int) -> None:
         if end > self.end:
             raise SubscriberError(f"acknowledging offset {end} beyond the log", retriable=False)
-        if end > self._committed[group]:
-            self._committed[group] = end
+        self._committed[group] = max(self._committed[group], end)
         self._trim()
 
     def _trim(self) -> None:

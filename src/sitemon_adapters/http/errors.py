@@ -81,14 +81,18 @@ def _disconnected(_exc: BaseException, _site: Site, stage: str) -> tuple[ErrorKi
     return ErrorKind.PROTOCOL, f"server closed the connection {stage}"
 
 
+def _first_line(error: BaseException) -> str:
+    """The headline of an aiohttp parser error, without its multi-line dump of the bytes."""
+    text = str(getattr(error, "message", "") or error).strip()
+    return text.splitlines()[0].rstrip(":") if text else type(error).__name__
+
+
 def _bad_body(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:
-    cause = exc.__cause__ or exc
-    return ErrorKind.PROTOCOL, f"invalid response body: {cause}"
+    return ErrorKind.PROTOCOL, f"invalid response body: {_first_line(exc.__cause__ or exc)}"
 
 
 def _bad_response(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:
-    assert isinstance(exc, aiohttp.ClientResponseError)
-    return ErrorKind.PROTOCOL, f"invalid HTTP response: {exc.message}"
+    return ErrorKind.PROTOCOL, f"invalid HTTP response: {_first_line(exc)}"
 
 
 def _connection_lost(exc: BaseException, _site: Site, stage: str) -> tuple[ErrorKind, str]:

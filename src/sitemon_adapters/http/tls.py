@@ -12,6 +12,7 @@ callbacks, so concurrent checks never see each other's state).
 
 from __future__ import annotations
 
+import functools
 import ssl
 from contextvars import ContextVar
 from typing import Any, Protocol
@@ -37,6 +38,13 @@ class TimedSSLContext(ssl.SSLContext):
         if stamp is not None:
             stamp.tls_started()
         return super().wrap_bio(*args, **kwargs)
+
+
+@functools.cache
+def system_tls_context() -> TimedSSLContext:
+    """The shared verifying context over the system CAs (loading them takes ~50-100 ms,
+    so every prober of the process shares one; an SSLContext is safe to share)."""
+    return verified_tls_context()
 
 
 def verified_tls_context(cafile: str | None = None) -> TimedSSLContext:

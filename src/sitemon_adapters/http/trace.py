@@ -3,9 +3,10 @@
 What each number means (milliseconds, summed over every hop of a redirect chain, ``None``
 when the phase never happened in this check):
 
-- ``dns``: name resolution (``None`` for IP-literal URLs). A fresh lookup per check: the
-  prober disables aiohttp's DNS cache. With the default threaded resolver this includes any
-  wait for a free resolver thread under high concurrency.
+- ``dns``: name resolution (``None`` for IP-literal URLs). A fresh lookup per check by
+  default (the prober disables aiohttp's DNS cache unless given a TTL; a cache hit is
+  ``None``). With the default threaded resolver this includes any wait for a free
+  resolver thread under high concurrency.
 - ``connect``: the TCP handshake, from the end of resolution (or the start of the connection
   attempt for IP literals) until the socket is connected; includes failed attempts to other
   addresses of the same name (happy eyeballs).

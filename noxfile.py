@@ -1,0 +1,58 @@
+"""Developer sessions: ``nox -s unit contract e2e lint typecheck``, ``nox -s tests`` (all),
+``nox -s bench``. Contract and e2e tests start a real Kafka and PostgreSQL themselves
+(see devservices/) unless SITEMON_KAFKA_BOOTSTRAP / SITEMON_PG_DSN point at running ones."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+PYTHON = "3.11"
+
+
+def _install(session: nox.Session, extras: str = "test") -> None:
+    session.install("-q", "-e", f".[{extras}]")
+
+
+@nox.session(python=PYTHON)
+def unit(session: nox.Session) -> None:
+    """Unit tests: core use cases with in-memory adapters, codec and config laws."""
+    _install(session)
+    session.run("pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def contract(session: nox.Session) -> None:
+    """One suite per port over every adapter, real Kafka and PostgreSQL included."""
+    _install(session)
+    session.run("pytest", "tests/contract", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def e2e(session: nox.Session) -> None:
+    """Producer and consumer as separate processes against real Kafka and PostgreSQL."""
+    _install(session)
+    session.run("pytest", "tests/e2e", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Every test folder in one run, so Kafka and PostgreSQL start once."""
+    _install(session)
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff over everything."""
+    session.install("-q", "ruff>=0.5")
+    session.run("ruff", "check", "src", "tests", "devservices", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the core (pure: it must type-check without any driver)."""
+    session.install("-q", "mypy>=1.10", "attrs>=23.1")
+    session.run("mypy", "--strict", "src/sitemon_core")

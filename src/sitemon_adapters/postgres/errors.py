@@ -1,0 +1,106 @@
+"""asyncpg and socket exceptions -> ``RepositoryError`` with the right ``retriable`` flag.
+
+Retriable means "the same batch may succeed later": the server is down, restarting,
+overloaded, failing over, or the transaction lost a race. Anything about the data or the
+schema is not retriable, since a redelivery would fail the same way.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import asyncpg  # type: ignore[import-untyped]  # no stubs; typed at our boundary
+
+from sitemon_core.errors import RepositoryError
+
+# SQLSTATE classes where waiting and trying again can help:
+# 08 connection exception, 53 insufficient resources (disk full, out of memory, too many
+# connections), 57 operator intervention (admin/crash shutdown, cannot connect now,
+# query canceled by statement_timeout), 58 system error (I/O error).
+_RETRIABLE_CLASSES = frozenset({"08", "53", "57", "58"})
+_RETRIABLE_STATES = frozenset({
+    "40001",  # serialization_failure
+    "40003",  # statement_completion_unknown
+    "40P01",  # deadlock_detected
+    "55P03",  # lock_not_available
+    "55006",  # object_in_use
+    "25006",  # read_only_sql_transaction: connected to a standby during a failover
+})
+
+# Raised by asyncpg for values it cannot send; a subclass of InterfaceError, which is
+# otherwise retriable ("connection is closed", "pool is closing").
+_CLIENT_DATA_ERRORS = (
+    asyncpg.exceptions._base.DataError,
+    asyncpg.exceptions._base.ClientConfigurationError,
+    asyncpg.exceptions._base.UnsupportedClientFeatureError,
+    asyncpg.exceptions._base.UnsupportedServerFeatureError,
+)
+
+TRANSLATED = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions._base.InternalClientError,
+    OSError,  # includes ConnectionRefusedError and TimeoutError (asyncio's too, on 3.11)
+    ValueError,
+    TypeError,
+    OverflowError,
+)
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """Whether trying the same operation again later can succeed."""
+    if isinstance(exc, asyncpg.PostgresError):
+        state = exc.sqlstate or ""
+        return state[:2] in _RETRIABLE_CLASSES or state in _RETRIABLE_STATES
+    if isinstance(exc, _CLIENT_DATA_ERRORS):
+        return False
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions._base.InternalClientError):
+        return True  # connection lost or closed, protocol desync: a new connection helps
+    return isinstance(exc, OSError)
+
+
+def dsn_password(dsn: str) -> str | None:
+    """The password embedded in ``dsn``, if any (URL or ``password=`` keyword form)."""
+    try:
+        password = urlsplit(dsn).password
+    except ValueError:
+        password = None
+    if password:
+        return unquote(password)
+    for part in dsn.split():
+        key, _, value = part.partition("=")
+        if key.strip() == "password" and value:
+            return value.strip("'")
+    return None
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """``text`` with every occurrence of ``secret`` masked."""
+    return text.replace(secret, "***") if secret else text
+
+
+def translate(exc: BaseException, operation: str, secret: str | None) -> RepositoryError:
+    """A ``RepositoryError`` for ``exc``, raised while doing ``operation``.
+
+    The message names the exception type and SQLSTATE but never ``secret`` (the DSN's
+    password), even if a driver message happened to quote it.
+    """
+    state = getattr(exc, "sqlstate", None)
+    detail = f"{type(exc).__name__}" + (f" [{state}]" if state else "") + f": {exc}"
+    return RepositoryError(
+        f"PostgreSQL {operation} failed: {scrub(detail, secret)}",
+        retriable=is_retriable(exc),
+    )
+
+
+def leaks(exc: BaseException, secret: str | None) -> bool:
+    """Whether ``exc`` or anything it chains to mentions ``secret``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while secret and current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if secret in str(current) or secret in repr(current.args):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+

@@ -1,0 +1,89 @@
+"""Producer and consumer as separate OS processes: targets → Kafka → PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from tests.e2e.conftest import consumer_config, producer_config
+from tests.e2e.procs import SitemonProcess, message_is, wait_until, write_config
+
+
+def behaviour_sites(base: str, refused: str) -> list[dict[str, Any]]:
+    common = {"interval": "1s", "timeout": "700ms"}
+    return [
+        {"id": "ok", "url": f"{base}/ok", **common},
+        {"id": "not-found", "url": f"{base}/status/404", **common},
+        {"id": "server-error", "url": f"{base}/status/500", **common},
+        {"id": "slow", "url": f"{base}/slow/5", **common},
+        {"id": "regex-hit", "url": f"{base}/ok", "regex": "target ok", **common},
+        {"id": "regex-miss", "url": f"{base}/ok", "regex": "maintenance", **common},
+        {"id": "refused", "url": refused, **common},
+    ]
+
+
+EXPECTED = {  # site -> (ok, status_code, error_kind, regex_matched)
+    "ok": (True, 200, "none", None),
+    "not-found": (False, 404, "none", None),
+    "server-error": (False, 500, "none", None),
+    "slow": (False, None, "timeout", None),
+    "regex-hit": (True, 200, "none", True),
+    "regex-miss": (False, 200, "none", False),
+    "refused": (False, None, "connect", None),
+}
+
+
+async def test_results_flow_from_producer_to_postgres(
+    tmp_path: Path, kafka_bootstrap: str, pg_dsn: str, target_base: str, refused_url: str,
+    names: dict[str, str], pg: asyncpg.Connection,
+) -> None:
+    sites = behaviour_sites(target_base, refused_url)
+    producer = SitemonProcess("producer", write_config(
+        tmp_path / "producer.yaml", producer_config(tmp_path, kafka_bootstrap, names, sites)))
+    consumer = SitemonProcess("consumer", write_config(
+        tmp_path / "consumer.yaml", consumer_config(pg_dsn, kafka_bootstrap, names)))
+    await consumer.start()
+    await producer.start()
+    try:
+        await producer.wait_for(lambda e: e.get("msg") == "scanner started", timeout=60)
+        # Let every site be checked at least three times, then stop the producer.
+        await wait_until(lambda: _checks_logged(producer, len(sites) * 3), 60, "checks")
+        assert await producer.stop() == 0
+        stopped = await producer.wait_for(message_is("scanner stopped"), timeout=5)
+        published = stopped["published"]
+        assert published >= len(sites) * 3 and stopped["dropped"] == 0
+
+        async def stored() -> bool:
+            return await _count(pg, "check_history") == published
+
+        await wait_until(stored, 60, f"{published} history rows")
+        assert await consumer.stop() == 0
+        await consumer.wait_for(message_is("persister stopped"), timeout=5)
+    finally:
+        await producer.kill()
+        await consumer.kill()
+
+    assert await pg.fetchval("SELECT count(DISTINCT check_id) FROM check_history") == published
+    latest = {r["site_id"]: r for r in await pg.fetch("SELECT * FROM site_status")}
+    assert set(latest) == set(EXPECTED)
+    for site_id, (ok, status, kind, regex) in EXPECTED.items():
+        row = latest[site_id]
+        assert (row["ok"], row["status_code"], row["error_kind"], row["regex_matched"]) == (
+            ok, status, kind, regex), site_id
+    newest = await pg.fetch(
+        "SELECT site_id, max(started_at) AS t FROM check_history GROUP BY site_id")
+    assert {r["site_id"]: r["t"] for r in newest} == {
+        k: v["started_at"] for k, v in latest.items()}
+
+
+async def _checks_logged(proc: SitemonProcess, n: int) -> bool:
+    return proc.count(lambda e: e.get("logger") == "sitemon.check") >= n
+
+
+async def _count(pg: asyncpg.Connection, table: str) -> int:
+    try:
+        return int(await pg.fetchval(f"SELECT count(*) FROM {table}"))
+    except asyncpg.UndefinedTableError:
+        return 0
