@@ -181,7 +181,7 @@ class AiohttpSiteProber:
         limit = site.max_body_bytes + 1
         keep: list[bytes] | None = [] if site.pattern is not None else None
         content = response.content
-        while out.bytes_read < limit:
+        while out.bytes_read < limit and not content.at_eof():
             chunk = await content.read(min(READ_CHUNK, limit - out.bytes_read))
             if not chunk:
                 break

@@ -7,6 +7,8 @@ prints the status table when it stops.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 import tempfile
 from pathlib import Path
@@ -58,3 +60,18 @@ async def run_demo(duration_s: float | None, db_path: Path | None) -> int:
                                              stop_after_s=duration_s, show_table=True)
         finally:
             await runner.cleanup()
+
+
+async def serve_targets(host: str, port: int) -> int:
+    """``targets``: serve the target behaviours until SIGTERM/SIGINT (compose uses it)."""
+    from sitemon_cli.lifecycle import signal_handlers
+
+    runner, base = await start_target_server(host, port)
+    stop = asyncio.Event()
+    logging.getLogger("sitemon.process").info("targets serving", extra={"base_url": base})
+    try:
+        with signal_handlers(stop.set):
+            await stop.wait()
+    finally:
+        await runner.cleanup()
+    return 0

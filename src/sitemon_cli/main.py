@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                              help="check only shard K of N of the sites (0-based)")
             cmd.add_argument("--quiet", action="store_true", help="no log line per check")
+    targets = sub.add_parser("targets", help="serve the local target behaviours over HTTP")
+    targets.add_argument("--host", default="127.0.0.1")
+    targets.add_argument("--port", type=int, default=8080)
     demo = sub.add_parser("demo", help="monitor local demo targets (no internet needed)")
     demo.add_argument("--duration", type=float, default=None,
                       help="stop after this many seconds (default: until Ctrl-C)")
@@ -81,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             setup_logging(args.log_format or "human")
             return asyncio.run(run_demo(duration_s=args.duration, db_path=args.db))
+        if args.command == "targets":
+            from sitemon_cli.demo import serve_targets
+
+            setup_logging(args.log_format or "human")
+            return asyncio.run(serve_targets(args.host, args.port))
         if args.command == "check-config":
             return runners.check_config(args.config)
         config = load_config(args.config)

@@ -79,6 +79,9 @@ class Persister:
                 continue
             if self._drain and self._stop.is_set() and not batch.results:
                 break
+            if not batch.results and batch.token is None:
+                await asyncio.sleep(0)  # an adapter answering at once must not starve the loop
+                continue
             if batch.results and not await self._save(batch):
                 break  # stopping while the repository is down: the batch will be redelivered
             await self._acknowledge(batch)

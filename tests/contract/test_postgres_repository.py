@@ -258,7 +258,7 @@ def test_clean_text_keeps_ordinary_text_identical() -> None:
 
 
 async def test_a_closed_port_is_retriable_and_hides_the_password() -> None:
-    password = "s3cret-Pa55word"  # noqa: S105
+    password = "s3cret-Pa55word"
     dsn = f"postgresql://sitemon:{password}@127.0.0.1:{free_port()}/sitemon"
     repository = PostgresStatusRepository(dsn, connect_timeout_s=5)
     with pytest.raises(RepositoryError) as caught:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -49,10 +50,8 @@ class SitemonProcess:
         async for raw in self.proc.stderr:
             line = raw.decode(errors="replace").rstrip("\n")
             self.raw.append(line)
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 self.logs.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
             self._new_line.set()
 
     def find(self, predicate: LogPredicate) -> dict[str, Any] | None:
@@ -72,10 +71,8 @@ class SitemonProcess:
             if remaining <= 0:
                 raise AssertionError("log line not seen in time:\n" + self.tail())
             self._new_line.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_line.wait(), min(remaining, 1.0))
-            except TimeoutError:
-                pass
         return entry
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:

@@ -61,7 +61,8 @@ def test_defaults_units_env_and_secret_files(
     secret = tmp_path / "kafka-password"
     secret.write_text("hunter2\n")
     config = parse_config("inline", {
-        "defaults": {"interval": "2m", "timeout": "1500ms", "headers": {"X-T": "${SITEMON_TEST_TOKEN}"}},
+        "defaults": {"interval": "2m", "timeout": "1500ms",
+                     "headers": {"X-T": "${SITEMON_TEST_TOKEN}"}},
         "sites": [{"url": "https://example.com/health", "regex": "ok"},
                   {"id": "api", "url": "http://api.local:8080/", "interval": 30, "timeout": "5s",
                    "expected_status": 204}],

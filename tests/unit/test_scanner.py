@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 
 import pytest
 
@@ -35,7 +36,7 @@ async def test_each_site_runs_on_its_own_grid_without_drift(clock: ManualClock) 
     for sid, interval in (("a", 10), ("b", 15), ("c", 7)):
         starts = prober.starts[sid]
         assert t0 <= starts[0] < t0 + interval
-        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [b - a for a, b in pairwise(starts)]
         assert gaps == pytest.approx([interval] * len(gaps))
         assert len(starts) >= 100 // interval - 1
 
@@ -52,7 +53,7 @@ async def test_a_site_still_running_is_skipped_not_piled_up(clock: ManualClock) 
     assert prober.max_running == 1
     assert scanner.stats.overlapped >= 5
     starts = prober.starts["slow"]
-    assert all(b - a == pytest.approx(30) for a, b in zip(starts, starts[1:], strict=False))
+    assert all(b - a == pytest.approx(30) for a, b in pairwise(starts))
 
 
 async def test_concurrency_is_bounded(clock: ManualClock) -> None:

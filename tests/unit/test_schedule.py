@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -40,7 +41,7 @@ def test_runs_stay_on_the_grid_and_nothing_due_is_left_behind(spec, deltas) -> N
         for due in dues:  # every run sits on phase + k * interval
             k = (due - phase) / interval
             assert math.isclose(k, round(k), abs_tol=1e-6)
-        assert all(b > a for a, b in zip(dues, dues[1:], strict=False))
+        assert all(b > a for a, b in pairwise(dues))
     nxt = schedule.next_due()
     assert nxt is not None and nxt > now
 

@@ -85,12 +85,21 @@ def translate(exc: BaseException, operation: str, secret: str | None) -> Reposit
     The message names the exception type and SQLSTATE but never ``secret`` (the DSN's
     password), even if a driver message happened to quote it.
     """
-    state = getattr(exc, "sqlstate", None)
-    detail = f"{type(exc).__name__}" + (f" [{state}]" if state else "") + f": {exc}"
+    detail, retriable = _describe(exc), is_retriable(exc)
+    first = exc.__context__
+    if isinstance(first, TRANSLATED) and first is not exc.__cause__:
+        # E.g. the rollback failed because the connection had died: the first failure is
+        # the informative one.
+        detail += f" (after {_describe(first)})"
+        retriable = retriable or is_retriable(first)
     return RepositoryError(
-        f"PostgreSQL {operation} failed: {scrub(detail, secret)}",
-        retriable=is_retriable(exc),
+        f"PostgreSQL {operation} failed: {scrub(detail, secret)}", retriable=retriable
     )
+
+
+def _describe(exc: BaseException) -> str:
+    state = getattr(exc, "sqlstate", None)
+    return f"{type(exc).__name__}" + (f" [{state}]" if state else "") + f": {exc}"
 
 
 def leaks(exc: BaseException, secret: str | None) -> bool:
