@@ -62,3 +62,49 @@ async def test_standalone_stops_on_sigterm_and_keeps_what_it_checked(
 
 async def _at_least(proc: SitemonProcess, n: int) -> bool:
     return proc.count(lambda e: e.get("logger") == "sitemon.check") >= n
+
+
+async def test_sighup_applies_a_valid_config_and_rejects_an_invalid_one(
+    tmp_path: Path, target_base: str,
+) -> None:
+    def document(ids: list[str]) -> dict[str, object]:
+        return {
+            "scanner": {"start_jitter": "100ms"},
+            "sites": [{"id": i, "url": f"{target_base}/ok", "interval": "300ms",
+                       "timeout": "250ms"} for i in ids],
+            "repository": {"kind": "sqlite", "sqlite": {"path": str(tmp_path / "r.db")}},
+        }
+
+    config = write_config(tmp_path / "r.yaml", document(["keep", "drop"]))
+    proc = await SitemonProcess("standalone", config).start()
+    try:
+        await wait_until(lambda: _site_checked(proc, "drop"), 30, "first checks")
+        write_config(config, document(["keep", "new"]))
+        proc.proc.send_signal(signal.SIGHUP)
+        reloaded = await proc.wait_for(message_is("config reloaded"), timeout=10)
+        assert (reloaded["added"], reloaded["removed"], reloaded["sites"]) == (1, 1, 2)
+        await wait_until(lambda: _site_checked(proc, "new"), 30, "the new site")
+        drop_checks = _checks_of(proc, "drop")
+        keep_checks = _checks_of(proc, "keep")
+
+        config.write_text("sites:\n  - url: ftp://nope/\n", encoding="utf-8")
+        proc.proc.send_signal(signal.SIGHUP)
+        rejected = await proc.wait_for(message_is("reload rejected, keeping the running config"))
+        assert "sites[0].url: must be an http:// or https:// URL" in rejected["error"]
+        await wait_until(lambda: _more_checks(proc, "keep", keep_checks + 3), 30, "keep going")
+        assert _checks_of(proc, "drop") <= drop_checks + 1  # at most one was in flight
+        assert await proc.stop() == 0
+    finally:
+        await proc.kill()
+
+
+def _checks_of(proc: SitemonProcess, site_id: str) -> int:
+    return proc.count(lambda e: e.get("logger") == "sitemon.check" and e["site_id"] == site_id)
+
+
+async def _site_checked(proc: SitemonProcess, site_id: str) -> bool:
+    return _checks_of(proc, site_id) > 0
+
+
+async def _more_checks(proc: SitemonProcess, site_id: str, n: int) -> bool:
+    return _checks_of(proc, site_id) >= n
