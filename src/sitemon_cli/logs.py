@@ -60,3 +60,6 @@ def setup_logging(fmt: str = "human", level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("sitemon").setLevel(level.upper())
+    # asyncpg logs a full traceback for every failed reconnect of an idle pool slot while a
+    # database is down; sitemon already logs each failed save with its retry.
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)

@@ -6,11 +6,20 @@ never loads asyncpg and the embedded mode never loads aiokafka.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 from sitemon_cli.config import Config, KafkaSettings
+from sitemon_core.errors import RepositoryError
+from sitemon_core.persister import Backoff
 from sitemon_core.ports import Clock
+
+log = logging.getLogger("sitemon.process")
 
 
 async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
@@ -33,16 +42,38 @@ async def sqlite_repository(config: Config) -> AsyncIterator[Any]:
 
 
 async def postgres_repository(config: Config) -> AsyncIterator[Any]:
-    """PostgreSQL through an asyncpg pool; migrations are applied (safely) on open."""
+    """PostgreSQL through an asyncpg pool; migrations are applied (safely) on open.
+
+    A database that is down at start is waited for (with backoff, up to
+    ``STARTUP_WAIT_S``) so a consumer started before its database does not crash-loop.
+    """
     from sitemon_adapters.postgres import PostgresStatusRepository
 
     settings = config.postgres
-    async with PostgresStatusRepository(
-        settings.dsn, schema=settings.schema, pool_min=settings.pool_min,
-        pool_max=settings.pool_max,
-    ) as repository:
+    async with AsyncExitStack() as stack:
+        repository = await _open_with_retry(stack, lambda: PostgresStatusRepository(
+            settings.dsn, schema=settings.schema, pool_min=settings.pool_min,
+            pool_max=settings.pool_max))
         await repository.migrate()
         yield repository
+
+
+STARTUP_WAIT_S = 60.0
+
+
+async def _open_with_retry(stack: AsyncExitStack, make: Callable[[], Any]) -> Any:
+    backoff = Backoff(initial_s=0.5, maximum_s=5.0)
+    deadline = time.monotonic() + STARTUP_WAIT_S
+    for attempt in itertools.count(1):
+        try:
+            return await stack.enter_async_context(make())
+        except RepositoryError as exc:
+            if not exc.retriable or time.monotonic() + backoff.delay(attempt) > deadline:
+                raise
+            log.warning("repository unavailable at start, retrying",
+                        extra={"error": str(exc), "attempt": attempt})
+            await asyncio.sleep(backoff.delay(attempt))
+    raise AssertionError("unreachable")
 
 
 def kafka_connection(settings: KafkaSettings) -> Any:

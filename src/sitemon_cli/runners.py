@@ -58,8 +58,10 @@ async def run_scanner_process(config: Config, *, with_persister: bool,
     container = build_container(config)
     if not quiet:
         container.scanner.add_kwargs(observer=log_check)
+    publisher: object = None
     try:
         scanner: Scanner = await resolve(container.scanner)
+        publisher = await resolve(container.publisher)
         persister: Persister | None = (
             await resolve(container.persister) if with_persister else None)
         sites = shard_sites(config.sites, shard)
@@ -80,7 +82,16 @@ async def run_scanner_process(config: Config, *, with_persister: bool,
             print(format_status_table(await repository.latest()))
     finally:
         await container.shutdown_resources()
+        _log_publisher_stats(publisher)
     return 0
+
+
+def _log_publisher_stats(publisher: object) -> None:
+    """After the publisher is closed (its final flush included): what the bus adapter
+    delivered and dropped, so every result is accounted for in the producer's logs."""
+    stats = getattr(publisher, "stats", None)
+    if stats is not None and attrs.has(type(stats)):
+        log.info("publisher stopped", extra=_fields(stats))
 
 
 async def run_consumer_process(config: Config) -> int:

@@ -87,3 +87,32 @@ async def _count(pg: asyncpg.Connection, table: str) -> int:
         return int(await pg.fetchval(f"SELECT count(*) FROM {table}"))
     except asyncpg.UndefinedTableError:
         return 0
+
+
+async def test_init_creates_topics_and_schema_once(
+    tmp_path: Path, kafka_bootstrap: str, pg_dsn: str, names: dict[str, str],
+    pg: asyncpg.Connection,
+) -> None:
+    import subprocess
+    import sys
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    config = write_config(tmp_path / "c.yaml", consumer_config(pg_dsn, kafka_bootstrap, names))
+    cli = [sys.executable, "-m", "sitemon_cli.main", "init", "-c", str(config)]
+    first = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert f"kafka topics: {names['topic']}, {names['dlq']}" in first.stdout
+    again = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "kafka topics: already present" in again.stdout
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([names["topic"]])
+    finally:
+        await admin.close()
+    assert len(described[0]["partitions"]) == 3
+    tables = {r["tablename"] for r in await pg.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = $1", names["schema"])}
+    assert {"check_history", "site_status"} <= tables
