@@ -25,6 +25,12 @@ from sitemon_core.ports import Clock
 # escaped aiohttp's timer (e.g. a slow thread-pool DNS lookup); it should never trigger.
 TIMEOUT_GRACE_S = 0.5
 READ_CHUNK = 64 * 1024
+# Longest response header line accepted (aiohttp's default is 8190). Real sites send
+# larger ones that browsers and curl accept (long Content-Security-Policy, Link or
+# Set-Cookie headers; 8.5 kB seen in the wild), and calling such a site down would be a
+# false alarm. Still bounded: with aiohttp's 128-header limit a head costs at most ~4 MiB,
+# the order of the body cap; a longer line (e.g. a 100 kB header) is a PROTOCOL error.
+MAX_HEADER_LINE_BYTES = 32 * 1024
 
 
 @functools.lru_cache(maxsize=64)
@@ -97,6 +103,10 @@ class AiohttpSiteProber:
             headers={"User-Agent": self._user_agent},
             # Cookies set by one site must not travel with later checks.
             cookie_jar=aiohttp.DummyCookieJar(),
+            # The pure-Python parser (AIOHTTP_NO_EXTENSIONS) checks a header line that
+            # spans two reads against max_line_size, so both limits move together.
+            max_line_size=MAX_HEADER_LINE_BYTES,
+            max_field_size=MAX_HEADER_LINE_BYTES,
         )
         return self
 
@@ -129,6 +139,10 @@ class AiohttpSiteProber:
             kind, message = classify(exc, site, trace.stage)
         finally:
             current_check.reset(token)
+        # Phases still open end now, *before* the total is taken: the other order let a
+        # pause between the two clock reads (GC, a busy host) make the phases add up to
+        # more than the whole check.
+        timings = trace.timings()
         total_ms = (self._clock.monotonic() - start) * 1000.0
         if exchange.too_large and kind is ErrorKind.NONE:
             kind, message = ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
@@ -141,7 +155,7 @@ class AiohttpSiteProber:
             ok=judge(site, exchange.status, exchange.regex_matched, kind),
             total_ms=total_ms,
             status_code=exchange.status,
-            timings=trace.timings(),
+            timings=timings,
             regex_matched=exchange.regex_matched,
             bytes_read=exchange.bytes_read,
             final_url=exchange.final_url,

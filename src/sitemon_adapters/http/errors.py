@@ -17,6 +17,7 @@ import ssl
 from collections.abc import Callable
 
 import aiohttp
+from aiohttp.http_exceptions import LineTooLong
 
 from sitemon_adapters.http.trace import TLS_STAGE
 from sitemon_core.models import ErrorKind, Site
@@ -92,6 +93,14 @@ def _bad_body(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, 
 
 
 def _bad_response(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:
+    cause = exc.__cause__
+    while cause is not None and not isinstance(cause, LineTooLong):
+        cause = cause.__cause__
+    if cause is not None:
+        # aiohttp's message quotes the line's first 100 bytes: a cookie or token of the
+        # target must not end up in published results. args[1] is the limit.
+        too_long = f"status or header line over {cause.args[1]} bytes"
+        return ErrorKind.PROTOCOL, f"invalid HTTP response: {too_long}"
     return ErrorKind.PROTOCOL, f"invalid HTTP response: {_first_line(exc)}"
 
 
