@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -100,10 +101,13 @@ async def test_init_creates_topics_and_schema_once(
 
     config = write_config(tmp_path / "c.yaml", consumer_config(pg_dsn, kafka_bootstrap, names))
     cli = [sys.executable, "-m", "sitemon_cli.main", "init", "-c", str(config)]
-    first = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(cli, capture_output=True, text=True, timeout=120)
+
+    first = await asyncio.to_thread(run)
     assert first.returncode == 0, first.stderr
     assert f"kafka topics: {names['topic']}, {names['dlq']}" in first.stdout
-    again = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    again = await asyncio.to_thread(run)
     assert again.returncode == 0 and "kafka topics: already present" in again.stdout
 
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
