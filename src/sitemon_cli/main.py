@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                              help="check only shard K of N of the sites (0-based)")
             cmd.add_argument("--quiet", action="store_true", help="no log line per check")
+            cmd.add_argument("--workers", type=int, default=1, metavar="N",
+                             help="run N processes on disjoint shards (one per core)")
     targets = sub.add_parser("targets", help="serve the local target behaviours over HTTP")
     targets.add_argument("--host", default="127.0.0.1")
     targets.add_argument("--port", type=int, default=8080)
@@ -92,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             return runners.check_config(args.config)
         config = load_config(args.config)
+        if getattr(args, "workers", 1) > 1:
+            return _run_workers(args)
         setup_logging(args.log_format or config.log_format, config.log_level)
         return _run(_dispatch(args, config))
     except ConfigError as exc:
@@ -100,6 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SitemonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _run_workers(args: argparse.Namespace) -> int:
+    from sitemon_cli.workers import run_workers
+
+    if args.shard is not None:
+        raise ConfigError("(command line)", "--workers", "cannot be combined with --shard")
+    options = ["-c", str(args.config), *(["--quiet"] if args.quiet else [])]
+    global_options = ["--log-format", args.log_format] if args.log_format else []
+    return run_workers(args.command, options, args.workers, global_options)
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:

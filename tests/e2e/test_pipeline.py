@@ -120,3 +120,33 @@ async def test_init_creates_topics_and_schema_once(
     tables = {r["tablename"] for r in await pg.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = $1", names["schema"])}
     assert {"check_history", "site_status"} <= tables
+
+
+async def test_workers_split_the_sites_between_processes(
+    tmp_path: Path, kafka_bootstrap: str, pg_dsn: str, target_base: str,
+    names: dict[str, str], pg: asyncpg.Connection,
+) -> None:
+    sites = [{"id": f"w{i}", "url": f"{target_base}/ok", "interval": "500ms",
+              "timeout": "400ms"} for i in range(12)]
+    producer = SitemonProcess("producer", write_config(
+        tmp_path / "p.yaml", producer_config(tmp_path, kafka_bootstrap, names, sites)),
+        "--workers", "2")
+    consumer = SitemonProcess("consumer", write_config(
+        tmp_path / "c.yaml", consumer_config(pg_dsn, kafka_bootstrap, names)))
+    await consumer.start()
+    await producer.start()
+    try:
+        async def every_site_stored() -> bool:
+            return await _count(pg, "site_status") == len(sites)
+
+        await wait_until(every_site_stored, 90, "a row for every site")
+        assert await producer.stop() == 0
+        assert await consumer.stop() == 0
+    finally:
+        await producer.kill()
+        await consumer.kill()
+    started = [e for e in producer.logs if e.get("msg") == "scanner started"]
+    stopped = [e for e in producer.logs if e.get("msg") == "scanner stopped"]
+    assert len(started) == len(stopped) == 2
+    assert sorted(e["sites"] for e in started) != [0, len(sites)]
+    assert sum(e["sites"] for e in started) == len(sites)
