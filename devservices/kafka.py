@@ -86,6 +86,7 @@ class KafkaService:
         heap: str = "512m",
         log_level: str = "INFO",
         startup_timeout: float = 90.0,
+        format_args: list[str] | None = None,
     ) -> None:
         """Configure, but do not start, a broker.
 
@@ -94,10 +95,14 @@ class KafkaService:
         port (see listener_port()). Their settings (keystores, JAAS, ...) go
         into extra_properties, e.g. ``listener.name.ssl.ssl.keystore.location``.
         extra_properties override the defaults written to server.properties.
+        format_args are appended to ``kafka-storage format``, e.g.
+        ``["--add-scram", "SCRAM-SHA-512=[name=alice,password=secret]"]``
+        (in KRaft mode SCRAM users must exist from the start).
         """
         self.version = version
         self.extra_properties = dict(extra_properties or {})
         self.extra_listeners = dict(extra_listeners or {})
+        self.format_args = list(format_args or [])
         self.heap = heap
         self.log_level = log_level
         self.startup_timeout = startup_timeout
@@ -227,6 +232,7 @@ class KafkaService:
             str(self.config_file),
             # A caller-provided base_dir may hold a formatted data dir already.
             "--ignore-formatted",
+            *self.format_args,
         )
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if res.returncode != 0:

@@ -2,6 +2,11 @@
 
 Fields passed with ``extra={...}`` are part of every record in both formats, so the same
 call serves a person at a terminal and a log pipeline.
+
+Secrets (the config's passwords) are registered with ``register_secret`` when a config
+is loaded; both formats then mask them in messages, fields and tracebacks, and so does
+the hook printing uncaught exceptions. That is a last line of defence (say, a driver
+error quoting a connection string): adapters still keep secrets out of their errors.
 """
 
 from __future__ import annotations
@@ -9,10 +14,47 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+MASK = "***"
+# Shorter secrets are not masked: masking every "abc" would garble all logs, and a
+# password that short is no protection anyway.
+MIN_SECRET_LENGTH = 4
+_secrets: list[str] = []  # longest first, so a secret containing another is masked whole
+
+
+def register_secret(value: str | None) -> None:
+    """Mask ``value`` in every log line and uncaught traceback from now on."""
+    if value and len(value) >= MIN_SECRET_LENGTH and value not in _secrets:
+        _secrets.append(value)
+        _secrets.sort(key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    """A JSON-ready field value with secrets masked (what ``default=str`` would print)."""
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _redact_value(v) for k, v in value.items()}
+    return redact(str(value))
 
 
 def fields_of(record: logging.LogRecord) -> dict[str, Any]:
@@ -28,11 +70,10 @@ class HumanFormatter(logging.Formatter):
         stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         compact = getattr(record, "_compact", False)  # the message already says it all
         extras = "" if compact else " ".join(f"{k}={v}" for k, v in fields_of(record).items())
-        line = f"{stamp} {record.levelname:<7} {record.name:<17} {record.getMessage()}"
-        line = f"{line}  {extras}" if extras else line
+        text = f"{record.getMessage()}  {extras}" if extras else record.getMessage()
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return line
+            text += "\n" + self.formatException(record.exc_info)
+        return f"{stamp} {record.levelname:<7} {record.name:<17} {redact(text)}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,11 +85,11 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
-            **fields_of(record),
+            "msg": redact(record.getMessage()),
+            **{k: _redact_value(v) for k, v in fields_of(record).items()},
         }
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+            doc["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
@@ -58,8 +99,15 @@ def setup_logging(fmt: str = "human", level: str = "info") -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    sys.excepthook = _redacting_excepthook
     root.setLevel(logging.WARNING)
     logging.getLogger("sitemon").setLevel(level.upper())
     # asyncpg logs a full traceback for every failed reconnect of an idle pool slot while a
     # database is down; sitemon already logs each failed save with its retry.
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
+
+
+def _redacting_excepthook(exc_type: type[BaseException], exc: BaseException,
+                          tb: TracebackType | None) -> None:
+    """Print an uncaught exception like Python does, with secrets masked."""
+    sys.stderr.write(redact("".join(traceback.format_exception(exc_type, exc, tb))))

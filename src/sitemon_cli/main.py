@@ -11,7 +11,7 @@ from typing import Any
 
 from sitemon_cli import runners
 from sitemon_cli.config import Config, load_config
-from sitemon_cli.logs import setup_logging
+from sitemon_cli.logs import redact, setup_logging
 from sitemon_core.errors import ConfigError, SitemonError
 
 DEFAULT_CONFIG = Path("example_config/sitemon.yaml")
@@ -99,10 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(args.log_format or config.log_format, config.log_level)
         return _run(_dispatch(args, config))
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        print(redact(f"config error: {exc}"), file=sys.stderr)
         return EXIT_CONFIG
     except SitemonError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(redact(f"error: {exc}"), file=sys.stderr)
         return 1
 
 

@@ -90,13 +90,24 @@ def kafka_connection(settings: KafkaSettings) -> Any:
 
 
 async def create_topics(settings: KafkaSettings) -> list[str]:
-    """Create the results and dead-letter topics when missing."""
+    """Create the results and dead-letter topics when missing.
+
+    This is every process's first contact with Kafka, so a failure to connect (refused,
+    untrusted certificate, missing client certificate, rejected password...) surfaces
+    here as a ``KafkaConnectError`` that names the cause, and the process exits non-zero.
+    """
+    from aiokafka.errors import KafkaError
+
     from sitemon_adapters.kafka import ensure_topics
 
-    return await ensure_topics(
-        kafka_connection(settings), [settings.topic, settings.dead_letter_topic],
-        partitions=settings.partitions, replication_factor=settings.replication_factor,
-    )
+    connection = kafka_connection(settings)
+    try:
+        return await ensure_topics(
+            connection, [settings.topic, settings.dead_letter_topic],
+            partitions=settings.partitions, replication_factor=settings.replication_factor,
+        )
+    except (KafkaError, OSError) as exc:  # OSError includes TimeoutError
+        raise await connection.explain_failure(exc) from exc
 
 
 async def kafka_publisher(config: Config) -> AsyncIterator[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 import yaml
 
@@ -21,6 +22,7 @@ from sitemon_cli.config.values import (
     positive_int,
     text,
 )
+from sitemon_cli.logs import register_secret
 from sitemon_core.errors import ConfigError
 
 TOP_KEYS = {"sites", "defaults", "scanner", "persister", "bus", "repository", "logging"}
@@ -52,7 +54,7 @@ def parse_config(source: str, document: object) -> Config:
     bus = root.child("bus", {"kind", "kafka"})
     repo = root.child("repository", {"kind", "sqlite", "postgres"})
     logging_ = root.child("logging", {"format", "level"})
-    return Config(
+    config = Config(
         source=source,
         sites=parse_sites(root),
         scanner=_scanner(root.child("scanner", {
@@ -67,6 +69,77 @@ def parse_config(source: str, document: object) -> Config:
         log_format=logging_.get("format", choice("human", "json"), "human"),
         log_level=logging_.get("level", choice("debug", "info", "warning", "error"), "info"),
     )
+    for secret in secrets_of(config):
+        register_secret(secret)  # masked in every log line from now on
+    return config
+
+
+_ENCODE_HINT = ("percent-encode the user name and password (@ as %40, / as %2F, ? as %3F, "
+                "# as %23, % as %25)")
+
+
+def dsn_problem(dsn: str) -> str | None:
+    """Why ``dsn`` is not a usable ``postgresql://`` URL, or None. Never quotes the DSN.
+
+    An unencoded ``@ / ? #`` in the password makes the URL split elsewhere: the driver
+    then reports part of the password as a host or port, in an error that no scrubbing
+    can recognise. Refusing such a DSN up front keeps the password out of every message.
+    """
+    scheme, sep, rest = dsn.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        return "must be a postgresql://user:password@host:port/database URL"
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority = rest[:end]
+    if authority.count("@") > 1 or ("@" not in authority and "@" in rest[end:]):
+        return f"cannot tell the password from the host: {_ENCODE_HINT}"
+    try:
+        urlsplit(dsn)
+    except ValueError:  # e.g. an unbalanced [ ] (IPv6 brackets)
+        return f"invalid URL (if the password is the culprit: {_ENCODE_HINT})"
+    for host in authority.rpartition("@")[2].split(","):  # asyncpg allows h1:p1,h2:p2
+        port = host.partition("]")[2] if host.startswith("[") else host
+        port = port.partition(":")[2]
+        if port and not port.isdigit():
+            return f"invalid port (if the password is the culprit: {_ENCODE_HINT})"
+    return None
+
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key",
+                             "api-key", "x-auth-token"})
+
+
+def secrets_of(config: Config) -> list[str]:
+    """The secret values of ``config``: the Kafka passwords, the DSN's password (as written,
+    percent-encoded, and decoded) and the values of credential headers of the sites."""
+    values = [config.kafka.sasl_password, config.kafka.ssl_password,
+              *dsn_passwords(config.postgres.dsn)]
+    for site in config.sites:
+        for name, value in site.headers:
+            if name.lower() in _SECRET_HEADERS:
+                values += [value, value.partition(" ")[2]]  # "Bearer <token>": the token too
+    return [v for v in values if v]
+
+
+def dsn_passwords(dsn: str) -> list[str]:
+    """Passwords in a PostgreSQL DSN: the URL's user info, ``?password=`` and
+    ``?sslpassword=`` parameters, or a ``password=`` keyword (as written and decoded)."""
+    found: list[str] = []
+    try:
+        parts = urlsplit(dsn)
+        userinfo = parts.netloc.rpartition("@")[0]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+        for param in parts.query.split("&"):
+            key, _, value = param.partition("=")
+            if key in ("password", "sslpassword") and value:
+                found.append(value)
+    except ValueError:
+        pass
+    for word in dsn.split():
+        key, _, value = word.partition("=")
+        if key.strip() in ("password", "sslpassword") and value:
+            found.append(value.strip("'"))
+    return list(dict.fromkeys(f for raw in found for f in (raw, unquote(raw), unquote_plus(raw))))
 
 
 def _scanner(sec: Section) -> ScannerSettings:
@@ -128,6 +201,10 @@ def _postgres(sec: Section) -> PostgresSettings:
     dsn_file = sec.get("dsn_file", text, None)
     if dsn_file is not None:
         dsn = _secret(sec, "dsn")
+    if dsn:  # empty (say, from an unset ${VAR:-}) means the default
+        problem = dsn_problem(dsn)
+        if problem:
+            raise sec.error(sec.key("dsn_file" if dsn_file is not None else "dsn"), problem)
     return PostgresSettings(
         dsn=dsn or PostgresSettings().dsn,
         schema=sec.get("schema", text, "public"),
