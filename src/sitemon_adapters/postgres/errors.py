@@ -7,6 +7,7 @@ schema is not retriable, since a redelivery would fail the same way.
 
 from __future__ import annotations
 
+import ssl
 from urllib.parse import unquote, urlsplit
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; typed at our boundary
@@ -18,14 +19,16 @@ from sitemon_core.errors import RepositoryError
 # connections), 57 operator intervention (admin/crash shutdown, cannot connect now,
 # query canceled by statement_timeout), 58 system error (I/O error).
 _RETRIABLE_CLASSES = frozenset({"08", "53", "57", "58"})
-_RETRIABLE_STATES = frozenset({
-    "40001",  # serialization_failure
-    "40003",  # statement_completion_unknown
-    "40P01",  # deadlock_detected
-    "55P03",  # lock_not_available
-    "55006",  # object_in_use
-    "25006",  # read_only_sql_transaction: connected to a standby during a failover
-})
+_RETRIABLE_STATES = frozenset(
+    {
+        "40001",  # serialization_failure
+        "40003",  # statement_completion_unknown
+        "40P01",  # deadlock_detected
+        "55P03",  # lock_not_available
+        "55006",  # object_in_use
+        "25006",  # read_only_sql_transaction: connected to a standby during a failover
+    }
+)
 
 # Raised by asyncpg for values it cannot send; a subclass of InterfaceError, which is
 # otherwise retriable ("connection is closed", "pool is closing").
@@ -56,6 +59,8 @@ def is_retriable(exc: BaseException) -> bool:
         return False
     if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions._base.InternalClientError):
         return True  # connection lost or closed, protocol desync: a new connection helps
+    if isinstance(exc, ssl.SSLCertVerificationError | FileNotFoundError | PermissionError):
+        return False  # a wrong CA or a missing sslrootcert: waiting will not fix the config
     return isinstance(exc, OSError)
 
 
@@ -112,4 +117,3 @@ def leaks(exc: BaseException, secret: str | None) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
-
