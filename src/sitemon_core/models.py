@@ -55,7 +55,7 @@ class Site:
     timeout_s: float
     regex: str | None = None
     expected_statuses: frozenset[int] = DEFAULT_EXPECTED_STATUSES
-    headers: Headers = attrs.field(default=(), converter=_freeze_headers)
+    headers: Headers = attrs.field(default=(), converter=_freeze_headers, repr=False)
     method: str = "GET"
     follow_redirects: bool = True
     max_redirects: int = 10
