@@ -89,7 +89,15 @@ def new_check_id() -> str:
 
 
 def _short(message: str) -> str:
+    # Target bytes can reach a message (a bad header, an odd exception): drop NULs and lone
+    # surrogates, which PostgreSQL text and Avro's UTF-8 strings cannot carry.
+    message = message.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     return message if len(message) <= MAX_ERROR_MESSAGE else message[: MAX_ERROR_MESSAGE - 1] + "…"
+
+
+def _aware(_instance: object, _attribute: object, value: datetime) -> None:
+    if value.utcoffset() is None:
+        raise ValueError(f"started_at must be timezone-aware, got {value.isoformat()}")
 
 
 @attrs.frozen(kw_only=True)
@@ -100,7 +108,7 @@ class CheckResult:
     site_id: str
     url: str
     region: str
-    started_at: datetime
+    started_at: datetime = attrs.field(validator=_aware)
     ok: bool
     total_ms: float
     status_code: int | None = None

@@ -289,7 +289,8 @@ async def test_sqlite_unopened_repository_is_an_error(tmp_path: pathlib.Path) ->
 
 
 async def test_sqlite_naive_datetime_is_a_non_retriable_error(tmp_path: pathlib.Path) -> None:
-    naive = attrs.evolve(result(), started_at=datetime(2026, 1, 1))
+    with attrs.validators.disabled():  # the model refuses naive times; defence in depth
+        naive = attrs.evolve(result(), started_at=datetime(2026, 1, 1))
     async with SqliteStatusRepository(str(tmp_path / "naive.db")) as repo:
         await repo.migrate()
         with pytest.raises(RepositoryError) as caught:

@@ -256,8 +256,10 @@ def _as_record(result: CheckResult) -> dict[str, Any]:
     ],
 )
 def test_a_value_outside_the_schema_is_an_encode_error(change: dict[str, Any]) -> None:
+    with attrs.validators.disabled():  # the model refuses naive times; the codec must too
+        changed = attrs.evolve(SAMPLE, **change)
     with pytest.raises(EncodeError):
-        CODEC.encode(attrs.evolve(SAMPLE, **change))
+        CODEC.encode(changed)
 
 
 @pytest.mark.parametrize(

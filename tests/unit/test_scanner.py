@@ -139,3 +139,19 @@ async def test_stop_finishes_quick_checks_abandons_stuck_ones_and_flushes(
     assert scanner.stats.abandoned == 1
     assert publisher.flushes == 1
 
+
+
+def test_a_result_needs_an_aware_start_time_and_a_clean_message() -> None:
+    from datetime import datetime
+
+    from sitemon_core.models import CheckResult
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        CheckResult(check_id="c", site_id="s", url="u", region="r",
+                    started_at=datetime(2026, 1, 1), ok=True, total_ms=1.0)
+    from tests.unit.fakes import EPOCH
+
+    dirty = CheckResult(check_id="c", site_id="s", url="u", region="r", started_at=EPOCH,
+                        ok=False, total_ms=1.0, error_message="bad\x00 \udcff header" + "x" * 400)
+    assert "\x00" not in dirty.error_message and "\udcff" not in dirty.error_message
+    assert len(dirty.error_message) == 300 and dirty.error_message.endswith("…")
