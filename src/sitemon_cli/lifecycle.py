@@ -41,3 +41,37 @@ def signal_handlers(on_stop: Callable[[], None], on_reload: Callable[[], None] |
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+class Shutdown:
+    """The targets of the signal handlers, installed before the process starts connecting.
+
+    A SIGTERM that arrives while Kafka and the database are being set up is remembered and
+    applied as soon as the use case is attached (it then stops at once, exit 0) instead of
+    killing the process; signals during the final flush/close only repeat the stop request.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._on_stop: Callable[[], None] | None = None
+        self._on_reload: Callable[[], None] | None = None
+
+    def stop(self) -> None:
+        """The SIGTERM/SIGINT handler."""
+        self.requested = True
+        if self._on_stop is not None:
+            self._on_stop()
+
+    def reload(self) -> None:
+        """The SIGHUP handler."""
+        if self._on_reload is None:
+            log.info("reload ignored: not running yet")
+            return
+        self._on_reload()
+
+    def attach(self, on_stop: Callable[[], None],
+               on_reload: Callable[[], None] | None = None) -> None:
+        """Route the signals to the running use case (and stop it now if asked already)."""
+        self._on_stop, self._on_reload = on_stop, on_reload
+        if self.requested:
+            on_stop()

@@ -12,7 +12,7 @@ import attrs
 from sitemon_cli import resources
 from sitemon_cli.config import Config, load_config
 from sitemon_cli.container import build_container
-from sitemon_cli.lifecycle import resolve, signal_handlers
+from sitemon_cli.lifecycle import Shutdown, resolve, signal_handlers
 from sitemon_cli.live import format_status_table, log_check
 from sitemon_core.errors import ConfigError
 from sitemon_core.models import Site
@@ -59,16 +59,20 @@ async def run_scanner_process(config: Config, *, with_persister: bool,
     if not quiet:
         container.scanner.add_kwargs(observer=log_check)
     publisher: object = None
-    try:
-        scanner: Scanner = await resolve(container.scanner)
-        publisher = await resolve(container.publisher)
-        persister: Persister | None = (
-            await resolve(container.persister) if with_persister else None)
-        sites = shard_sites(config.sites, shard)
-        scanner.set_sites(sites)
-        log.info("scanner started", extra={"sites": len(sites), "bus": config.bus,
-                 "region": config.scanner.region, "config": config.source})
-        with signal_handlers(scanner.request_stop, _reloader(config, scanner, shard)):
+    shutdown = Shutdown()
+    # Signal handlers first (a SIGTERM while connecting must not kill the process) and
+    # until the end (nor one while the publisher flushes).
+    with signal_handlers(shutdown.stop, shutdown.reload):
+        try:
+            scanner: Scanner = await resolve(container.scanner)
+            publisher = await resolve(container.publisher)
+            persister: Persister | None = (
+                await resolve(container.persister) if with_persister else None)
+            sites = shard_sites(config.sites, shard)
+            scanner.set_sites(sites)
+            log.info("scanner started", extra={"sites": len(sites), "bus": config.bus,
+                     "region": config.scanner.region, "config": config.source})
+            shutdown.attach(scanner.request_stop, _reloader(config, scanner, shard))
             persisting = asyncio.create_task(persister.run_persister()) if persister else None
             if stop_after_s is not None:
                 asyncio.get_running_loop().call_later(stop_after_s, scanner.request_stop)
@@ -76,13 +80,13 @@ async def run_scanner_process(config: Config, *, with_persister: bool,
             if persister is not None and persisting is not None:
                 persister.request_stop(drain=True)
                 await persisting
-        log.info("scanner stopped", extra=_fields(stats))
-        if show_table:
-            repository = await resolve(container.repository)
-            print(format_status_table(await repository.latest()))
-    finally:
-        await container.shutdown_resources()
-        _log_publisher_stats(publisher)
+            log.info("scanner stopped", extra=_fields(stats))
+            if show_table:
+                repository = await resolve(container.repository)
+                print(format_status_table(await repository.latest()))
+        finally:
+            await container.shutdown_resources()
+            _log_publisher_stats(publisher)
     return 0
 
 
@@ -97,14 +101,17 @@ def _log_publisher_stats(publisher: object) -> None:
 async def run_consumer_process(config: Config) -> int:
     """``consumer``: receive → save → acknowledge until SIGTERM/SIGINT."""
     container = build_container(config)
-    try:
-        persister: Persister = await resolve(container.persister)
-        log.info("persister started", extra={"bus": config.bus, "repository": config.repository})
-        with signal_handlers(persister.request_stop):
+    shutdown = Shutdown()
+    with signal_handlers(shutdown.stop):
+        try:
+            persister: Persister = await resolve(container.persister)
+            log.info("persister started",
+                     extra={"bus": config.bus, "repository": config.repository})
+            shutdown.attach(persister.request_stop)
             stats = await persister.run_persister()
-        log.info("persister stopped", extra=_fields(stats))
-    finally:
-        await container.shutdown_resources()
+            log.info("persister stopped", extra=_fields(stats))
+        finally:
+            await container.shutdown_resources()
     return 0
 
 

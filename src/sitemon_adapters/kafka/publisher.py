@@ -18,6 +18,7 @@ from sitemon_core.models import CheckResult
 log = logging.getLogger("sitemon.kafka")
 
 _RETRY_S = 0.5
+_CLOSE_S = 5.0  # beyond the flush timeout, for the producer's own close
 
 
 @attrs.define
@@ -36,7 +37,10 @@ class KafkaStatusPublisher:
     ``acks=all`` with the idempotent producer. At most ``max_buffered`` results may wait for
     the broker's acknowledgement; past that ``publish`` raises ``PublishError`` (the scanner
     counts and logs the drop) instead of growing memory while a broker is away. Failed
-    deliveries are queued again until ``flush`` gives up at shutdown.
+    deliveries are queued again until the publisher closes; what is still undelivered then
+    (after a final flush of at most ``flush_timeout_s``) is counted as dropped and logged,
+    once, so ``accepted == delivered + dropped`` after ``__aexit__``. Closing never waits
+    for a broker that is away: the idempotent producer would retry its batches forever.
     """
 
     def __init__(
@@ -60,6 +64,9 @@ class KafkaStatusPublisher:
                                   "compression_type": compression_type,
                                   "request_timeout_ms": request_timeout_ms}
         self._flush_timeout_s = flush_timeout_s
+        self._stalled_at: int | None = None  # stats.delivered when a flush last timed out
+        self._closing = False
+        self._closed = False
         self._queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
         self._pending = 0
         self._drained = asyncio.Event()
@@ -80,12 +87,46 @@ class KafkaStatusPublisher:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            await self.flush()
+            # A flush that already timed out without any delivery since means the broker
+            # is away: do not wait for it a second time.
+            if self._stalled_at is None or self.stats.delivered > self._stalled_at:
+                await self.flush()
         finally:
+            self._closing = True
             if self._sender is not None:
                 self._sender.cancel()
             if self._producer is not None:
-                await self._producer.stop()
+                await self._stop_producer()
+            self._count_undelivered()
+
+    async def _stop_producer(self) -> None:
+        assert self._producer is not None
+        timeout = self._flush_timeout_s + _CLOSE_S
+        if self._pending:
+            # The broker is not acknowledging: the idempotent producer retries its batches
+            # forever and stop() would wait for them. aiokafka has no public abort, so stop
+            # its sender task first (stop() then just closes the connections); whatever it
+            # still held is counted as dropped.
+            sender = getattr(getattr(self._producer, "_sender", None), "sender_task", None)
+            if sender is not None:
+                sender.cancel()
+            timeout = _CLOSE_S
+        try:
+            await asyncio.wait_for(self._producer.stop(), timeout)
+        except TimeoutError:
+            log.error("kafka producer did not close in time", extra={"timeout_s": timeout})
+        await asyncio.sleep(0)  # let delivery callbacks scheduled by stop() run
+
+    def _count_undelivered(self) -> None:
+        self._closed = True
+        lost, self._pending = self._pending, 0
+        if lost:
+            self.stats.dropped += lost
+            log.error("results not delivered before shutdown",
+                      extra={"undelivered": lost, "dropped_total": self.stats.dropped,
+                             "accepted": self.stats.accepted,
+                             "delivered": self.stats.delivered})
+        self._drained.set()
 
     @property
     def pending(self) -> int:
@@ -94,6 +135,8 @@ class KafkaStatusPublisher:
 
     async def publish(self, result: CheckResult) -> None:
         """Queue ``result``; raises ``PublishError`` if the buffer bound is reached."""
+        if self._closing:
+            raise PublishError("the Kafka publisher is closed")
         if self._pending >= self._max_buffered:
             raise PublishError(f"{self._pending} results are waiting for Kafka "
                                f"(max_buffered={self._max_buffered})")
@@ -107,15 +150,19 @@ class KafkaStatusPublisher:
         self._queue.put_nowait((result.site_id.encode(), value))
 
     async def flush(self) -> None:
-        """Wait until every accepted result is acknowledged, up to ``flush_timeout_s``;
-        what is still undelivered then is counted as dropped and logged."""
+        """Wait until every accepted result is acknowledged, up to ``flush_timeout_s``.
+
+        Results still waiting then stay queued (they may yet be delivered); the ones
+        still undelivered when the publisher closes are counted as dropped.
+        """
         try:
             await asyncio.wait_for(self._drained.wait(), self._flush_timeout_s)
         except TimeoutError:
-            lost = self._pending
-            self.stats.dropped += lost
-            log.error("results not delivered before shutdown",
-                      extra={"undelivered": lost, "dropped_total": self.stats.dropped})
+            self._stalled_at = self.stats.delivered
+            log.warning("results still waiting for Kafka after flush",
+                        extra={"pending": self._pending, "timeout_s": self._flush_timeout_s})
+        else:
+            self._stalled_at = None
 
     async def _run_sender(self) -> None:
         assert self._producer is not None
@@ -131,12 +178,17 @@ class KafkaStatusPublisher:
             delivery.add_done_callback(lambda fut, k=key, v=value: self._delivered(fut, k, v))
 
     def _delivered(self, fut: asyncio.Future[object], key: bytes, value: bytes) -> None:
-        if not fut.cancelled() and fut.exception() is None:
+        failed = fut.cancelled() or fut.exception() is not None  # (retrieves the exception)
+        if self._closed:
+            return  # what was undelivered at close is already counted as dropped
+        if not failed:
             self.stats.delivered += 1
             self._pending -= 1
             if self._pending == 0:
                 self._drained.set()
             return
+        if self._closing:
+            return  # failed by the close itself: counted as dropped by _count_undelivered
         # The broker did not take it in time: queue it again; the repository's newest-wins
         # rule makes the changed order harmless.
         self.stats.redelivery_attempts += 1
