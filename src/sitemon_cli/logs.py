@@ -93,10 +93,46 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
+class FloodFilter(logging.Filter):
+    """Lets at most ``burst`` records of one kind through per ``window_s``.
+
+    A kind is (logger, message template). During a broker outage aiokafka logs dozens of
+    lines a second; the first few say what happened, the next one let through says how
+    many were held back (``suppressed_similar``).
+    """
+
+    def __init__(self, burst: int = 5, window_s: float = 10.0) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window_s = window_s
+        self._seen: dict[tuple[str, str], tuple[float, int, int]] = {}
+
+    # Each "result dropped" line is kept on purpose: it names the lost check.
+    FLOODS = frozenset({"kafka send failed, retrying"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether to emit ``record`` (adds ``suppressed_similar`` after a quiet spell)."""
+        flood_prone = record.name.startswith("aiokafka") or record.msg in self.FLOODS
+        if not flood_prone or record.levelno >= logging.CRITICAL:
+            return True
+        key = (record.name, str(record.msg))
+        start, count, held = self._seen.get(key, (record.created, 0, 0))
+        if record.created - start >= self.window_s:
+            start, count = record.created, 0
+        if count >= self.burst:
+            self._seen[key] = (start, count, held + 1)
+            return False
+        if held:
+            record.suppressed_similar = held
+        self._seen[key] = (start, count + 1, 0)
+        return True
+
+
 def setup_logging(fmt: str = "human", level: str = "info") -> None:
     """Send sitemon's logs to stderr in ``fmt`` ("human" or "json") at ``level``."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
+    handler.addFilter(FloodFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     sys.excepthook = _redacting_excepthook
