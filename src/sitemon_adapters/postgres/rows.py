@@ -2,8 +2,8 @@
 
 The shared ``sitemon_adapters.rows`` stores ``started_at`` as integer microseconds (for
 SQLite); PostgreSQL has ``timestamptz`` with the same microsecond precision, so this
-module passes datetimes through and keeps its own column list (the SQL below and the
-binary COPY both depend on this exact order).
+module passes datetimes through; the column order (which the SQL and the binary COPY
+depend on) is the shared one.
 """
 
 from __future__ import annotations
@@ -12,28 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sitemon_adapters.rows import COLUMNS
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings
 
-COLUMNS: tuple[str, ...] = (
-    "check_id",
-    "site_id",
-    "url",
-    "region",
-    "started_at",
-    "ok",
-    "total_ms",
-    "status_code",
-    "dns_ms",
-    "connect_ms",
-    "tls_ms",
-    "ttfb_ms",
-    "transfer_ms",
-    "regex_matched",
-    "bytes_read",
-    "final_url",
-    "error_kind",
-    "error_message",
-)
 COLUMN_LIST = ", ".join(COLUMNS)
 
 Record = tuple[Any, ...]
