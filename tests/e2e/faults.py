@@ -188,9 +188,16 @@ async def stop_within(proc: SitemonProcess, timeout: float) -> tuple[int, float]
 
 @contextlib.asynccontextmanager
 async def running(*procs: SitemonProcess) -> Any:
-    """Kill whatever is still running on the way out (a failed assertion included)."""
+    """Kill whatever is still running on the way out (a failed assertion included); on a
+    failure, print the tail of each process's log so CI shows what happened."""
     try:
         yield
+    except BaseException:
+        for proc in procs:
+            interesting = [line for line in proc.raw if '"sitemon.check"' not in line]
+            print(f"--- {' '.join(proc.args[3:])} (last lines, checks omitted)")
+            print("\n".join(interesting[-25:]))
+        raise
     finally:
         for proc in procs:
             with contextlib.suppress(Exception):
