@@ -59,6 +59,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         batch_size=config.provided.persister.batch_size,
         poll_timeout_s=config.provided.persister.poll_timeout_s,
+        max_in_flight=config.provided.persister.max_in_flight,
     )
 
 

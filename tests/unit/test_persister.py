@@ -111,3 +111,36 @@ async def test_a_non_retriable_error_stops_the_loop_loudly() -> None:
 @pytest.mark.parametrize("attempt,expected", [(1, 0.2), (2, 0.4), (3, 0.8), (10, 5.0)])
 def test_backoff_law(attempt: int, expected: float) -> None:
     assert Backoff().delay(attempt) == pytest.approx(expected)
+
+
+class GatedRepository(InMemoryStatusRepository):
+    """The first save waits for ``gate``; later saves go straight through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.calls = 0
+
+    async def save(self, results: Sequence[CheckResult]) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            await self.gate.wait()
+        await super().save(results)
+
+
+async def test_batches_save_concurrently_but_are_acknowledged_in_order() -> None:
+    clock, bus, repo = ManualClock(), InMemoryStatusBus(), GatedRepository()
+    await publish(bus, await results(clock, 6))
+    persister = Persister(bus.subscriber("p"), repo, clock, batch_size=3, poll_timeout_s=0.01,
+                          max_in_flight=2)
+    task = asyncio.create_task(persister.run_persister())
+    for _ in range(100):  # until the second batch is saved while the first still waits
+        await asyncio.sleep(0.005)
+        if repo.saves == 1:
+            break
+    assert repo.calls == 2 and repo.saves == 1
+    assert bus.committed("p") == 0  # the second batch waits for the first
+    repo.gate.set()
+    persister.request_stop(drain=True)
+    stats = await task
+    assert bus.committed("p") == 6 and stats.saved == 6

@@ -71,6 +71,9 @@ class KafkaStatusSubscriber:
         self._timeouts = {"session_timeout_ms": session_timeout_ms,
                           "heartbeat_interval_ms": heartbeat_interval_ms}
         self._revoke_timeout_s = revoke_timeout_s
+        # Batches handed out and not yet acknowledged (a persister saves several at once);
+        # a rebalance waits (bounded) until they are all committed.
+        self._unacknowledged = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._consumer: AIOKafkaConsumer | None = None
@@ -115,13 +118,13 @@ class KafkaStatusSubscriber:
                                   retriable=bool(getattr(exc, "retriable", True))) from exc
         if not fetched:
             return Batch(())
-        self._idle.clear()
         try:
             results = await self._decode_all(fetched)
         except BaseException:
             self._rewind(fetched)
-            self._idle.set()
             raise
+        self._unacknowledged += 1
+        self._idle.clear()
         offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items() if records}
         self.stats.received += len(results)
         return Batch(tuple(results), token=offsets)
@@ -140,7 +143,10 @@ class KafkaStatusSubscriber:
             self.stats.commit_failures += 1
             raise SubscriberError(f"offset commit failed: {exc!r}", retriable=True) from exc
         finally:
-            self._idle.set()
+            if offsets:
+                self._unacknowledged = max(0, self._unacknowledged - 1)
+            if self._unacknowledged == 0:
+                self._idle.set()
 
     async def _decode_all(self, fetched: dict[TopicPartition, list[Any]]) -> list[CheckResult]:
         results: list[CheckResult] = []

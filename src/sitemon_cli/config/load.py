@@ -59,7 +59,8 @@ def parse_config(source: str, document: object) -> Config:
         sites=parse_sites(root),
         scanner=_scanner(root.child("scanner", {
             "region", "max_concurrency", "start_jitter", "shutdown_grace", "user_agent"})),
-        persister=_persister(root.child("persister", {"batch_size", "poll_timeout"})),
+        persister=_persister(root.child("persister", {"batch_size", "poll_timeout",
+                                                      "max_in_flight"})),
         bus=bus.get("kind", choice("memory", "kafka"), "memory"),
         repository=repo.get("kind", choice("sqlite", "postgres"), "sqlite"),
         sqlite_path=repo.child("sqlite", {"path"}).get("path", text, "sitemon.db"),
@@ -156,6 +157,7 @@ def _persister(sec: Section) -> PersisterSettings:
     return PersisterSettings(
         batch_size=sec.get("batch_size", positive_int, 5000),
         poll_timeout_s=sec.get("poll_timeout", duration, 0.5),
+        max_in_flight=sec.get("max_in_flight", positive_int, 2),
     )
 
 

@@ -56,6 +56,7 @@ class PersisterSettings:
 
     batch_size: int = 5000
     poll_timeout_s: float = 0.5
+    max_in_flight: int = 2
 
 
 @attrs.frozen(kw_only=True)
