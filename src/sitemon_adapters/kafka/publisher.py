@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from types import TracebackType
 
 import attrs
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+)
 
 from sitemon_adapters.avro_codec import AvroCheckResultCodec, CodecError
 from sitemon_adapters.kafka.connection import KafkaConnection
@@ -18,6 +23,8 @@ from sitemon_core.models import CheckResult
 log = logging.getLogger("sitemon.kafka")
 
 _RETRY_S = 0.5
+# Errors after which this producer's idempotence state is unusable: only a new one helps.
+_BROKEN_PRODUCER = (OutOfOrderSequenceNumber, InvalidProducerEpoch)
 _CLOSE_S = 5.0  # beyond the flush timeout, for the producer's own close
 
 
@@ -28,6 +35,7 @@ class PublisherStats:
     accepted: int = 0
     delivered: int = 0
     redelivery_attempts: int = 0
+    producer_resets: int = 0
     dropped: int = 0
 
 
@@ -67,6 +75,8 @@ class KafkaStatusPublisher:
         self._stalled_at: int | None = None  # stats.delivered when a flush last timed out
         self._closing = False
         self._closed = False
+        self._reset_needed = False
+        self._in_flight: set[asyncio.Future[object]] = set()
         self._queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
         self._pending = 0
         self._drained = asyncio.Event()
@@ -75,14 +85,43 @@ class KafkaStatusPublisher:
         self._sender: asyncio.Task[None] | None = None
         self.stats = PublisherStats()
 
-    async def __aenter__(self) -> KafkaStatusPublisher:
-        self._producer = AIOKafkaProducer(
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
             **self._connection.client_kwargs(), acks="all", enable_idempotence=True,
             **self._producer_options,
         )
+
+    async def __aenter__(self) -> KafkaStatusPublisher:
+        self._producer = self._new_producer()
         await self._producer.start()
         self._sender = asyncio.create_task(self._run_sender(), name="kafka-sender")
         return self
+
+    async def _reset_producer(self) -> None:
+        """Replace a producer whose idempotence state broke (seen after a broker restart:
+        every later send fails with OutOfOrderSequenceNumber). A new producer gets a new
+        producer id; what the old one held fails and is queued again."""
+        old, self._reset_needed = self._producer, False
+        self.stats.producer_resets += 1
+        log.warning("kafka producer reset after a fatal sequence error",
+                    extra={"pending": self._pending, "resets": self.stats.producer_resets})
+        if old is not None:
+            sender = getattr(getattr(old, "_sender", None), "sender_task", None)
+            if sender is not None:
+                sender.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.stop(), _CLOSE_S)
+        for delivery in list(self._in_flight):  # batches the old producer never settled
+            delivery.cancel()  # their callbacks queue them again
+        fresh = self._new_producer()
+        while True:
+            try:
+                await fresh.start()
+                break
+            except KafkaError as exc:
+                log.warning("kafka producer restart failed, retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(_RETRY_S)
+        self._producer = fresh
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -165,19 +204,23 @@ class KafkaStatusPublisher:
             self._stalled_at = None
 
     async def _run_sender(self) -> None:
-        assert self._producer is not None
         while True:
             key, value = await self._queue.get()
             while True:
+                if self._reset_needed:
+                    await self._reset_producer()
+                assert self._producer is not None
                 try:
                     delivery = await self._producer.send(self._topic, value, key=key)
                     break
                 except KafkaError as exc:  # no metadata / buffer full while a broker is away
                     log.warning("kafka send failed, retrying", extra={"error": repr(exc)})
                     await asyncio.sleep(_RETRY_S)
+            self._in_flight.add(delivery)
             delivery.add_done_callback(lambda fut, k=key, v=value: self._delivered(fut, k, v))
 
     def _delivered(self, fut: asyncio.Future[object], key: bytes, value: bytes) -> None:
+        self._in_flight.discard(fut)
         failed = fut.cancelled() or fut.exception() is not None  # (retrieves the exception)
         if self._closed:
             return  # what was undelivered at close is already counted as dropped
@@ -191,6 +234,8 @@ class KafkaStatusPublisher:
             return  # failed by the close itself: counted as dropped by _count_undelivered
         # The broker did not take it in time: queue it again; the repository's newest-wins
         # rule makes the changed order harmless.
+        if not fut.cancelled() and isinstance(fut.exception(), _BROKEN_PRODUCER):
+            self._reset_needed = True
         self.stats.redelivery_attempts += 1
         if self.stats.redelivery_attempts % 1000 == 1:
             log.warning("kafka delivery failed, retrying",
