@@ -56,3 +56,16 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the core (pure: it must type-check without any driver)."""
     session.install("-q", "mypy>=1.10", "attrs>=23.1")
     session.run("mypy", "--strict", "src/sitemon_core")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (see BENCHMARKS.md): ``nox -s bench -- --quick`` runs every scenario small.
+
+    Needs nginx, prometheus-blackbox-exporter and wrk from Debian for the full picture (the
+    farm falls back to an asyncio server, the peer scenario is skipped without them); Kafka
+    and PostgreSQL come from devservices like in the tests.
+    """
+    _install(session, "test,speed")
+    session.install("-q", "pycurl>=7.45")  # the CurlSiteProber (no extra for it yet)
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -66,12 +66,14 @@ class Scanner:
         self._publisher = publisher
         self._clock = clock
         self._region = region
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._free_slots = max_concurrency
         self._schedule = Schedule(max_jitter_s=max_jitter_s)
         self._late_after_s = late_after_s
         self._observer = observer
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._task_site: dict[asyncio.Task[None], str] = {}
         self._wake = asyncio.Event()
+        self._waiting_for_slot = False
         self._stopping = False
         self.stats = ScannerStats()
 
@@ -117,20 +119,43 @@ class Scanner:
         return self.stats
 
     def _start_due(self) -> None:
-        for site, due in self._schedule.pop_due(self._clock.monotonic() + _EARLY_START_S):
+        # Checks start only into a free slot: a site due while every slot is busy stays in
+        # the schedule (its lag grows) instead of becoming a task queued on a semaphore. At
+        # saturation that keeps memory at max_concurrency tasks and the cost per check
+        # O(log n): a queued site would be popped again, as "overlapped", on each interval.
+        horizon = self._clock.monotonic() + _EARLY_START_S
+        while self._free_slots > 0 and not self._stopping:
+            popped = self._schedule.pop_next(horizon)
+            if popped is None:
+                return
+            site, due = popped
             if site.id in self._inflight:
                 self.stats.overlapped += 1
                 continue
+            self._free_slots -= 1
             task = asyncio.create_task(self._check(site, due), name=f"check:{site.id}")
             self._inflight[site.id] = task
-            task.add_done_callback(self._forget)
+            self._task_site[task] = site.id
+            task.add_done_callback(self._finished)
 
-    def _forget(self, task: asyncio.Task[None]) -> None:
-        self._inflight.pop(task.get_name().removeprefix("check:"), None)
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(self._task_site.pop(task), None)
+        self._free_slots += 1
+        # The freed slot goes straight to the next due site, without a round trip through
+        # the scheduling loop; the loop is woken only when it waits for a slot.
+        self._start_due()
+        if self._free_slots > 0 and self._waiting_for_slot:
+            self._wake.set()
 
     async def _wait_for_next(self) -> None:
         due = self._schedule.next_due()
-        if due is None:
+        if self._free_slots <= 0 and due is not None:
+            self._waiting_for_slot = True
+            try:
+                await self._wake.wait()
+            finally:
+                self._waiting_for_slot = False
+        elif due is None:
             await self._wake.wait()
         else:
             delay = due - self._clock.monotonic()
@@ -148,10 +173,9 @@ class Scanner:
             waker.cancel()
 
     async def _check(self, site: Site, due: float) -> None:
-        async with self._slots:
-            lag = max(0.0, self._clock.monotonic() - due)
-            self._count_start(lag)
-            result = await self._probe(site)
+        lag = max(0.0, self._clock.monotonic() - due)
+        self._count_start(lag)
+        result = await self._probe(site)
         if self._observer is not None:
             self._observer(result, lag)
         try:

@@ -76,12 +76,25 @@ class Schedule:
     def pop_due(self, now: float) -> list[tuple[Site, float]]:
         """Every site due at ``now`` with its scheduled time, each advanced to its next run."""
         started: list[tuple[Site, float]] = []
-        while (due := self.next_due()) is not None and due <= now:
-            _, _, site_id = heapq.heappop(self._heap)
-            entry = self._entries[site_id]
-            started.append((entry.site, entry.due))
-            self._push(entry.site, self._next_after(entry.due, entry.site.interval_s, now))
+        while (popped := self.pop_next(now)) is not None:
+            started.append(popped)
         return started
+
+    def pop_next(self, now: float) -> tuple[Site, float] | None:
+        """The earliest site due at ``now`` with its scheduled time (advanced to its next
+        run), or ``None`` when nothing is due."""
+        due = self.next_due()
+        if due is None or due > now:
+            return None
+        _, _, site_id = heapq.heappop(self._heap)
+        entry = self._entries[site_id]
+        scheduled = entry.due
+        # The entry is updated in place: one allocation less per check at thousands a second.
+        self._generation += 1
+        entry.due = self._next_after(scheduled, entry.site.interval_s, now)
+        entry.generation = self._generation
+        heapq.heappush(self._heap, (entry.due, self._generation, site_id))
+        return entry.site, scheduled
 
     def _next_after(self, due: float, interval: float, now: float) -> float:
         nxt = due + interval
