@@ -26,7 +26,11 @@ class Container(containers.DeclarativeContainer):
     memory_bus = providers.Singleton(
         InMemoryStatusBus, max_buffered=config.provided.kafka.max_buffered
     )
-    prober = providers.Resource(resources.aiohttp_prober, config, clock)
+    prober = providers.Selector(
+        config.provided.scanner.prober,
+        aiohttp=providers.Resource(resources.aiohttp_prober, config, clock),
+        curl=providers.Resource(resources.curl_prober, config, clock),
+    )
     publisher = providers.Selector(
         config.provided.bus,
         memory=providers.Singleton(memory_bus.provided.publisher.call()),

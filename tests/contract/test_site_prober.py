@@ -45,7 +45,14 @@ def aiohttp_prober(*, clock: Clock | None = None, cafile: str | None = None) -> 
     return AiohttpSiteProber(REGION, clock or SystemClock(), ssl_context=context)
 
 
-ADAPTERS = [pytest.param(aiohttp_prober, id="aiohttp")]
+def curl_prober(*, clock: Clock | None = None, cafile: str | None = None) -> SiteProber:
+    """The libcurl adapter (pycurl), trusting ``cafile`` instead of the system CAs if given."""
+    from sitemon_adapters.curl_prober import CurlSiteProber
+
+    return CurlSiteProber(REGION, clock or SystemClock(), cafile=cafile)  # type: ignore[return-value]
+
+
+ADAPTERS = [pytest.param(aiohttp_prober, id="aiohttp"), pytest.param(curl_prober, id="curl")]
 
 
 @pytest.fixture(params=ADAPTERS)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.procs import SitemonProcess, message_is, wait_until, write_config
 
 CLI = [sys.executable, "-m", "sitemon_cli.main"]
@@ -33,12 +35,13 @@ def test_demo_shows_every_outcome_offline(tmp_path: Path) -> None:
     assert status.stdout.splitlines()[1:] and "refused" in status.stdout
 
 
+@pytest.mark.parametrize("prober", ["aiohttp", "curl"])
 async def test_standalone_stops_on_sigterm_and_keeps_what_it_checked(
-    tmp_path: Path, target_base: str,
+    tmp_path: Path, target_base: str, prober: str,
 ) -> None:
     db = tmp_path / "s.db"
     config = write_config(tmp_path / "s.yaml", {
-        "scanner": {"start_jitter": "100ms"},
+        "scanner": {"start_jitter": "100ms", "prober": prober},
         "sites": [{"id": f"s{i}", "url": f"{target_base}/ok", "interval": "500ms",
                    "timeout": "400ms"} for i in range(5)],
         "repository": {"kind": "sqlite", "sqlite": {"path": str(db)}},

@@ -58,7 +58,8 @@ def parse_config(source: str, document: object) -> Config:
         source=source,
         sites=parse_sites(root),
         scanner=_scanner(root.child("scanner", {
-            "region", "max_concurrency", "start_jitter", "shutdown_grace", "user_agent"})),
+            "region", "prober", "max_concurrency", "start_jitter", "shutdown_grace",
+            "user_agent"})),
         persister=_persister(root.child("persister", {"batch_size", "poll_timeout",
                                                       "max_in_flight"})),
         bus=bus.get("kind", choice("memory", "kafka"), "memory"),
@@ -146,6 +147,7 @@ def dsn_passwords(dsn: str) -> list[str]:
 def _scanner(sec: Section) -> ScannerSettings:
     return ScannerSettings(
         region=sec.get("region", text, "local"),
+        prober=sec.get("prober", choice("aiohttp", "curl"), "aiohttp"),
         max_concurrency=sec.get("max_concurrency", positive_int, 256),
         start_jitter_s=sec.get("start_jitter", duration, None),
         shutdown_grace_s=sec.get("shutdown_grace", duration, 5.0),

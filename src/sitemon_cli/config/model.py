@@ -12,6 +12,7 @@ class ScannerSettings:
     """How the scanner schedules and bounds its checks."""
 
     region: str = "local"
+    prober: str = "aiohttp"
     max_concurrency: int = 256
     start_jitter_s: float | None = None
     shutdown_grace_s: float = 5.0
