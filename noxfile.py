@@ -66,6 +66,5 @@ def bench(session: nox.Session) -> None:
     farm falls back to an asyncio server, the peer scenario is skipped without them); Kafka
     and PostgreSQL come from devservices like in the tests.
     """
-    _install(session, "test,speed")
-    session.install("-q", "pycurl>=7.45")  # the CurlSiteProber (no extra for it yet)
+    _install(session, "test,speed,curl")
     session.run("python", "-m", "benchmarks", *session.posargs)

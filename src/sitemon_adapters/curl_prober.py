@@ -367,8 +367,12 @@ def _os_reason(easy: pycurl.Curl, fallback: str) -> str:
     return os.strerror(errno).lower() if errno else fallback
 
 
+_VERIFY_CODE = re.compile(r"\s*\(\d+\)$")  # OpenSSL's verify result number, as curl appends it
+
+
 def _tls_message(code: int, message: str) -> str:
     text = message.split(": ", 1)[-1] if message.startswith("SSL") else message
+    text = _VERIFY_CODE.sub("", text)
     if code == pycurl.E_PEER_FAILED_VERIFICATION:
         if "subject name" in message or "does not match" in message:
             return "certificate verify failed: hostname mismatch, certificate is not valid " \
@@ -387,8 +391,10 @@ _TLS_CODES = frozenset(
 
 
 # CURLE_WEIRD_SERVER_REPLY (8; pycurl only knows its old FTP name), CURLE_UNSUPPORTED_PROTOCOL
-# (1: also "Received HTTP/0.9"), CURLE_HTTP2 (16), CURLE_HTTP2_STREAM (92).
-_BAD_RESPONSE_CODES = frozenset({8, pycurl.E_UNSUPPORTED_PROTOCOL, 16, 92})
+# (1: also "Received HTTP/0.9"), CURLE_HTTP2 (16), CURLE_HTTP2_STREAM (92), CURLE_TOO_LARGE
+# (100: a response header line over libcurl's 100 KiB limit).
+_TOO_LARGE = 100
+_BAD_RESPONSE_CODES = frozenset({8, pycurl.E_UNSUPPORTED_PROTOCOL, 16, 92, _TOO_LARGE})
 
 
 def _classify(code: int, message: str, site: Site, stage: str,
@@ -398,6 +404,8 @@ def _classify(code: int, message: str, site: Site, stage: str,
     if code in _TLS_CODES:
         return ErrorKind.TLS, _tls_message(code, message)
     if code in (pycurl.E_RECV_ERROR, pycurl.E_SEND_ERROR):
+        if "header" in message.lower():  # libcurl's cap on header size, not the network
+            return ErrorKind.PROTOCOL, f"invalid HTTP response: {_first_line(message)}"
         reason = _os_reason(easy, "connection broken")
         if stage == TLS_STAGE:  # TCP was up: a reset mid-handshake is a TLS failure
             return ErrorKind.TLS, f"TLS handshake failed: {reason}"
@@ -409,7 +417,9 @@ def _classify(code: int, message: str, site: Site, stage: str,
         if code == pycurl.E_URL_MALFORMAT:
             return ErrorKind.INTERNAL, "invalid site URL (malformed)"
     if code in _BAD_RESPONSE_CODES:
-        return ErrorKind.PROTOCOL, f"invalid HTTP response: {_first_line(message)}"
+        detail = (_first_line(message) if message or code != _TOO_LARGE
+                  else "a response header over libcurl's size limit")
+        return ErrorKind.PROTOCOL, f"invalid HTTP response: {detail}"
     rule = _RULES.get(code)
     if rule is not None:
         return rule(site, stage, easy, message)
