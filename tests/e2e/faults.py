@@ -304,6 +304,21 @@ class Store:
                 "ORDER BY site_id, started_at DESC, check_id DESC")}
         return sorted(s for s in status.keys() | newest.keys() if status.get(s) != newest.get(s))
 
+    async def throttle(self, seconds_per_batch: float) -> None:
+        """Create the schema and make every batch insert into the history take at least
+        ``seconds_per_batch`` (a statement trigger sleeping inside the batch's transaction),
+        so a consumer cannot drain a backlog before a test has interrupted it."""
+        from sitemon_adapters.postgres.repository import PostgresStatusRepository
+
+        async with PostgresStatusRepository(self.dsn, schema=self.schema) as repository:
+            await repository.migrate()
+        async with self._conn() as conn:
+            await conn.execute(f"""
+                CREATE FUNCTION sitemon_test_throttle() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_sleep({float(seconds_per_batch)}); RETURN NULL; END $$;
+                CREATE TRIGGER sitemon_test_throttle BEFORE INSERT ON check_history
+                    FOR EACH STATEMENT EXECUTE FUNCTION sitemon_test_throttle();""")
+
     async def drop(self) -> None:
         with contextlib.suppress(Exception):
             async with self._conn() as conn:

@@ -137,6 +137,9 @@ async def test_consumer_sigkilled_mid_batch_loses_nothing(
     consumers = [consumer(tmp_path, f"consumer-{i}", doc) for i in range(3)]
     topic, group = names["topic"], names["group"]
     kills: list[dict[str, Any]] = []
+    # ≥ 50 ms per 10-row batch: the ~600-row backlog takes a victim ≥ 3 s to drain, so
+    # it is still mid-backlog when the moment to kill it is seen (polled every few ms).
+    await store.throttle(0.05)
     async with running(prod, *consumers):
         # A backlog first, with no consumer running.
         await prod.start()
