@@ -83,20 +83,20 @@ class AvroCheckResultCodec:
 
     def __init__(self, writer_schemas: Iterable[dict[str, Any]] = ()) -> None:
         raw_reader = load_schema()
-        self._reader = fastavro.parse_schema(raw_reader)
         self._header = MAGIC + schema_fingerprint(raw_reader)
-        # Encoding writes started_at as the plain long it is on the wire: converting it
-        # here is cheaper than fastavro's logical-type path, and the fingerprint (of the
+        # started_at travels as the plain long it is on the wire and is converted here,
+        # both ways: cheaper than fastavro's logical-type path, and the fingerprint (of the
         # canonical form, which drops logicalType) is the same.
-        raw_writer = _without_logical_types(raw_reader)
-        if schema_fingerprint(raw_writer) != self._header[len(MAGIC) :]:
+        plain = _without_logical_types(raw_reader)
+        if schema_fingerprint(plain) != self._header[len(MAGIC) :]:
             raise CodecError("stripping logical types changed the schema's fingerprint")
-        self._writer = fastavro.parse_schema(raw_writer)
+        self._writer = self._reader = fastavro.parse_schema(plain)
         # fingerprint -> parsed writer schema; None marks "same as the reader", which lets
         # fastavro skip schema resolution for the common case.
         self._writers: dict[bytes, Any] = {}
         for raw in [*_shipped_schemas(), *writer_schemas]:
-            self._writers[schema_fingerprint(raw)] = fastavro.parse_schema(raw)
+            parsed = fastavro.parse_schema(_without_logical_types(raw))
+            self._writers[schema_fingerprint(raw)] = parsed
         self._writers[self._header[len(MAGIC) :]] = None
 
     @property
@@ -198,17 +198,22 @@ def _to_record(result: CheckResult, started_at_micros: int) -> dict[str, Any]:
 
 def _from_record(record: Any) -> CheckResult:
     timings = record["timings"]
-    started_at: datetime = record["started_at"]
     return CheckResult(
         check_id=record["check_id"],
         site_id=record["site_id"],
         url=record["url"],
         region=record["region"],
-        started_at=started_at,
+        started_at=_EPOCH + _MICROSECOND * record["started_at"],
         ok=record["ok"],
         total_ms=record["total_ms"],
         status_code=record["status_code"],
-        timings=PhaseTimings(**timings),
+        timings=PhaseTimings(
+            dns_ms=timings["dns_ms"],
+            connect_ms=timings["connect_ms"],
+            tls_ms=timings["tls_ms"],
+            ttfb_ms=timings["ttfb_ms"],
+            transfer_ms=timings["transfer_ms"],
+        ),
         regex_matched=record["regex_matched"],
         bytes_read=record["bytes_read"],
         final_url=record["final_url"],

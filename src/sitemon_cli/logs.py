@@ -85,6 +85,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # tells --workers children apart
             "msg": redact(record.getMessage()),
             **{k: _redact_value(v) for k, v in fields_of(record).items()},
         }

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--quiet", action="store_true", help="no log line per check")
             cmd.add_argument("--workers", type=int, default=1, metavar="N",
                              help="run N processes on disjoint shards (one per core)")
+        if name == "consumer":
+            cmd.add_argument("--workers", type=int, default=1, metavar="N",
+                             help="run N processes in one consumer group (one per core)")
     targets = sub.add_parser("targets", help="serve the local target behaviours over HTTP")
     targets.add_argument("--host", default="127.0.0.1")
     targets.add_argument("--port", type=int, default=8080)
@@ -95,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return runners.check_config(args.config)
         config = load_config(args.config)
         if getattr(args, "workers", 1) > 1:
-            return _run_workers(args)
+            return _run_workers(args, config)
         setup_logging(args.log_format or config.log_format, config.log_level)
         return _run(_dispatch(args, config))
     except ConfigError as exc:
@@ -106,13 +109,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _run_workers(args: argparse.Namespace) -> int:
+def _run_workers(args: argparse.Namespace, config: Config) -> int:
     from sitemon_cli.workers import run_workers
 
+    global_options = ["--log-format", args.log_format] if args.log_format else []
+    if args.command == "consumer":
+        if config.bus != "kafka":
+            raise ConfigError(str(config.source), "bus",
+                              "consumer --workers needs bus: kafka (its members share "
+                              "the topic's partitions)")
+        return run_workers(args.command, ["-c", str(args.config)], args.workers,
+                           global_options, sharded=False)
     if args.shard is not None:
         raise ConfigError("(command line)", "--workers", "cannot be combined with --shard")
     options = ["-c", str(args.config), *(["--quiet"] if args.quiet else [])]
-    global_options = ["--log-format", args.log_format] if args.log_format else []
     return run_workers(args.command, options, args.workers, global_options)
 
 

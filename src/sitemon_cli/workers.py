@@ -1,7 +1,9 @@
-"""``--workers N``: run N scanner processes on disjoint shards of one site list.
+"""``--workers N``: run N processes of one command.
 
-Each worker is a plain ``sitemon-run <command> --shard k/N`` child: no coordinator, the
-stable hash of the site id decides who checks what. SIGTERM/SIGINT/SIGHUP are passed on;
+Scanners (``producer``, ``standalone``): each worker is a plain ``sitemon-run <command>
+--shard k/N`` child: no coordinator, the stable hash of the site id decides who checks
+what. Persisters (``consumer``): N identical members of one Kafka consumer group, which
+shares the topic's partitions among them. SIGTERM/SIGINT/SIGHUP are passed on;
 the parent exits with the first non-zero exit code of its children (0 when all are 0).
 """
 
@@ -14,18 +16,20 @@ from collections.abc import Sequence
 from types import FrameType
 
 
-def worker_argv(command: str, options: Sequence[str], shard: int, workers: int) -> list[str]:
-    """The command line of worker ``shard`` of ``workers``."""
-    return [sys.executable, "-m", "sitemon_cli.main", command, *options,
-            "--shard", f"{shard}/{workers}"]
+def worker_argv(command: str, options: Sequence[str], shard: int, workers: int,
+                *, sharded: bool = True) -> list[str]:
+    """The command line of worker ``shard`` of ``workers`` (``--shard`` when ``sharded``)."""
+    argv = [sys.executable, "-m", "sitemon_cli.main", command, *options]
+    return [*argv, "--shard", f"{shard}/{workers}"] if sharded else argv
 
 
 def run_workers(command: str, options: Sequence[str], workers: int,
-                global_options: Sequence[str] = ()) -> int:
+                global_options: Sequence[str] = (), *, sharded: bool = True) -> int:
     """Run ``workers`` children of ``command`` until they all exit."""
     children = [
         subprocess.Popen([*argv[:3], *global_options, *argv[3:]])
-        for argv in (worker_argv(command, options, k, workers) for k in range(workers))
+        for argv in (worker_argv(command, options, k, workers, sharded=sharded)
+                     for k in range(workers))
     ]
 
     def forward(signum: int, _frame: FrameType | None) -> None:

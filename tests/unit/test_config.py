@@ -97,3 +97,12 @@ def test_arbitrary_text_as_a_url_is_accepted_or_a_config_error(raw: str) -> None
         parse_config("p", {"sites": [{"url": raw}]})
     except ConfigError as exc:
         assert exc.key_path == "sites[0].url"
+
+
+def test_consumer_workers_need_kafka(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "embedded.yaml"
+    config.write_text("sites:\n  - id: a\n    url: http://127.0.0.1:1/\n", encoding="utf-8")
+    assert main(["consumer", "-c", str(config), "--workers", "2"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"config error: {config}: bus: consumer --workers needs bus: kafka "
+        "(its members share the topic's partitions)")

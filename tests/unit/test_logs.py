@@ -20,6 +20,7 @@ def test_json_and_human_formats_carry_the_fields() -> None:
     doc = json.loads(JsonFormatter().format(rec))
     assert (doc["msg"], doc["site_id"], doc["dropped_total"], doc["level"]) == (
         "result dropped", "a", 3, "warning")
+    assert doc["pid"] == rec.process
     assert HumanFormatter().format(rec).endswith("result dropped  site_id=a dropped_total=3")
 
 
