@@ -12,6 +12,7 @@ the Kafka broker's, each measured from /proc.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -82,7 +83,8 @@ async def prefill(bootstrap: str, topic: str, count: int) -> float:
 
 
 class TimedRepository:
-    """Wraps the real repository to time every save (first start, last end, each one)."""
+    """Wraps the real repository to time every save (first start, last end, each one).
+    Wall-clock times, so the saves of several consumer processes can be combined."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -93,11 +95,11 @@ class TimedRepository:
 
     async def save(self, results: Sequence[CheckResult]) -> None:
         """Save through the real repository, timing it."""
-        began = time.monotonic()
+        began = time.time()
         if self.first is None:
             self.first = began
         await self.inner.save(results)
-        self.last = time.monotonic()
+        self.last = time.time()
         self.durations.append(self.last - began)
         self.saved += len(results)
 
@@ -127,6 +129,7 @@ async def run_consumer(params: dict[str, Any], until: Any) -> dict[str, Any]:
     durations = sorted(timed.durations)
     return {
         "saved": timed.saved, "seconds": (timed.last - (timed.first or timed.last)),
+        "first": timed.first or timed.last, "last": timed.last,
         "cpu_s": cpu, "batches": len(durations),
         "save_p50_s": report.percentile(durations, 0.5),
         "save_p99_s": report.percentile(durations, 0.99),
@@ -134,11 +137,65 @@ async def run_consumer(params: dict[str, Any], until: Any) -> dict[str, Any]:
 
 
 async def worker(params: dict[str, Any]) -> dict[str, Any]:
-    """Drain ``expected`` results, then stop."""
-    async def enough(timed: TimedRepository) -> bool:
-        return timed.saved >= params["expected"]
+    """Drain ``expected`` results (alone), or until the parent says stop (one of several
+    members of the group: only the parent sees when they have stored them all)."""
+    if params.get("members", 1) == 1:
+        async def enough(timed: TimedRepository) -> bool:
+            return timed.saved >= params["expected"]
 
-    return await run_consumer(params, enough)
+        return await run_consumer(params, enough)
+    told = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+    async def told_to_stop(_timed: TimedRepository) -> bool:
+        return told.done()
+
+    return await run_consumer(params, told_to_stop)
+
+
+async def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """The group's committed offsets on ``topic``, summed (= results saved, since a batch's
+    offsets are committed only after its database commit)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(meta.offset for tp, meta in offsets.items()
+               if tp.topic == topic and meta.offset > 0)
+
+
+def drain(params: dict[str, Any], members: int) -> dict[str, Any]:
+    """``members`` consumer processes in one group drain the topic; combined figures."""
+    if members == 1:
+        return procs.run_child(MODULE, params, timeout_s=900)
+    children = [procs.spawn(MODULE, {**params, "members": members}, handshake=True)
+                for _ in range(members)]
+    deadline = time.monotonic() + 900
+    while procs.run_async(committed_total(params["bootstrap"], params["group"],
+                                          params["topic"]), uvloop=False) < params["expected"]:
+        if time.monotonic() > deadline or any(c.poll() is not None for c in children):
+            for child in children:
+                child.kill()
+            raise RuntimeError("consumer members did not drain the topic")
+        time.sleep(0.2)  # polling the group's committed offsets: nothing signals it
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("stop\n")
+        child.stdin.close()
+        child.stdin = None
+    figures = [procs.collect(child, 120) for child in children]
+    busy = [f for f in figures if f["saved"]]  # a member may have had nothing to save
+    first, last = min(f["first"] for f in busy), max(f["last"] for f in busy)
+    durations = [f["save_p50_s"] for f in busy]
+    return {"saved": sum(f["saved"] for f in figures), "seconds": last - first,
+            "first": first, "last": last, "cpu_s": sum(f["cpu_s"] for f in figures),
+            "batches": sum(f["batches"] for f in figures),
+            "save_p50_s": report.median(durations),
+            "save_p99_s": max(f["save_p99_s"] for f in busy),
+            "per_member": [f["saved"] for f in figures]}
 
 
 def postgres_pids(pg: Any) -> list[int]:
@@ -202,30 +259,57 @@ def run(ctx: Any) -> dict[str, Any]:
     settings = procs.run_async(pg_settings(pg.dsn, [
         "server_version", "fsync", "synchronous_commit", "full_page_writes", "shared_buffers",
         "max_wal_size", "wal_level", "checkpoint_timeout"]), uvloop=False)
-    runs = []
-    for run_no in range(ctx.runs):
-        kafka_pid = ctx.kafka_pid()
-        pg_cpu_sampler = CpuSampler(lambda: postgres_pids(pg))
-        kafka0, load0 = cpu_by_pid([kafka_pid]), load_average()
-        figure = procs.run_child(MODULE, {
-            "bootstrap": bootstrap, "topic": topic, "group": f"bench-{uuid.uuid4().hex[:8]}",
-            "dsn": pg.dsn, "schema": f"bench_{run_no}_{uuid.uuid4().hex[:6]}",
-            "expected": count, "batch_size": 5000, "uvloop": True,
-        }, timeout_s=900)
-        pg_cpu = pg_cpu_sampler.stop()
-        kafka_cpu = cpu_delta(kafka0, cpu_by_pid([kafka_pid]))
-        figure.update(
-            rows_per_s=figure["saved"] / figure["seconds"],
-            consumer_us_per_row=figure["cpu_s"] / figure["saved"] * 1e6,
-            postgres_us_per_row=pg_cpu / figure["saved"] * 1e6,
-            kafka_us_per_row=kafka_cpu / figure["saved"] * 1e6,
-            load=[load0, load_average()],
-        )
-        runs.append(figure)
-        report.progress(f"consumer_throughput run {run_no + 1}/{ctx.runs}: "
-                        f"{figure['rows_per_s']:,.0f} rows/s, consumer "
-                        f"{figure['consumer_us_per_row']:.1f} us/row, load {load0[0]}")
-    summary = {
+    variants = {}
+    for members in (1, 2):
+        runs = [drain_once(ctx, bootstrap, topic, pg, count, members=members, run_no=run_no)
+                for run_no in range(ctx.runs)]
+        variants[members] = {"summary": summarize(runs), "runs": runs}
+    report.table(
+        f"Consumer throughput ({count:,} results, {SITES:,} sites, {PARTITIONS} partitions, "
+        "batch 5,000; medians)",
+        ["consumer processes", "rows/s", "consumer us/row", "PostgreSQL us/row",
+         "Kafka us/row", "save p50 s", "save p99 s", "load 1m"],
+        [[members, v["summary"]["rows_per_s"], v["summary"]["consumer_us_per_row"],
+          v["summary"]["postgres_us_per_row"], v["summary"]["kafka_us_per_row"],
+          v["summary"]["save_p50_s"], v["summary"]["save_p99_s"], v["summary"]["load_1m"]]
+         for members, v in variants.items()],
+    )
+    return {"results": count, "sites": SITES, "partitions": PARTITIONS, "batch_size": 5000,
+            "prefill_s": fill_s, "postgres_settings": settings,
+            "summary": variants[1]["summary"],
+            "by_processes": {str(members): v for members, v in variants.items()}}
+
+
+def drain_once(ctx: Any, bootstrap: str, topic: str, pg: Any, count: int, *, members: int,
+               run_no: int) -> dict[str, Any]:
+    """One drain of the whole topic by a fresh group into a fresh schema."""
+    kafka_pid = ctx.kafka_pid()
+    pg_cpu_sampler = CpuSampler(lambda: postgres_pids(pg))
+    kafka0, load0 = cpu_by_pid([kafka_pid]), load_average()
+    figure = drain({
+        "bootstrap": bootstrap, "topic": topic, "group": f"bench-{uuid.uuid4().hex[:8]}",
+        "dsn": pg.dsn, "schema": f"bench_{run_no}_{members}_{uuid.uuid4().hex[:6]}",
+        "expected": count, "batch_size": 5000, "uvloop": True,
+    }, members)
+    pg_cpu = pg_cpu_sampler.stop()
+    kafka_cpu = cpu_delta(kafka0, cpu_by_pid([kafka_pid]))
+    figure.update(
+        members=members,
+        rows_per_s=figure["saved"] / figure["seconds"],
+        consumer_us_per_row=figure["cpu_s"] / figure["saved"] * 1e6,
+        postgres_us_per_row=pg_cpu / figure["saved"] * 1e6,
+        kafka_us_per_row=kafka_cpu / figure["saved"] * 1e6,
+        load=[load0, load_average()],
+    )
+    report.progress(f"consumer_throughput, {members} process(es), run {run_no + 1}/{ctx.runs}: "
+                    f"{figure['rows_per_s']:,.0f} rows/s, consumer "
+                    f"{figure['consumer_us_per_row']:.1f} us/row, load {load0[0]}")
+    return figure
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over runs."""
+    return {
         "rows_per_s": report.median([r["rows_per_s"] for r in runs]),
         "consumer_us_per_row": report.median([r["consumer_us_per_row"] for r in runs]),
         "postgres_us_per_row": report.median([r["postgres_us_per_row"] for r in runs]),
@@ -234,17 +318,6 @@ def run(ctx: Any) -> dict[str, Any]:
         "save_p99_s": report.median([r["save_p99_s"] for r in runs]),
         "load_1m": report.median([r["load"][0][0] for r in runs]),
     }
-    report.table(
-        f"Consumer throughput ({count:,} results, {SITES:,} sites, batch 5,000; medians)",
-        ["rows/s", "consumer us/row", "PostgreSQL us/row", "Kafka us/row", "save p50 s",
-         "save p99 s", "load 1m"],
-        [[summary["rows_per_s"], summary["consumer_us_per_row"], summary["postgres_us_per_row"],
-          summary["kafka_us_per_row"], summary["save_p50_s"], summary["save_p99_s"],
-          summary["load_1m"]]],
-    )
-    return {"results": count, "sites": SITES, "partitions": PARTITIONS, "batch_size": 5000,
-            "prefill_s": fill_s, "postgres_settings": settings, "summary": summary,
-            "runs": runs}
 
 
 if __name__ == "__main__":
