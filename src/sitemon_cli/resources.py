@@ -147,5 +147,8 @@ async def kafka_subscriber(config: Config) -> AsyncIterator[Any]:
     async with KafkaStatusSubscriber(
         kafka_connection(settings), settings.topic, settings.group_id,
         dead_letter_topic=settings.dead_letter_topic,
+        session_timeout_ms=round(settings.session_timeout_s * 1000),
+        # Three heartbeats per session, as Kafka recommends (at most 3 s apart).
+        heartbeat_interval_ms=min(3000, round(settings.session_timeout_s * 1000 / 3)),
     ) as subscriber:
         yield subscriber

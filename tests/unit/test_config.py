@@ -106,3 +106,12 @@ def test_consumer_workers_need_kafka(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err.strip() == (
         f"config error: {config}: bus: consumer --workers needs bus: kafka "
         "(its members share the topic's partitions)")
+
+
+def test_kafka_session_timeout_is_a_duration(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("bus:\n  kind: kafka\n  kafka:\n    session_timeout: 45s\n",
+                      encoding="utf-8")
+    assert load_config(config).kafka.session_timeout_s == 45.0
+    config.write_text("bus:\n  kind: kafka\n", encoding="utf-8")
+    assert load_config(config).kafka.session_timeout_s == 10.0

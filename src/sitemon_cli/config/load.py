@@ -65,7 +65,7 @@ def parse_config(source: str, document: object) -> Config:
         bus=bus.get("kind", choice("memory", "kafka"), "memory"),
         repository=repo.get("kind", choice("sqlite", "postgres"), "sqlite"),
         sqlite_path=repo.child("sqlite", {"path"}).get("path", text, "sitemon.db"),
-        kafka=_kafka(bus.child("kafka", set(KafkaSettings.__annotations__) | _FILE_KEYS)),
+        kafka=_kafka(bus.child("kafka", _KAFKA_KEYS)),
         postgres=_postgres(repo.child("postgres", {"dsn", "dsn_file", "schema", "pool_min",
                                                    "pool_max"})),
         log_format=logging_.get("format", choice("human", "json"), "human"),
@@ -181,6 +181,22 @@ def _secret(sec: Section, name: str) -> str | None:
         raise sec.error(sec.key(f"{name}_file"), f"cannot read: {exc.strerror or exc}") from exc
 
 
+_KAFKA_KEYS = (set(KafkaSettings.__annotations__) - {"session_timeout_s"}
+               | {"session_timeout"} | _FILE_KEYS)
+# The broker's default group.min.session.timeout.ms and group.max.session.timeout.ms.
+_SESSION_TIMEOUT_RANGE_S = (6.0, 1800.0)
+
+
+def _session_timeout(sec: Section) -> float | None:
+    seconds = sec.get("session_timeout", duration, None)
+    low, high = _SESSION_TIMEOUT_RANGE_S
+    if seconds is not None and not low <= seconds <= high:
+        raise sec.error(sec.key("session_timeout"),
+                        f"must be between 6s and 30m (the broker's default group session "
+                        f"timeout range), got {seconds:g}s")
+    return seconds
+
+
 def _kafka(sec: Section) -> KafkaSettings:
     values: dict[str, object] = {k: sec.get(k, text, None) for k in (
         "bootstrap_servers", "topic", "dead_letter_topic", "group_id", "client_id",
@@ -188,6 +204,7 @@ def _kafka(sec: Section) -> KafkaSettings:
     values |= {k: sec.get(k, positive_int, None) for k in (
         "partitions", "replication_factor", "max_buffered")}
     values |= {k: _secret(sec, k) for k in _SECRET_KEYS}
+    values["session_timeout_s"] = _session_timeout(sec)
     values["security_protocol"] = sec.get(
         "security_protocol", choice(*SECURITY_PROTOCOLS), "PLAINTEXT")
     values["sasl_mechanism"] = sec.get("sasl_mechanism", choice(*SASL_MECHANISMS), None)

@@ -31,6 +31,9 @@ class KafkaSettings:
     partitions: int = 6
     replication_factor: int = 1
     max_buffered: int = 100_000
+    # How long the group waits for a silent consumer before moving its partitions: the
+    # failover time after a consumer dies. Kafka brokers accept 6 s to 30 min by default.
+    session_timeout_s: float = 10.0
     security_protocol: str = "PLAINTEXT"
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
