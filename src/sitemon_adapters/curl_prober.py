@@ -47,6 +47,11 @@ TLS_STAGE = "in the TLS handshake"
 WAITING = "waiting for the response"
 READING = "reading the body"
 _SYSTEM_CA_FALLBACK = "/etc/ssl/certs/ca-certificates.crt"
+# The aiohttp prober's header limit (``aiohttp_prober.MAX_HEADER_LINE_BYTES``, not imported:
+# that would load aiohttp): a header name or value over 32 KiB is a PROTOCOL error, where
+# libcurl alone accepts lines up to 100 KiB. See ``_Transfer.header``.
+MAX_HEADER_LINE_BYTES = 32 * 1024
+HEADER_TOO_LONG = f"invalid HTTP response: status or header line over {MAX_HEADER_LINE_BYTES} bytes"
 _READS = (pycurl.POLL_IN, pycurl.POLL_INOUT)
 _WRITES = (pycurl.POLL_OUT, pycurl.POLL_INOUT)
 
@@ -80,7 +85,8 @@ def _is_ip_literal(url: str) -> bool:
 class _Transfer:
     """One check in flight: the easy handle, what it read, and the future awaiting it."""
 
-    __slots__ = ("body", "bytes_read", "cap", "easy", "future", "keep", "too_large")
+    __slots__ = ("body", "bytes_read", "cap", "easy", "future", "head_too_long", "keep",
+                 "too_large")
 
     def __init__(self, easy: pycurl.Curl, cap: int, keep: bool,
                  future: asyncio.Future[tuple[int, str]]) -> None:
@@ -90,6 +96,7 @@ class _Transfer:
         self.body: list[bytes] = []
         self.bytes_read = 0
         self.too_large = False
+        self.head_too_long = False
         self.future = future
 
     def write(self, chunk: bytes) -> int | None:
@@ -101,6 +108,29 @@ class _Transfer:
             self.too_large = True
             return 0  # any other count than len(chunk) aborts the transfer (CURLE_WRITE_ERROR)
         return None
+
+    def header(self, line: bytes) -> int | None:
+        """libcurl's header callback, once per status or header line (CRLF included): abort
+        on a name or value over ``MAX_HEADER_LINE_BYTES``, as the aiohttp prober does.
+
+        The common case costs one length check: a line no longer than the limit cannot hold
+        a name or value over it. libcurl itself fails lines over 100 KiB (CURLE_TOO_LARGE)
+        and heads over 300 KiB before calling this.
+        """
+        if len(line) > MAX_HEADER_LINE_BYTES and _field_too_long(line):
+            self.head_too_long = True
+            return 0  # aborts the transfer (CURLE_WRITE_ERROR); _result reads the flag
+        return None
+
+
+def _field_too_long(line: bytes) -> bool:
+    """Whether a long header line has a name or value over the limit. aiohttp's parser (C,
+    llhttp) checks each on its own, the value without the whitespace around it (it adds the
+    name's length only for the first header); a status line has no colon, so all of it
+    counts, like aiohttp's limit on the status line."""
+    name, _, value = line.partition(b":")
+    limit = MAX_HEADER_LINE_BYTES
+    return len(name) > limit or len(value.strip(b" \t\r\n")) > limit
 
 
 class CurlSiteProber:
@@ -173,6 +203,7 @@ class CurlSiteProber:
         transfer = _Transfer(self._easy(site), site.max_body_bytes, site.pattern is not None,
                              self._loop.create_future())
         transfer.easy.setopt(pycurl.WRITEFUNCTION, transfer.write)
+        transfer.easy.setopt(pycurl.HEADERFUNCTION, transfer.header)
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
         self._multi.add_handle(transfer.easy)
@@ -236,6 +267,8 @@ class CurlSiteProber:
         kind, detail = ErrorKind.NONE, ""
         if transfer.too_large:
             kind, detail = ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
+        elif transfer.head_too_long:
+            kind, detail = ErrorKind.PROTOCOL, HEADER_TOO_LONG
         elif code != 0:
             kind, detail = _classify(code, message, site, stage, easy)
         regex_matched = None
@@ -391,10 +424,11 @@ _TLS_CODES = frozenset(
 
 
 # CURLE_WEIRD_SERVER_REPLY (8; pycurl only knows its old FTP name), CURLE_UNSUPPORTED_PROTOCOL
-# (1: also "Received HTTP/0.9"), CURLE_HTTP2 (16), CURLE_HTTP2_STREAM (92), CURLE_TOO_LARGE
-# (100: a response header line over libcurl's 100 KiB limit).
+# (1: also "Received HTTP/0.9"), CURLE_HTTP2 (16), CURLE_HTTP2_STREAM (92).
+_BAD_RESPONSE_CODES = frozenset({8, pycurl.E_UNSUPPORTED_PROTOCOL, 16, 92})
+# CURLE_TOO_LARGE (100; no pycurl name): a status or header line over libcurl's own 100 KiB
+# limit, failed before the header callback saw it; it comes with no message.
 _TOO_LARGE = 100
-_BAD_RESPONSE_CODES = frozenset({8, pycurl.E_UNSUPPORTED_PROTOCOL, 16, 92, _TOO_LARGE})
 
 
 def _classify(code: int, message: str, site: Site, stage: str,
@@ -416,10 +450,10 @@ def _classify(code: int, message: str, site: Site, stage: str,
             return ErrorKind.PROTOCOL, f"redirect to {kind} URL"
         if code == pycurl.E_URL_MALFORMAT:
             return ErrorKind.INTERNAL, "invalid site URL (malformed)"
+    if code == _TOO_LARGE:
+        return ErrorKind.PROTOCOL, HEADER_TOO_LONG
     if code in _BAD_RESPONSE_CODES:
-        detail = (_first_line(message) if message or code != _TOO_LARGE
-                  else "a response header over libcurl's size limit")
-        return ErrorKind.PROTOCOL, f"invalid HTTP response: {detail}"
+        return ErrorKind.PROTOCOL, f"invalid HTTP response: {_first_line(message)}"
     rule = _RULES.get(code)
     if rule is not None:
         return rule(site, stage, easy, message)
