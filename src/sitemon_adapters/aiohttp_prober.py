@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+import time
 from types import TracebackType
 from typing import Self
 
 import aiohttp
 
+from sitemon_adapters.http.body_regex import SEARCHING, RegexTimeoutError, search_body
 from sitemon_adapters.http.errors import classify
 from sitemon_adapters.http.tls import current_check, system_tls_context
 from sitemon_adapters.http.trace import PhaseTrace, phase_trace_config
@@ -43,13 +45,14 @@ def _client_timeout(total_s: float) -> aiohttp.ClientTimeout:
 class _Exchange:
     """What the HTTP exchange of one check produced so far."""
 
-    __slots__ = ("bytes_read", "final_url", "regex_matched", "status", "too_large")
+    __slots__ = ("bytes_read", "deadline", "final_url", "regex_matched", "status", "too_large")
 
     def __init__(self) -> None:
         self.status: int | None = None
         self.final_url: str | None = None
         self.bytes_read = 0
         self.regex_matched: bool | None = None
+        self.deadline = 0.0  # time.monotonic() at which the check's timeout is up
         self.too_large = False
 
 
@@ -128,6 +131,7 @@ class AiohttpSiteProber:
             raise RuntimeError("AiohttpSiteProber used outside 'async with'")
         trace = PhaseTrace(self._clock.monotonic)
         exchange = _Exchange()
+        exchange.deadline = time.monotonic() + site.timeout_s
         kind, message = ErrorKind.NONE, ""
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
@@ -135,6 +139,8 @@ class AiohttpSiteProber:
         try:
             async with asyncio.timeout(site.timeout_s + TIMEOUT_GRACE_S):
                 await self._exchange(session, site, trace, exchange)
+        except RegexTimeoutError:
+            kind, message = ErrorKind.TIMEOUT, f"timed out after {site.timeout_s}s {SEARCHING}"
         except Exception as exc:  # any target failure; CancelledError is not an Exception
             kind, message = classify(exc, site, trace.stage)
         finally:
@@ -183,8 +189,10 @@ class AiohttpSiteProber:
             trace.body_ended()
             if out.too_large:
                 response.close()  # don't drain the rest
-        if site.pattern is not None:
-            out.regex_matched = site.pattern.search(_decode(body, response.charset)) is not None
+        if site.regex is not None:
+            text = _decode(body, response.charset)
+            trace.stage = SEARCHING
+            out.regex_matched = await search_body(site.regex, text, out.deadline)
 
     async def _read_body(
         self, response: aiohttp.ClientResponse, site: Site, out: _Exchange
@@ -193,7 +201,7 @@ class AiohttpSiteProber:
         decompression-bomb body costs no more than the cap. Keeps the bytes only when a
         regex needs them."""
         limit = site.max_body_bytes + 1
-        keep: list[bytes] | None = [] if site.pattern is not None else None
+        keep: list[bytes] | None = [] if site.regex is not None else None
         content = response.content
         while out.bytes_read < limit and not content.at_eof():
             chunk = await content.read(min(READ_CHUNK, limit - out.bytes_read))

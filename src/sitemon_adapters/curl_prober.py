@@ -21,12 +21,14 @@ import ipaddress
 import os
 import re
 import ssl
+import time
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
 import pycurl
 
+from sitemon_adapters.http.body_regex import SEARCHING, RegexTimeoutError, search_body
 from sitemon_core.models import (
     CheckResult,
     ErrorKind,
@@ -200,12 +202,13 @@ class CurlSiteProber:
         """Check ``site`` once; target failures come back classified, never raised."""
         if self._multi is None or self._loop is None:
             raise RuntimeError("CurlSiteProber used outside 'async with'")
-        transfer = _Transfer(self._easy(site), site.max_body_bytes, site.pattern is not None,
+        transfer = _Transfer(self._easy(site), site.max_body_bytes, site.regex is not None,
                              self._loop.create_future())
         transfer.easy.setopt(pycurl.WRITEFUNCTION, transfer.write)
         transfer.easy.setopt(pycurl.HEADERFUNCTION, transfer.header)
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
+        deadline = time.monotonic() + site.timeout_s  # for the body regex
         self._multi.add_handle(transfer.easy)
         self._transfers[transfer.easy] = transfer
         try:
@@ -218,12 +221,25 @@ class CurlSiteProber:
             transfer.easy.close()
             raise
         self._discard(transfer)
-        total_ms = (self._clock.monotonic() - start) * _MS
         try:
+            matched = await self._search(site, transfer, code, deadline)
+            total_ms = (self._clock.monotonic() - start) * _MS
             return self._result(site, transfer, (code, message), started_at=started_at,
-                                total_ms=total_ms)
+                                total_ms=total_ms, matched=matched)
         finally:
             transfer.easy.close()
+
+    async def _search(self, site: Site, transfer: _Transfer, code: int, deadline: float
+                      ) -> bool | RegexTimeoutError | None:
+        """The body regex's verdict (None: not evaluated), or the timeout it ran into."""
+        if site.regex is None or not (code == 0 or transfer.too_large):
+            return None
+        body = b"".join(transfer.body)[: site.max_body_bytes + 1]
+        text = _decode(body, transfer.easy.getinfo(pycurl.CONTENT_TYPE))
+        try:
+            return await search_body(site.regex, text, deadline)
+        except RegexTimeoutError as exc:
+            return exc
 
     # --- one check ------------------------------------------------------------------------
 
@@ -257,7 +273,8 @@ class CurlSiteProber:
         return easy
 
     def _result(self, site: Site, transfer: _Transfer, outcome: tuple[int, str], *,
-                started_at: Any, total_ms: float) -> CheckResult:
+                started_at: Any, total_ms: float,
+                matched: bool | RegexTimeoutError | None) -> CheckResult:
         code, message = outcome
         easy = transfer.easy
         info = easy.getinfo
@@ -265,17 +282,15 @@ class CurlSiteProber:
         final_url: str = info(pycurl.EFFECTIVE_URL)
         stage, timings = _timings(info, site.url, final_url, failed=code != 0)
         kind, detail = ErrorKind.NONE, ""
-        if transfer.too_large:
+        regex_matched = None if isinstance(matched, RegexTimeoutError) else matched
+        if isinstance(matched, RegexTimeoutError):
+            kind, detail = ErrorKind.TIMEOUT, f"timed out after {site.timeout_s}s {SEARCHING}"
+        elif transfer.too_large:
             kind, detail = ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
         elif transfer.head_too_long:
             kind, detail = ErrorKind.PROTOCOL, HEADER_TOO_LONG
         elif code != 0:
             kind, detail = _classify(code, message, site, stage, easy)
-        regex_matched = None
-        if site.pattern is not None and (code == 0 or transfer.too_large):
-            body = b"".join(transfer.body)[: site.max_body_bytes + 1]
-            text = _decode(body, info(pycurl.CONTENT_TYPE))
-            regex_matched = site.pattern.search(text) is not None
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,

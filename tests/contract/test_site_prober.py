@@ -420,3 +420,36 @@ async def test_aiohttp_dns_cache_when_asked(base_url: str) -> None:
 def test_unexpected_exception_is_internal() -> None:
     kind, message = classify(ValueError("boom"), make_site("http://x/"), "connecting")
     assert kind is ErrorKind.INTERNAL and "ValueError" in message
+
+
+# --- a body regex can never stall the scanner ------------------------------------------
+# ``^(a|a)*$`` on 40 bytes backtracks for minutes in Python's ``re`` (which holds the GIL).
+BACKTRACKING = r"^(a|a)*$"
+_AAA = b"a" * 40 + b"!"
+aaa_body = targets._answer(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                           + str(len(_AAA)).encode() + b"\r\n\r\n" + _AAA)
+
+
+async def test_backtracking_regex_times_out_while_other_checks_go_on(
+    prober: SiteProber, base_url: str,
+) -> None:
+    async with targets.raw_server(aaa_body) as url:
+        slow = make_site(url, id="backtracking", regex=BACKTRACKING, timeout_s=2.0)
+        fast = make_site(f"{base_url}/ok", id="fast", regex="target ok")
+        began = time.monotonic()
+        stuck = asyncio.create_task(check(prober, slow))
+        # While the backtracking search runs, the loop serves other checks in full.
+        others = [await check(prober, fast) for _ in range(5)]
+        others_done = time.monotonic() - began
+        result = await stuck
+    assert all(o.ok and o.regex_matched for o in others)
+    assert others_done < slow.timeout_s, f"other checks waited {others_done:.2f} s"
+    assert result.error_kind is ErrorKind.TIMEOUT, result
+    assert "body regex" in result.error_message and not result.ok
+    assert result.regex_matched is None and result.status_code == 200
+
+
+async def test_a_linear_regex_on_that_body_matches(prober: SiteProber) -> None:
+    async with targets.raw_server(aaa_body) as url:
+        result = await check(prober, make_site(url, regex=r"a+!$"))
+    assert result.ok and result.regex_matched is True

@@ -6,6 +6,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import regex
+
+from sitemon_adapters.http.body_regex import compile_body_regex
 from sitemon_cli.config.values import (
     Section,
     boolean,
@@ -108,6 +111,10 @@ def _regex(sec: Section, path: str, raw: Any) -> str:
         re.compile(value)
     except re.error as exc:
         raise sec.error(path, f"invalid regular expression {value!r}: {exc}") from exc
+    try:  # the engine the probers search with (re-compatible; see body_regex)
+        compile_body_regex(value)
+    except regex.error as exc:
+        raise sec.error(path, f"regular expression {value!r} is not supported: {exc}") from exc
     return value
 
 
