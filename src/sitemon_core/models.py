@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import enum
-import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from functools import cached_property
 
 import attrs
 
@@ -53,7 +51,7 @@ class Site:
     url: str
     interval_s: float
     timeout_s: float
-    regex: str | None = None
+    regex: str | None = None  # searched in the body (re syntax) by the probers
     expected_statuses: frozenset[int] = DEFAULT_EXPECTED_STATUSES
     headers: Headers = attrs.field(default=(), converter=_freeze_headers, repr=False)
     method: str = "GET"
@@ -61,11 +59,6 @@ class Site:
     max_redirects: int = 10
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     tags: frozenset[str] = frozenset()
-
-    @cached_property
-    def pattern(self) -> re.Pattern[str] | None:
-        """The compiled body regex, compiled once per site object."""
-        return re.compile(self.regex) if self.regex is not None else None
 
 
 @attrs.frozen(kw_only=True)
