@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
 
 
@@ -47,3 +48,13 @@ class InMemoryStatusRepository:
                 if r.site_id == site_id and (since is None or r.started_at >= since)]
         rows.sort(key=lambda r: (r.started_at, r.check_id), reverse=True)
         return rows[:limit]
+
+    async def prune_history(self, started_before: datetime, *, max_rows: int) -> int:
+        """Delete up to ``max_rows`` checks started before ``started_before``."""
+        if started_before.utcoffset() is None:
+            raise RepositoryError(f"naive datetime {started_before.isoformat()} as cutoff",
+                                  retriable=False)
+        old = [key for key, r in self._history.items() if r.started_at < started_before]
+        for key in old[:max(0, max_rows)]:
+            del self._history[key]
+        return min(len(old), max(0, max_rows))

@@ -50,6 +50,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " ON check_history (site_id, started_at DESC, check_id DESC)",
         f"CREATE TABLE site_status ({_COLUMN_DEFS}, PRIMARY KEY (site_id)) STRICT",
     ),
+    # Version 2: history retention deletes by start time.
+    ("CREATE INDEX check_history_started ON check_history (started_at)",),
 )
 
 _COLUMN_LIST = ", ".join(COLUMNS)
@@ -73,6 +75,10 @@ _SELECT_HISTORY = (
     f"SELECT {_COLUMN_LIST} FROM check_history"
     " WHERE site_id = ? AND started_at >= ?"
     " ORDER BY started_at DESC, check_id DESC LIMIT ?"
+)
+_PRUNE_HISTORY = (
+    "DELETE FROM check_history WHERE rowid IN"
+    " (SELECT rowid FROM check_history WHERE started_at < ? LIMIT ?)"
 )
 _SITE_ID = COLUMNS.index("site_id")
 _ORDER_KEY = (COLUMNS.index("started_at"), COLUMNS.index("check_id"))
@@ -143,6 +149,23 @@ class SqliteStatusRepository:
             raise RepositoryError(str(exc), retriable=False) from exc
         rows = await self._query(_SELECT_HISTORY, (site_id, since_micros, limit))
         return [row_to_result(row) for row in rows]
+
+    async def prune_history(self, started_before: datetime, *, max_rows: int) -> int:
+        """Delete up to ``max_rows`` checks started before ``started_before``."""
+        try:
+            cutoff = to_micros(started_before)
+        except ValueError as exc:
+            raise RepositoryError(str(exc), retriable=False) from exc
+        if max_rows <= 0:
+            return 0
+        deleted = 0
+
+        def prune(conn: sqlite3.Connection) -> None:
+            nonlocal deleted
+            deleted = conn.execute(_PRUNE_HISTORY, (cutoff, max_rows)).rowcount
+
+        await self._in_transaction(prune)
+        return deleted
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are begun and ended explicitly, below.

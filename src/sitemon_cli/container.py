@@ -14,6 +14,7 @@ from sitemon_adapters.memory_bus import InMemoryStatusBus
 from sitemon_cli import resources
 from sitemon_cli.config import Config
 from sitemon_core.persister import Persister
+from sitemon_core.retention import HistoryRetention
 from sitemon_core.scanner import Scanner
 
 
@@ -64,6 +65,14 @@ class Container(containers.DeclarativeContainer):
         batch_size=config.provided.persister.batch_size,
         poll_timeout_s=config.provided.persister.poll_timeout_s,
         max_in_flight=config.provided.persister.max_in_flight,
+    )
+    # Only asked for when ``repository.history_retention`` is set.
+    retention = providers.Singleton(
+        HistoryRetention,
+        repository=repository,
+        clock=clock,
+        keep_s=config.provided.history_retention_s,
+        every_s=config.provided.history_prune_every_s,
     )
 
 

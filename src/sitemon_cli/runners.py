@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -17,6 +18,7 @@ from sitemon_cli.live import format_status_table, log_check
 from sitemon_core.errors import ConfigError
 from sitemon_core.models import Site
 from sitemon_core.persister import Persister
+from sitemon_core.retention import HistoryRetention
 from sitemon_core.scanner import Scanner
 from sitemon_core.sharding import select_shard
 
@@ -60,6 +62,7 @@ async def run_scanner_process(config: Config, *, with_persister: bool,
         container.scanner.add_kwargs(observer=log_check)
     publisher: object = None
     shutdown = Shutdown()
+    retention = _Retention()
     # Signal handlers first (a SIGTERM while connecting must not kill the process) and
     # until the end (nor one while the publisher flushes).
     with signal_handlers(shutdown.stop, shutdown.reload):
@@ -74,20 +77,46 @@ async def run_scanner_process(config: Config, *, with_persister: bool,
                      "region": config.scanner.region, "config": config.source})
             shutdown.attach(scanner.request_stop, _reloader(config, scanner, shard))
             persisting = asyncio.create_task(persister.run_persister()) if persister else None
+            if persister is not None:
+                await retention.start(container, config)
             if stop_after_s is not None:
                 asyncio.get_running_loop().call_later(stop_after_s, scanner.request_stop)
             stats = await scanner.run_scanner(config.scanner.shutdown_grace_s)
             if persister is not None and persisting is not None:
                 persister.request_stop(drain=True)
                 await persisting
+            await retention.stop()
             log.info("scanner stopped", extra=_fields(stats))
             if show_table:
                 repository = await resolve(container.repository)
                 print(format_status_table(await repository.latest()))
         finally:
+            await retention.stop()  # a no-op unless something above failed
             await container.shutdown_resources()
             _log_publisher_stats(publisher)
     return 0
+
+
+class _Retention:
+    """The history retention loop beside a persister, when the config asks for one."""
+
+    def __init__(self) -> None:
+        self._retention: HistoryRetention | None = None
+        self._task: asyncio.Task[object] | None = None
+
+    async def start(self, container: Any, config: Config) -> None:
+        if config.history_retention_s is not None:
+            self._retention = await resolve(container.retention)
+            self._task = asyncio.create_task(self._retention.run_retention())
+
+    async def stop(self) -> None:
+        retention, task, self._task = self._retention, self._task, None
+        if retention is not None and task is not None:
+            retention.request_stop()
+            (outcome,) = await asyncio.gather(task, return_exceptions=True)
+            if isinstance(outcome, BaseException):
+                log.error("history retention failed", exc_info=outcome)
+            log.info("retention stopped", extra=_fields(retention.stats))
 
 
 def _log_publisher_stats(publisher: object) -> None:
@@ -102,15 +131,19 @@ async def run_consumer_process(config: Config) -> int:
     """``consumer``: receive → save → acknowledge until SIGTERM/SIGINT."""
     container = build_container(config)
     shutdown = Shutdown()
+    retention = _Retention()
     with signal_handlers(shutdown.stop):
         try:
             persister: Persister = await resolve(container.persister)
             log.info("persister started",
                      extra={"bus": config.bus, "repository": config.repository})
             shutdown.attach(persister.request_stop)
+            await retention.start(container, config)
             stats = await persister.run_persister()
+            await retention.stop()
             log.info("persister stopped", extra=_fields(stats))
         finally:
+            await retention.stop()  # a no-op unless something above failed
             await container.shutdown_resources()
     return 0
 

@@ -91,6 +91,14 @@ class StatusRepository(Protocol):
         """Checks of ``site_id`` started at or after ``since``, newest first, at most ``limit``."""
         ...
 
+    async def prune_history(self, started_before: datetime, *, max_rows: int) -> int:
+        """Delete at most ``max_rows`` history rows of checks started before
+        ``started_before``; return how many were deleted (fewer than ``max_rows``: none
+        are left). Latest statuses are never deleted.
+        Raises ``RepositoryError`` (``retriable`` when trying again may help).
+        """
+        ...
+
 
 class Clock(Protocol):
     """Time, injectable so scheduling is testable without sleeping."""

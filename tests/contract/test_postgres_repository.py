@@ -413,3 +413,20 @@ def test_configuration_errors_are_not_retried_but_outages_are() -> None:
     assert not is_retriable(FileNotFoundError(2, "No such file", "/etc/sitemon/ca.crt"))
     assert is_retriable(ConnectionRefusedError(111, "Connection refused"))
     assert is_retriable(TimeoutError())
+
+
+async def test_one_pruner_per_schema_at_a_time(
+    pg_dsn: str, schema: str, repo: PostgresStatusRepository,
+) -> None:
+    await repo.save([result("a", s) for s in range(10)])
+    cutoff = T0 + timedelta(seconds=5)
+    other = await asyncpg.connect(pg_dsn)  # another consumer, pruning this schema now
+    try:
+        await other.execute("SELECT pg_advisory_lock(1936287085, hashtext($1))", schema)
+        assert await repo.prune_history(cutoff, max_rows=100) == 0
+        await other.execute("SELECT pg_advisory_unlock(1936287085, hashtext($1))", schema)
+    finally:
+        await other.close()
+    assert await repo.prune_history(cutoff, max_rows=100) == 5
+    rows = await query(pg_dsn, schema, "SELECT min(started_at) AS m FROM check_history")
+    assert rows[0]["m"] == cutoff

@@ -253,6 +253,45 @@ def _order(r: CheckResult) -> tuple[datetime, str]:
     return (r.started_at, r.check_id)
 
 
+# --- history retention ---
+
+
+async def test_prune_deletes_only_checks_started_before_the_cutoff(
+    repository: StatusRepository,
+) -> None:
+    results = [result("a", s) for s in range(10)] + [result("b", 0), result("b", 100)]
+    await repository.save(results)
+    deleted = await repository.prune_history(T0 + timedelta(seconds=5), max_rows=100)
+    assert deleted == 6  # a: 0..4, b: 0
+    assert await repository.history("a") == results[9:4:-1]
+    assert await repository.history("b") == [results[11]]
+    assert await repository.prune_history(T0 + timedelta(seconds=5), max_rows=100) == 0
+
+
+async def test_prune_takes_at_most_max_rows_per_call(repository: StatusRepository) -> None:
+    await repository.save([result("a", s) for s in range(25)])
+    cutoff = T0 + timedelta(seconds=20)
+    assert [await repository.prune_history(cutoff, max_rows=8) for _ in range(4)] == [8, 8, 4, 0]
+    assert len(await repository.history("a")) == 5
+    assert await repository.prune_history(cutoff, max_rows=0) == 0
+
+
+async def test_prune_never_deletes_a_latest_status(repository: StatusRepository) -> None:
+    await repository.save([result("old", 0), result("new", 0), result("new", 50)])
+    await repository.prune_history(T0 + timedelta(days=1), max_rows=100)
+    assert await repository.history("old") == [] == await repository.history("new")
+    assert [(s.site_id, s.latest) for s in await repository.latest()] == [
+        ("new", result("new", 50)), ("old", result("old", 0))]
+
+
+async def test_prune_cutoff_is_an_instant(repository: StatusRepository) -> None:
+    await repository.save([result("a", 0), result("a", 3600)])
+    plus_two = datetime(2026, 1, 1, 3, 0, tzinfo=timezone(timedelta(hours=2)))  # = T0 + 1 h
+    assert await repository.prune_history(plus_two, max_rows=10) == 1
+    with pytest.raises(RepositoryError):
+        await repository.prune_history(datetime(2026, 1, 1), max_rows=10)  # naive
+
+
 # --- SQLite-specific behaviour (not part of the port's contract) ---
 
 
@@ -264,8 +303,30 @@ async def test_sqlite_migrate_is_idempotent(tmp_path: pathlib.Path) -> None:
         await repo.migrate()
         assert len(await repo.latest()) == 1
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute(
+            "SELECT version FROM schema_version ORDER BY version").fetchall() == [(1,), (2,)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_sqlite_version_1_database_is_upgraded_in_place(tmp_path: pathlib.Path) -> None:
+    from sitemon_adapters.sqlite_repository import MIGRATIONS
+
+    path = str(tmp_path / "v1.db")
+    kept = result()
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # as the first release left it
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+        conn.commit()
+    async with SqliteStatusRepository(path) as repo:
+        await repo.save([kept])  # works on version 1 ...
+        await repo.migrate()
+        assert await repo.history("site-a") == [kept]  # ... and survives the upgrade
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (2,)
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(check_history)")}
+        assert "check_history_started" in indexes
 
 
 async def test_sqlite_locked_database_is_a_retriable_error(tmp_path: pathlib.Path) -> None:

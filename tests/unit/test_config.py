@@ -78,13 +78,13 @@ def test_defaults_units_env_and_secret_files(
     assert "hunter2" not in repr(config)
 
 
-durations = st.tuples(st.integers(1, 10_000), st.sampled_from(["ms", "s", "m", "h", ""]))
+durations = st.tuples(st.integers(1, 10_000), st.sampled_from(["ms", "s", "m", "h", "d", ""]))
 
 
 @given(durations)
 def test_duration_parsing_law(value: tuple[int, str]) -> None:
     number, unit = value
-    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "": 1}[unit]
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}[unit]
     config = parse_config("p", {"sites": [{"url": "http://x.test/", "interval": f"{number}{unit}",
                                             "timeout": f"{number}{unit}"}]})
     assert config.sites[0].interval_s == pytest.approx(number * scale)
@@ -115,3 +115,9 @@ def test_kafka_session_timeout_is_a_duration(tmp_path: Path) -> None:
     assert load_config(config).kafka.session_timeout_s == 45.0
     config.write_text("bus:\n  kind: kafka\n", encoding="utf-8")
     assert load_config(config).kafka.session_timeout_s == 10.0
+
+
+def test_history_retention_is_optional_and_in_days(tmp_path: Path) -> None:
+    assert parse_config("c", {}).history_retention_s is None
+    config = parse_config("c", {"repository": {"history_retention": "30d"}})
+    assert config.history_retention_s == 30 * 86400

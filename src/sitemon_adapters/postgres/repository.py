@@ -73,6 +73,14 @@ _SELECT_HISTORY_SINCE = (
     f"SELECT {COLUMN_LIST} FROM check_history WHERE site_id = $1 AND started_at >= $3"
     " ORDER BY started_at DESC, check_id DESC LIMIT $2"
 )
+# One pruner per schema at a time: the others find the lock taken and skip the round
+# (two deleting the same rows would only wait on each other's row locks).
+_PRUNE_LOCK = "SELECT pg_try_advisory_xact_lock(1936287085, hashtext(current_schema()))"
+# By tuple id: a chunk of old rows found through the BRIN index on started_at, deleted
+# without a second index lookup. Short transactions, no long lock, a bounded WAL burst.
+_PRUNE_HISTORY = """
+DELETE FROM check_history WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM check_history WHERE started_at < $1 LIMIT $2))"""
 _SITE_ID = COLUMNS.index("site_id")
 
 
@@ -193,6 +201,20 @@ class PostgresStatusRepository:
             else:
                 rows = await conn.fetch(_SELECT_HISTORY_SINCE, site_id, limit, since)
         return [record_to_result(row) for row in rows]
+
+    async def prune_history(self, started_before: datetime, *, max_rows: int) -> int:
+        """Delete up to ``max_rows`` checks started before ``started_before``; 0 when
+        another process is pruning this schema right now."""
+        if started_before.utcoffset() is None:
+            raise RepositoryError(f"naive datetime {started_before.isoformat()} as cutoff",
+                                  retriable=False)
+        if max_rows <= 0:
+            return 0
+        async with self._connection("prune history") as conn, conn.transaction():
+            if not await conn.fetchval(_PRUNE_LOCK):
+                return 0
+            status = await conn.execute(_PRUNE_HISTORY, started_before, max_rows)
+        return int(status.rsplit(" ", 1)[-1])  # "DELETE <count>"
 
     @asynccontextmanager
     async def _connection(self, operation: str) -> AsyncIterator[asyncpg.Connection]:

@@ -52,7 +52,7 @@ def parse_config(source: str, document: object) -> Config:
     """Validate an already parsed document (``source`` names it in errors)."""
     root = Section(source, "", document, TOP_KEYS)
     bus = root.child("bus", {"kind", "kafka"})
-    repo = root.child("repository", {"kind", "sqlite", "postgres"})
+    repo = root.child("repository", {"kind", "sqlite", "postgres", "history_retention"})
     logging_ = root.child("logging", {"format", "level"})
     config = Config(
         source=source,
@@ -65,6 +65,7 @@ def parse_config(source: str, document: object) -> Config:
         bus=bus.get("kind", choice("memory", "kafka"), "memory"),
         repository=repo.get("kind", choice("sqlite", "postgres"), "sqlite"),
         sqlite_path=repo.child("sqlite", {"path"}).get("path", text, "sitemon.db"),
+        history_retention_s=repo.get("history_retention", duration, None),
         kafka=_kafka(bus.child("kafka", _KAFKA_KEYS)),
         postgres=_postgres(repo.child("postgres", {"dsn", "dsn_file", "schema", "pool_min",
                                                    "pool_max"})),

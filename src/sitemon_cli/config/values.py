@@ -15,8 +15,8 @@ from sitemon_core.errors import ConfigError
 
 T = TypeVar("T")
 
-_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -96,7 +96,8 @@ def positive_int(sec: Section, path: str, raw: Any) -> int:
 
 
 def duration(sec: Section, path: str, raw: Any) -> float:
-    """Seconds > 0, written as a number of seconds or with a unit: ``500ms``, ``30s``, ``5m``."""
+    """Seconds > 0, written as a number of seconds or with a unit: ``500ms``, ``30s``, ``5m``,
+    ``1h``, ``30d``."""
     if isinstance(raw, bool):
         raise sec.error(path, f"must be a duration like 30s, got {raw!r}")
     if isinstance(raw, int | float):
