@@ -15,6 +15,7 @@ from sitemon_cli.config import Config, load_config
 from sitemon_cli.container import build_container
 from sitemon_cli.lifecycle import Shutdown, resolve, signal_handlers
 from sitemon_cli.live import format_status_table, log_check
+from sitemon_cli.metrics import MetricsEndpoint, fan_out, metrics_for
 from sitemon_core.errors import ConfigError
 from sitemon_core.models import Site
 from sitemon_core.persister import Persister
@@ -58,8 +59,12 @@ async def run_scanner_process(config: Config, *, with_persister: bool,
     table when done (the demo uses both).
     """
     container = build_container(config)
-    if not quiet:
-        container.scanner.add_kwargs(observer=log_check)
+    metrics = metrics_for(config, checks=True)
+    observers = [] if quiet else [log_check]
+    if metrics is not None and metrics.checks is not None:
+        observers.append(metrics.checks.observe)
+    if observers:
+        container.scanner.add_kwargs(observer=fan_out(*observers))
     publisher: object = None
     shutdown = Shutdown()
     retention = _Retention()
@@ -79,6 +84,10 @@ async def run_scanner_process(config: Config, *, with_persister: bool,
             persisting = asyncio.create_task(persister.run_persister()) if persister else None
             if persister is not None:
                 await retention.start(container, config)
+            if metrics is not None:
+                metrics.add_gauge("sites", lambda: len(scanner.sites()))
+                await _expose(metrics, container, retention,
+                              "scanner", "publisher", *(["persister"] if persister else []))
             if stop_after_s is not None:
                 asyncio.get_running_loop().call_later(stop_after_s, scanner.request_stop)
             stats = await scanner.run_scanner(config.scanner.shutdown_grace_s)
@@ -92,6 +101,8 @@ async def run_scanner_process(config: Config, *, with_persister: bool,
                 print(format_status_table(await repository.latest()))
         finally:
             await retention.stop()  # a no-op unless something above failed
+            if metrics is not None:
+                await metrics.stop()
             await container.shutdown_resources()
             _log_publisher_stats(publisher)
     return 0
@@ -103,6 +114,11 @@ class _Retention:
     def __init__(self) -> None:
         self._retention: HistoryRetention | None = None
         self._task: asyncio.Task[object] | None = None
+
+    @property
+    def loop(self) -> HistoryRetention | None:
+        """The retention use case, once started."""
+        return self._retention
 
     async def start(self, container: Any, config: Config) -> None:
         if config.history_retention_s is not None:
@@ -130,6 +146,7 @@ def _log_publisher_stats(publisher: object) -> None:
 async def run_consumer_process(config: Config) -> int:
     """``consumer``: receive → save → acknowledge until SIGTERM/SIGINT."""
     container = build_container(config)
+    metrics = metrics_for(config, checks=False)
     shutdown = Shutdown()
     retention = _Retention()
     with signal_handlers(shutdown.stop):
@@ -139,13 +156,24 @@ async def run_consumer_process(config: Config) -> int:
                      extra={"bus": config.bus, "repository": config.repository})
             shutdown.attach(persister.request_stop)
             await retention.start(container, config)
+            if metrics is not None:
+                await _expose(metrics, container, retention, "persister", "subscriber")
             stats = await persister.run_persister()
             await retention.stop()
             log.info("persister stopped", extra=_fields(stats))
         finally:
             await retention.stop()  # a no-op unless something above failed
+            if metrics is not None:
+                await metrics.stop()
             await container.shutdown_resources()
     return 0
+
+
+async def _expose(metrics: MetricsEndpoint, container: Any, retention: _Retention,
+                  *parts: str) -> None:
+    if retention.loop is not None:
+        metrics.add_stats("retention", retention.loop)
+    await metrics.expose(container, *parts)
 
 
 async def print_status(config: Config) -> int:

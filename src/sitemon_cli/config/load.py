@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 import yaml
@@ -25,7 +26,8 @@ from sitemon_cli.config.values import (
 from sitemon_cli.logs import register_secret
 from sitemon_core.errors import ConfigError
 
-TOP_KEYS = {"sites", "defaults", "scanner", "persister", "bus", "repository", "logging"}
+TOP_KEYS = {"sites", "defaults", "scanner", "persister", "bus", "repository", "logging",
+            "metrics"}
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -71,6 +73,7 @@ def parse_config(source: str, document: object) -> Config:
                                                    "pool_max"})),
         log_format=logging_.get("format", choice("human", "json"), "human"),
         log_level=logging_.get("level", choice("debug", "info", "warning", "error"), "info"),
+        metrics_listen=root.child("metrics", {"listen"}).get("listen", listen_address, None),
     )
     for secret in secrets_of(config):
         register_secret(secret)  # masked in every log line from now on
@@ -143,6 +146,16 @@ def dsn_passwords(dsn: str) -> list[str]:
         if key.strip() in ("password", "sslpassword") and value:
             found.append(value.strip("'"))
     return list(dict.fromkeys(f for raw in found for f in (raw, unquote(raw), unquote_plus(raw))))
+
+
+def listen_address(sec: Section, path: str, raw: Any) -> tuple[str, int]:
+    """``host:port`` to listen on (``[::1]:9464`` for IPv6)."""
+    value = text(sec, path, raw)
+    host, sep, port_text = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise sec.error(path, f"must be host:port with a port from 1 to 65535, got {value!r}")
+    return host, int(port_text)
 
 
 def _scanner(sec: Section) -> ScannerSettings:

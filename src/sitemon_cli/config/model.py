@@ -75,13 +75,14 @@ class Config:
     repository: str = "sqlite"
     sqlite_path: str = "sitemon.db"
     history_retention_s: float | None = None  # keep history this long; None: forever
+    kafka: KafkaSettings = KafkaSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    log_format: str = "human"
+    log_level: str = "info"
+    metrics_listen: tuple[str, int] | None = None  # serve /metrics here; None: off
 
     @property
     def history_prune_every_s(self) -> float:
         """How often retention runs: a tenth of the window, between 1 s and 10 min."""
         keep = self.history_retention_s or 0.0
         return min(600.0, max(1.0, keep / 10))
-    kafka: KafkaSettings = KafkaSettings()
-    postgres: PostgresSettings = PostgresSettings()
-    log_format: str = "human"
-    log_level: str = "info"

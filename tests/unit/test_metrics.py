@@ -1,0 +1,72 @@
+"""The /metrics exposition: counters from stats objects, checks by outcome, durations."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import attrs
+
+from sitemon_cli.config import parse_config
+from sitemon_cli.metrics import CheckMetrics, MetricsEndpoint
+from sitemon_core.errors import ConfigError
+from sitemon_core.models import CheckResult, ErrorKind
+
+LINE = re.compile(r'^(# (HELP|TYPE) .+|[a-z_]+(\{[a-z]+="[^"]*"\})? -?[0-9.e+-]+|.*Inf.*)$')
+
+
+@attrs.define
+class FakeStats:
+    started: int = 3
+    max_lag_s: float = 0.25
+    label: str = "ignored"
+
+
+def check(total_ms: float, *, ok: bool = True, kind: ErrorKind = ErrorKind.NONE) -> CheckResult:
+    return CheckResult(check_id="c", site_id="s", url="http://x/", region="r",
+                       started_at=datetime.now(UTC), ok=ok, total_ms=total_ms,
+                       status_code=200 if ok else None, error_kind=kind,
+                       error_message="" if ok else "boom")
+
+
+def test_exposition_has_counters_gauges_outcomes_and_a_cumulative_histogram() -> None:
+    endpoint = MetricsEndpoint("127.0.0.1", 9464)
+    endpoint.add_stats("scanner", attrs.make_class("Owner", {})())  # no stats: skipped
+    owner = type("Owner", (), {"stats": FakeStats()})()
+    endpoint.add_stats("scanner", owner)
+    endpoint.add_gauge("sites", lambda: 7)
+    endpoint.checks = CheckMetrics()
+    for ms in (3.0, 40.0, 40.0, 60_000.0):
+        endpoint.checks.observe(check(ms), 0.0)
+    endpoint.checks.observe(check(900.0, ok=False, kind=ErrorKind.TIMEOUT), 0.0)
+    text = endpoint.render()
+    assert all(LINE.match(line) for line in text.splitlines()), text
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    assert samples["sitemon_scanner_started_total"] == "3"
+    assert samples["sitemon_scanner_max_lag_s"] == "0.25"
+    assert "sitemon_scanner_label_total" not in samples
+    assert samples["sitemon_sites"] == "7"
+    assert samples['sitemon_checks_total{outcome="up"}'] == "4"
+    assert samples['sitemon_checks_total{outcome="timeout"}'] == "1"
+    assert samples['sitemon_check_duration_seconds_bucket{le="0.005"}'] == "1"
+    assert samples['sitemon_check_duration_seconds_bucket{le="0.05"}'] == "3"
+    assert samples['sitemon_check_duration_seconds_bucket{le="1.0"}'] == "4"
+    assert samples['sitemon_check_duration_seconds_bucket{le="30.0"}'] == "4"
+    assert samples['sitemon_check_duration_seconds_bucket{le="+Inf"}'] == "5"
+    assert float(samples["sitemon_check_duration_seconds_sum"]) == 60.983
+
+
+def test_listen_address_is_validated() -> None:
+    assert parse_config("c", {"metrics": {"listen": "0.0.0.0:9464"}}).metrics_listen == (
+        "0.0.0.0", 9464)
+    assert parse_config("c", {"metrics": {"listen": "[::1]:9464"}}).metrics_listen == (
+        "::1", 9464)
+    assert parse_config("c", {}).metrics_listen is None
+    for bad in ("9464", "host:", "host:0", "host:70000", ":9464"):
+        try:
+            parse_config("c", {"metrics": {"listen": bad}})
+        except ConfigError as exc:
+            assert str(exc) == (f"c: metrics.listen: must be host:port with a port from 1 to "
+                                f"65535, got {bad!r}")
+        else:
+            raise AssertionError(f"{bad!r} accepted")
