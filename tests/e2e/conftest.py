@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,21 @@ async def target_base() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def refused_url() -> str:
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test.
+
+    The socket stays bound (never listening) until the test ends: a connection to it is
+    refused, and no other process can take the port meanwhile (as it could if the port
+    were merely found free and released, and the test then counted on it staying free).
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
+        yield int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def refused_url(closed_port: int) -> str:
+    return f"http://127.0.0.1:{closed_port}/"
 
 
 @pytest.fixture

@@ -66,6 +66,14 @@ class SitemonProcess:
         while (entry := self.find(predicate)) is None:
             assert self.proc is not None
             if self.proc.returncode is not None:
+                # The exit can be noticed before the reader has seen the last lines: read
+                # the pipe to its end before deciding the line never came.
+                if self._reader is not None:
+                    with contextlib.suppress(TimeoutError):  # a child may hold the pipe
+                        await asyncio.wait_for(asyncio.shield(self._reader),
+                                               max(1.0, deadline - time.monotonic()))
+                if (entry := self.find(predicate)) is not None:
+                    return entry
                 raise AssertionError(f"process exited {self.proc.returncode}:\n" + self.tail())
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from datetime import UTC, datetime, timedelta
 
 import avro.io
@@ -31,15 +32,21 @@ def sample(i: int) -> CheckResult:
     )
 
 
-def read_with_kafka_python(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
+def read_with_kafka_python(bootstrap: str, topic: str, expected: int,
+                           timeout: float = 120.0) -> list[tuple[bytes, bytes]]:
+    """Poll until ``expected`` records were read (the records are all in the topic already:
+    how long the first fetch takes on a busy machine decides nothing), then one more poll
+    so that an extra record would be seen."""
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=20_000)
+                             enable_auto_commit=False)
     records: list[tuple[bytes, bytes]] = []
+    deadline = time.monotonic() + timeout
     try:
-        for message in consumer:
-            records.append((message.key, message.value))
-            if len(records) >= expected:
-                break
+        while len(records) < expected and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend((message.key, message.value) for message in batch)
+        for batch in consumer.poll(timeout_ms=500).values():
+            records.extend((message.key, message.value) for message in batch)
     finally:
         consumer.close()
     return records

@@ -590,11 +590,11 @@ async def test_secrets_stay_out_of_logs_and_check_config_through_a_database_outa
         assert_no_secret(text, where)
 
 
-async def test_secrets_stay_out_of_every_error_path(rig: SecretsRig) -> None:
+async def test_secrets_stay_out_of_every_error_path(rig: SecretsRig, closed_port: int) -> None:
     """Wrong passwords, unreachable hosts, a DSN that does not parse: each process ends by
     itself (or, for a database retried at start, is stopped) with a clear message and
     without any secret in its output."""
-    closed = _closed_port()
+    closed = closed_port  # held bound for the whole test: nobody else can listen on it
     failing = {  # name -> (process, exit code, words in the output)
         "wrong PostgreSQL password": (rig.process("consumer", "bad-pg-password.yaml",
             rig.consumer(rig.pg.dsn(password=WRONG_PG_PASSWORD))),
@@ -638,14 +638,6 @@ async def test_secrets_stay_out_of_every_error_path(rig: SecretsRig) -> None:
 
 async def _at_least(conn: asyncpg.Connection, schema: str, n: int) -> bool:
     return await history_count(conn, schema) >= n
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- config files with secrets ----------------------------------------------------------------
