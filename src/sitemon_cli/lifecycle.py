@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sitemon_cli import entry
+
 log = logging.getLogger("sitemon.process")
 
 
@@ -36,6 +38,9 @@ def signal_handlers(on_stop: Callable[[], None], on_reload: Callable[[], None] |
     if on_reload is not None:
         loop.add_signal_handler(signal.SIGHUP, on_reload)
         installed.append(signal.SIGHUP)
+    if entry.RECEIVED:  # a signal while the program was still loading: apply it now
+        stop(signal.Signals(entry.RECEIVED.pop(0)))
+        entry.RECEIVED.clear()
     try:
         yield
     finally:

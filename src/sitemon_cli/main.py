@@ -9,12 +9,14 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from sitemon_cli import runners
+from sitemon_cli import entry, runners
 from sitemon_cli.config import Config, load_config
 from sitemon_cli.logs import redact, setup_logging
 from sitemon_core.errors import ConfigError, SitemonError
 
 DEFAULT_CONFIG = Path("example_config/sitemon.yaml")
+# Commands that stop gracefully on SIGTERM/SIGINT (their runners install handlers).
+_GRACEFUL = frozenset({"standalone", "producer", "consumer", "demo", "targets"})
 EXIT_CONFIG = 2
 
 
@@ -83,6 +85,8 @@ def _dispatch(args: argparse.Namespace, config: Config) -> Coroutine[Any, Any, i
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sitemon-run``; returns the process exit code."""
     args = _parser().parse_args(argv)
+    if args.command not in _GRACEFUL:
+        entry.restore_defaults()
     try:
         if args.command == "demo":
             from sitemon_cli.demo import run_demo

@@ -15,11 +15,13 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from sitemon_cli import entry
+
 
 def worker_argv(command: str, options: Sequence[str], shard: int, workers: int,
                 *, sharded: bool = True) -> list[str]:
     """The command line of worker ``shard`` of ``workers`` (``--shard`` when ``sharded``)."""
-    argv = [sys.executable, "-m", "sitemon_cli.main", command, *options]
+    argv = [sys.executable, "-m", "sitemon_cli.entry", command, *options]
     return [*argv, "--shard", f"{shard}/{workers}"] if sharded else argv
 
 
@@ -39,5 +41,7 @@ def run_workers(command: str, options: Sequence[str], workers: int,
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
+    while entry.RECEIVED:  # came while loading: the children stop as soon as they can
+        forward(entry.RECEIVED.pop(0), None)
     codes = [child.wait() for child in children]
     return next((code for code in codes if code != 0), 0)
