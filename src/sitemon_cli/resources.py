@@ -27,7 +27,8 @@ async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
     from sitemon_adapters.aiohttp_prober import AiohttpSiteProber
 
     async with AiohttpSiteProber(
-        region=config.scanner.region, clock=clock, user_agent=config.scanner.user_agent
+        region=config.scanner.region, clock=clock, user_agent=config.scanner.user_agent,
+        dns_cache_ttl_s=config.scanner.dns_cache_ttl_s,
     ) as prober:
         yield prober
 
@@ -42,7 +43,8 @@ async def curl_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
                           "curl needs pycurl: pip install 'sitemon[curl]'") from exc
 
     async with CurlSiteProber(
-        config.scanner.region, clock, user_agent=config.scanner.user_agent
+        config.scanner.region, clock, user_agent=config.scanner.user_agent,
+        dns_cache_ttl_s=config.scanner.dns_cache_ttl_s,
     ) as prober:
         yield prober
 

@@ -121,3 +121,9 @@ def test_history_retention_is_optional_and_in_days(tmp_path: Path) -> None:
     assert parse_config("c", {}).history_retention_s is None
     config = parse_config("c", {"repository": {"history_retention": "30d"}})
     assert config.history_retention_s == 30 * 86400
+
+
+def test_dns_cache_ttl_is_whole_seconds_and_off_by_default() -> None:
+    assert parse_config("c", {}).scanner.dns_cache_ttl_s is None
+    assert parse_config("c", {"scanner": {"dns_cache_ttl": "90s"}}).scanner.dns_cache_ttl_s == 90
+    assert parse_config("c", {"scanner": {"dns_cache_ttl": "200ms"}}).scanner.dns_cache_ttl_s == 1

@@ -61,7 +61,7 @@ def parse_config(source: str, document: object) -> Config:
         sites=parse_sites(root),
         scanner=_scanner(root.child("scanner", {
             "region", "prober", "max_concurrency", "start_jitter", "shutdown_grace",
-            "user_agent"})),
+            "user_agent", "dns_cache_ttl"})),
         persister=_persister(root.child("persister", {"batch_size", "poll_timeout",
                                                       "max_in_flight"})),
         bus=bus.get("kind", choice("memory", "kafka"), "memory"),
@@ -166,7 +166,12 @@ def _scanner(sec: Section) -> ScannerSettings:
         start_jitter_s=sec.get("start_jitter", duration, None),
         shutdown_grace_s=sec.get("shutdown_grace", duration, 5.0),
         user_agent=sec.get("user_agent", text, ScannerSettings().user_agent),
+        dns_cache_ttl_s=_whole_seconds(sec.get("dns_cache_ttl", duration, None)),
     )
+
+
+def _whole_seconds(seconds: float | None) -> int | None:
+    return None if seconds is None else max(1, round(seconds))
 
 
 def _persister(sec: Section) -> PersisterSettings:
