@@ -10,6 +10,7 @@ import attrs
 
 from sitemon_core.errors import RepositoryError, SubscriberError
 from sitemon_core.ports import Batch, Clock, StatusRepository, StatusSubscriber
+from sitemon_core.waiting import sleep_unless
 
 log = logging.getLogger("sitemon.persister")
 
@@ -164,11 +165,4 @@ class Persister:
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep on the clock; return True early if a stop was requested."""
-        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
-        stopper = asyncio.ensure_future(self._stop.wait())
-        try:
-            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            stopper.cancel()
-        return self._stop.is_set()
+        return await sleep_unless(self._clock, seconds, self._stop)

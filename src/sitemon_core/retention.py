@@ -16,6 +16,7 @@ import attrs
 
 from sitemon_core.errors import RepositoryError
 from sitemon_core.ports import Clock, StatusRepository
+from sitemon_core.waiting import sleep_unless
 
 log = logging.getLogger("sitemon.retention")
 
@@ -78,14 +79,5 @@ class HistoryRetention:
                     log.info("history pruned", extra={
                         "deleted": deleted, "older_than": str(self._keep),
                         "deleted_total": self.stats.deleted})
-            await self._pause(self._every_s)
+            await sleep_unless(self._clock, self._every_s, self._stop)
         return self.stats
-
-    async def _pause(self, seconds: float) -> None:
-        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
-        stopper = asyncio.ensure_future(self._stop.wait())
-        try:
-            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            stopper.cancel()

@@ -12,6 +12,7 @@ from sitemon_core.errors import PublishError
 from sitemon_core.models import CheckResult, ErrorKind, Site, new_check_id
 from sitemon_core.ports import Clock, SiteProber, StatusPublisher
 from sitemon_core.schedule import Schedule
+from sitemon_core.waiting import sleep_unless
 
 log = logging.getLogger("sitemon.scanner")
 
@@ -160,17 +161,8 @@ class Scanner:
         else:
             delay = due - self._clock.monotonic()
             if delay > _EARLY_START_S:
-                await self._sleep_or_wake(delay)
+                await sleep_unless(self._clock, delay, self._wake)
         self._wake.clear()
-
-    async def _sleep_or_wake(self, delay: float) -> None:
-        sleeper = asyncio.ensure_future(self._clock.sleep(delay))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
 
     async def _check(self, site: Site, due: float) -> None:
         lag = max(0.0, self._clock.monotonic() - due)
