@@ -53,8 +53,11 @@ async def test_standalone_serves_metrics_that_match_its_own_counts(
     up, refused = (samples.get(f'sitemon_checks_total{{outcome="{o}"}}', 0)
                    for o in ("up", "connect"))
     assert up > 0 and refused > 0
-    assert samples["sitemon_check_duration_seconds_count"] == up + refused
-    assert samples['sitemon_check_duration_seconds_bucket{le="+Inf"}'] == up + refused
+    # Every outcome counts, not only the two expected: on a loaded machine a check of the
+    # local target can exceed its 150 ms timeout, and that check is a "timeout".
+    checks = sum(v for k, v in samples.items() if k.startswith("sitemon_checks_total{"))
+    assert samples["sitemon_check_duration_seconds_count"] == checks
+    assert samples['sitemon_check_duration_seconds_bucket{le="+Inf"}'] == checks
     assert samples["sitemon_sites"] == 2
     assert samples["sitemon_scanner_started_total"] >= samples["sitemon_scanner_published_total"]
     assert samples["sitemon_scanner_published_total"] >= samples["sitemon_persister_saved_total"]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tests.e2e.procs import SitemonProcess, message_is, wait_until, write_config
 
-KEEP_S = 3.0  # pruned every second (a tenth of the window, at least 1 s)
+KEEP_S = 3.0
+PRUNE_EVERY_S = 1.0  # a tenth of the window, at least 1 s
 
 
 async def test_standalone_prunes_history_older_than_the_window(
@@ -30,13 +31,15 @@ async def test_standalone_prunes_history_older_than_the_window(
             return proc.count(message_is("history pruned")) >= 4
 
         await wait_until(rounds, 60, "4 pruning rounds")
-        pruned = [e for e in proc.logs if e.get("msg") == "history pruned"][-1]
+        previous, pruned = [e for e in proc.logs if e.get("msg") == "history pruned"][-2:]
         assert await proc.stop() == 0
     finally:
         await proc.kill()
-    # Rows only ever arrive newer, so after a round nothing older than its cutoff (about
-    # its log time minus the window; the round itself takes milliseconds) may remain.
-    cutoff_us = (datetime.fromisoformat(pruned["ts"]).timestamp() - KEEP_S - 0.5) * 1e6
+    # Rows only ever arrive newer, so after a round nothing older than its cutoff (its
+    # start minus the window) may remain. Its start is not logged, but it came at least
+    # PRUNE_EVERY_S after the previous round was logged, however long the rounds take.
+    round_began = datetime.fromisoformat(previous["ts"]).timestamp() + PRUNE_EVERY_S
+    cutoff_us = (round_began - KEEP_S) * 1e6
     with sqlite3.connect(db) as conn:
         oldest, rows = conn.execute(
             "SELECT min(started_at), count(*) FROM check_history").fetchone()
