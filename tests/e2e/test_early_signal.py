@@ -21,6 +21,16 @@ def standalone_config(tmp_path: Path, target_base: str) -> Path:
     })
 
 
+async def finish(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
+    """Its output once it exits; killed (and the test failed) if that takes over 60 s."""
+    try:
+        return await asyncio.wait_for(proc.communicate(), 60)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError("still running 60 s after SIGTERM") from None
+
+
 def catches_sigterm(pid: int) -> bool:
     """Whether ``pid`` has a handler for SIGTERM (the SigCgt mask in /proc)."""
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
@@ -41,7 +51,7 @@ async def test_sigterm_recorded_while_loading_stops_cleanly(
         sys.executable, "-c", script, "--log-format", "json", "standalone",
         "-c", str(standalone_config(tmp_path, target_base)),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await finish(proc)
     logs = (out + err).decode()
     assert proc.returncode == 0, logs
     assert '"msg": "shutting down", "signal": "SIGTERM"' in logs
@@ -57,8 +67,10 @@ async def test_sigterm_as_soon_as_it_is_caught_never_kills(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     deadline = time.monotonic() + 30
     while not catches_sigterm(proc.pid):  # the earliest moment a SIGTERM can be graceful
-        assert time.monotonic() < deadline, "no SIGTERM handler installed"
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("no SIGTERM handler installed")
         await asyncio.sleep(0.001)
     os.kill(proc.pid, signal.SIGTERM)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await finish(proc)
     assert proc.returncode == 0, (out + err).decode()
