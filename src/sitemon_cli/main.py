@@ -9,6 +9,8 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from sitemon_cli import entry, runners
 from sitemon_cli.config import Config, load_config
 from sitemon_cli.logs import redact, setup_logging
@@ -46,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         if name == "consumer":
             cmd.add_argument("--workers", type=int, default=1, metavar="N",
                              help="run N processes in one consumer group (one per core)")
+        if name in ("standalone", "producer", "consumer"):
+            # Set by --workers for its children: metrics on port + K.
+            cmd.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     targets = sub.add_parser("targets", help="serve the local target behaviours over HTTP")
     targets.add_argument("--host", default="127.0.0.1")
     targets.add_argument("--port", type=int, default=8080)
@@ -100,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(serve_targets(args.host, args.port))
         if args.command == "check-config":
             return runners.check_config(args.config)
-        config = load_config(args.config)
+        config = _for_worker(load_config(args.config), getattr(args, "worker_index", 0))
         if getattr(args, "workers", 1) > 1:
             return _run_workers(args, config)
         setup_logging(args.log_format or config.log_format, config.log_level)
@@ -111,6 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SitemonError as exc:
         print(redact(f"error: {exc}"), file=sys.stderr)
         return 1
+
+
+def _for_worker(config: Config, index: int) -> Config:
+    """Worker ``index`` of ``--workers`` serves its metrics on the configured port + index."""
+    if index and config.metrics_listen is not None:
+        host, port = config.metrics_listen
+        return attrs.evolve(config, metrics_listen=(host, port + index))
+    return config
 
 
 def _run_workers(args: argparse.Namespace, config: Config) -> int:

@@ -20,8 +20,13 @@ from sitemon_cli import entry
 
 def worker_argv(command: str, options: Sequence[str], shard: int, workers: int,
                 *, sharded: bool = True) -> list[str]:
-    """The command line of worker ``shard`` of ``workers`` (``--shard`` when ``sharded``)."""
-    argv = [sys.executable, "-m", "sitemon_cli.entry", command, *options]
+    """The command line of worker ``shard`` of ``workers`` (``--shard`` when ``sharded``).
+
+    ``--worker-index`` moves the worker's ``/metrics`` port up by its index, so N workers
+    on one host serve N endpoints (port, port + 1, ...) instead of fighting over one.
+    """
+    argv = [sys.executable, "-m", "sitemon_cli.entry", command, *options,
+            "--worker-index", str(shard)]
     return [*argv, "--shard", f"{shard}/{workers}"] if sharded else argv
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 
 from tests.e2e.conftest import consumer_config, kafka_section, producer_config
@@ -18,6 +20,29 @@ def _assignments(proc: SitemonProcess) -> dict[int, set[str]]:
         if entry.get("msg") == "partitions assigned":
             latest[int(entry["pid"])] = set(entry["partitions"])
     return latest
+
+
+def _two_free_ports() -> int:
+    """A port P with P and P + 1 both free right now."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise AssertionError("no two consecutive free ports")
+
+
+async def _saved(port: int) -> float:
+    url = f"http://127.0.0.1:{port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
+    return next(float(line.split()[1]) for line in text.splitlines()
+                if line.startswith("sitemon_persister_saved_total "))
 
 
 async def _history(pg: asyncpg.Connection) -> tuple[int, int]:
@@ -40,6 +65,8 @@ async def test_consumer_workers_share_the_partitions_and_store_each_result_once(
     producer_doc["bus"]["kafka"] = kafka
     consumer_doc = consumer_config(pg_dsn, kafka_bootstrap, names)
     consumer_doc["bus"]["kafka"] = kafka
+    port = _two_free_ports()  # worker k serves /metrics on port + k
+    consumer_doc["metrics"] = {"listen": f"127.0.0.1:{port}"}
     producer = SitemonProcess("producer", write_config(tmp_path / "p.yaml", producer_doc))
     consumers = SitemonProcess("consumer", write_config(tmp_path / "c.yaml", consumer_doc),
                                "--workers", "2")
@@ -65,6 +92,7 @@ async def test_consumer_workers_share_the_partitions_and_store_each_result_once(
             return (await _history(pg))[0] >= published
 
         await wait_until(all_stored, 60, f"{published} history rows")
+        per_worker = [await _saved(port), await _saved(port + 1)]
         assert await consumers.stop() == 0
     finally:
         await producer.kill()
@@ -74,3 +102,4 @@ async def test_consumer_workers_share_the_partitions_and_store_each_result_once(
     done = [e for e in consumers.logs if e.get("msg") == "persister stopped"]
     assert len({e["pid"] for e in done}) == 2, consumers.tail()
     assert sum(int(e["saved"]) for e in done) >= published
+    assert sum(per_worker) >= published and all(per_worker), per_worker
