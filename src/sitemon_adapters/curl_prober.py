@@ -1,6 +1,6 @@
 """The pycurl ``SiteProber``: the same checks as ``AiohttpSiteProber`` for less CPU.
 
-2.4x the checks per CPU-second of the aiohttp prober on plain HTTP, 1.4x on HTTPS, where the
+2.1-2.4x the checks per CPU-second of the aiohttp prober on plain HTTP, 1.4-1.6x on HTTPS, where the
 handshake dominates (BENCHMARKS.md).
 
 libcurl does the HTTP and TLS work in C; one ``CurlMulti`` per prober is driven by the

@@ -35,7 +35,7 @@ async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
 
 async def curl_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
     """The libcurl prober (``pip install 'sitemon[curl]'``): same timings and error kinds,
-    about 2.4x the checks per CPU-second of aiohttp (BENCHMARKS.md)."""
+    2.1-2.4x the checks per CPU-second of aiohttp (BENCHMARKS.md)."""
     try:
         from sitemon_adapters.curl_prober import CurlSiteProber
     except ImportError as exc:
