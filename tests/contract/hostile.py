@@ -11,28 +11,20 @@ for the expired one, since ``-startdate``/``-enddate`` exist in every OpenSSL ve
 ``req -not_after`` is missing from OpenSSL 3.0): a prober that trusts the CA then sees
 exactly one fault per certificate (expired, wrong name, or not issued by a trusted CA).
 
-``soak_main`` is the body of the memory soak's subprocess: the real scanner and prober over
-all the hostile sites, reporting its peak RSS.
+``_status_kib`` reads the memory figures the soak subprocess (``hostile_soak``) reports.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
-import json
-import logging
 import shutil
 import struct
 import subprocess
-import sys
-import time
-import warnings
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -319,70 +311,3 @@ def _status_kib(field: str) -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     raise LookupError(field)
-
-
-async def _soak(spec: dict[str, Any]) -> dict[str, Any]:
-    from sitemon_adapters.aiohttp_prober import AiohttpSiteProber
-    from sitemon_adapters.clock import SystemClock
-    from sitemon_adapters.http.tls import verified_tls_context
-    from sitemon_core.models import CheckResult, Site
-    from sitemon_core.scanner import Scanner
-
-    counts: collections.Counter[str] = collections.Counter()
-    kinds: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-
-    class CountingPublisher:
-        """Keeps counters only: the results themselves are dropped at once."""
-
-        async def publish(self, result: CheckResult) -> None:
-            counts[result.site_id] += 1
-            kinds[result.site_id][result.error_kind.value] += 1
-
-        async def flush(self) -> None:
-            pass
-
-    sites = [Site(**fields) for fields in spec["sites"]]
-    clock = SystemClock()
-    context = verified_tls_context(spec["cafile"])
-    samples: list[int] = []
-    async with AiohttpSiteProber("soak", clock, ssl_context=context) as prober:
-        scanner = Scanner(prober, CountingPublisher(), clock, region="soak")
-        scanner.set_sites(sites)
-        baseline = _status_kib("VmRSS")
-        running = asyncio.create_task(scanner.run_scanner())
-        deadline = time.monotonic() + spec["duration_s"]
-        while time.monotonic() < deadline and not running.done():
-            await asyncio.sleep(0.5)
-            samples.append(_status_kib("VmRSS"))
-        scanner.request_stop()
-        stats = await running
-    return {
-        "baseline_rss_kib": baseline,
-        "peak_rss_kib": _status_kib("VmHWM"),
-        "rss_samples_kib": samples,
-        "stats": attrs.asdict(stats),
-        "checks": dict(counts),
-        "kinds": {site_id: dict(counter) for site_id, counter in kinds.items()},
-    }
-
-
-def soak_main() -> None:
-    """Entry of the soak subprocess: a JSON spec on stdin, a JSON report on stdout.
-
-    spec: ``{"sites": [Site fields...], "cafile": str, "duration_s": float}``. The report
-    adds ``problems``: every warning or error logged meanwhile (scanner, asyncio, warnings
-    module), which should be none.
-    """
-    problems: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            problems.append(f"{record.name}: {record.getMessage()}"[:500])
-
-    logging.captureWarnings(True)
-    warnings.simplefilter("always")
-    logging.getLogger().addHandler(Collect(logging.WARNING))
-    spec = json.load(sys.stdin)
-    report = asyncio.run(_soak(spec))
-    report["problems"] = problems
-    json.dump(report, sys.stdout)

@@ -1,8 +1,8 @@
-"""The memory soak's subprocess, for any prober adapter of the contract suite.
+"""The memory soak's subprocess: the real scanner and a prober over all the hostile sites.
 
-``hostile.soak_main`` runs the aiohttp prober only; this runs the factory of
-``test_site_prober.ADAPTERS`` named in the spec (``"adapter": "curl_prober"``), so that
-``test_scanner_memory_stays_bounded`` holds every adapter to the same peak RSS.
+It runs the factory of ``test_site_prober.ADAPTERS`` named in the spec (``"adapter":
+"curl_prober"``), so that ``test_scanner_memory_stays_bounded`` holds every adapter to the
+same peak RSS.
 """
 
 from __future__ import annotations
