@@ -102,4 +102,7 @@ async def test_consumer_workers_share_the_partitions_and_store_each_result_once(
     done = [e for e in consumers.logs if e.get("msg") == "persister stopped"]
     assert len({e["pid"] for e in done}) == 2, consumers.tail()
     assert sum(int(e["saved"]) for e in done) >= published
-    assert sum(per_worker) >= published and all(per_worker), per_worker
+    # Both endpoints answered (port and port + 1). Which worker saved what depends on when
+    # the group split the partitions, so only the total is fixed: every result at least
+    # once, and no more than the workers' own final counts.
+    assert published <= sum(per_worker) <= sum(int(e["saved"]) for e in done), per_worker
