@@ -12,7 +12,6 @@ reported next to it).
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import time
 import uuid
@@ -21,8 +20,8 @@ from typing import Any
 from benchmarks import procs, report
 from benchmarks.consumer_throughput import CpuSampler, postgres_pids, run_consumer
 from benchmarks.farm import FARM_MARKER
-from benchmarks.sites import farm_sites, open_prober, prober_names
-from benchmarks.system import load_average, self_cpu_s
+from benchmarks.sites import farm_sites, open_prober, prober_names, run_scanner_for
+from benchmarks.system import load_average
 
 MODULE = "benchmarks.end_to_end"
 INTERVAL_S = 10.0
@@ -52,12 +51,7 @@ async def producer(params: dict[str, Any]) -> dict[str, Any]:
             KafkaStatusPublisher(connection, params["topic"]) as publisher:
         scanner = Scanner(prober, publisher, clock, region="bench", max_concurrency=256)
         scanner.set_sites(sites)
-        cpu0 = self_cpu_s()
-        running = asyncio.create_task(scanner.run_scanner(drain_timeout_s=10))
-        await asyncio.sleep(params["duration_s"])
-        scanner.request_stop()
-        stats = await running
-        cpu = self_cpu_s() - cpu0
+        stats, cpu = await run_scanner_for(scanner, params["duration_s"])
     return {"started": stats.started, "published": stats.published, "dropped": stats.dropped,
             "late_starts": stats.late_starts, "cpu_s": cpu}
 

@@ -11,15 +11,14 @@ the checks made vs the schedule's promise, and the scanner's peak RSS (VmHWM).
 from __future__ import annotations
 
 import array
-import asyncio
 import collections
 from typing import Any
 
 from benchmarks import procs, report
 from benchmarks.farm import FARM_MARKER
 from benchmarks.scanner_peak import CountingPublisher
-from benchmarks.sites import farm_sites, open_prober, prober_names
-from benchmarks.system import load_average, peak_rss_mb, self_cpu_s
+from benchmarks.sites import farm_sites, open_prober, prober_names, run_scanner_for
+from benchmarks.system import load_average, peak_rss_mb
 from sitemon_adapters.clock import SystemClock
 from sitemon_core.models import CheckResult
 from sitemon_core.scanner import Scanner
@@ -47,12 +46,7 @@ async def worker(params: dict[str, Any]) -> dict[str, Any]:
                           max_concurrency=params["max_concurrency"], observer=observe)
         scanner.set_sites(sites)
         del sites, urls
-        cpu0 = self_cpu_s()
-        running = asyncio.create_task(scanner.run_scanner(drain_timeout_s=10))
-        await asyncio.sleep(params["duration_s"])
-        scanner.request_stop()
-        stats = await running
-        cpu = self_cpu_s() - cpu0
+        stats, cpu = await run_scanner_for(scanner, params["duration_s"])
     # Lags as a histogram of whole milliseconds, so shards' figures merge exactly.
     histogram = collections.Counter(int(v * 1000) for v in lags)
     return {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from benchmarks.system import self_cpu_s
 from sitemon_core.models import Site
 from sitemon_core.ports import SiteProber
 from sitemon_core.sharding import select_shard
@@ -64,3 +66,13 @@ async def open_prober(name: str, clock: Any, *, cafile: str | None,
             yield prober
     else:
         raise ValueError(f"unknown prober {name!r}")
+
+
+async def run_scanner_for(scanner: Any, seconds: float) -> tuple[Any, float]:
+    """Run ``scanner`` for ``seconds``, stop it; return its stats and the CPU it used."""
+    cpu0 = self_cpu_s()
+    running = asyncio.create_task(scanner.run_scanner(drain_timeout_s=10))
+    await asyncio.sleep(seconds)
+    scanner.request_stop()
+    stats = await running
+    return stats, self_cpu_s() - cpu0

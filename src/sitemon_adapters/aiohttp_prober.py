@@ -16,8 +16,9 @@ from typing import Self
 
 import aiohttp
 
-from sitemon_adapters.http.body_regex import SEARCHING, RegexTimeoutError, search_body
+from sitemon_adapters.http.body_regex import RegexTimeoutError, search_body
 from sitemon_adapters.http.errors import classify
+from sitemon_adapters.http.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
 from sitemon_adapters.http.tls import current_check, system_tls_context
 from sitemon_adapters.http.trace import PhaseTrace, phase_trace_config
 from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
@@ -27,12 +28,6 @@ from sitemon_core.ports import Clock
 # escaped aiohttp's timer (e.g. a slow thread-pool DNS lookup); it should never trigger.
 TIMEOUT_GRACE_S = 0.5
 READ_CHUNK = 64 * 1024
-# Longest response header line accepted (aiohttp's default is 8190). Real sites send
-# larger ones that browsers and curl accept (long Content-Security-Policy, Link or
-# Set-Cookie headers; 8.5 kB seen in the wild), and calling such a site down would be a
-# false alarm. Still bounded: with aiohttp's 128-header limit a head costs at most ~4 MiB,
-# the order of the body cap; a longer line (e.g. a 100 kB header) is a PROTOCOL error.
-MAX_HEADER_LINE_BYTES = 32 * 1024
 
 
 @functools.lru_cache(maxsize=64)
@@ -140,7 +135,7 @@ class AiohttpSiteProber:
             async with asyncio.timeout(site.timeout_s + TIMEOUT_GRACE_S):
                 await self._exchange(session, site, trace, exchange)
         except RegexTimeoutError:
-            kind, message = ErrorKind.TIMEOUT, f"timed out after {site.timeout_s}s {SEARCHING}"
+            kind, message = ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
         except Exception as exc:  # any target failure; CancelledError is not an Exception
             kind, message = classify(exc, site, trace.stage)
         finally:

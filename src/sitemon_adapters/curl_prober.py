@@ -28,7 +28,17 @@ from urllib.parse import urlsplit
 
 import pycurl
 
-from sitemon_adapters.http.body_regex import SEARCHING, RegexTimeoutError, search_body
+from sitemon_adapters.http.body_regex import RegexTimeoutError, search_body
+from sitemon_adapters.http.stages import (
+    CONNECTING,
+    MAX_HEADER_LINE_BYTES,
+    READING,
+    RESOLVING,
+    SEARCHING,
+    TLS_STAGE,
+    WAITING,
+    timed_out,
+)
 from sitemon_core.models import (
     CheckResult,
     ErrorKind,
@@ -42,17 +52,9 @@ from sitemon_core.ports import Clock
 # The outer safety net, as in the aiohttp prober: libcurl's own TIMEOUT_MS ends the check.
 TIMEOUT_GRACE_S = 0.5
 _MS = 1000.0
-# Stages, the tail of a timeout's message; the same words as the aiohttp prober's.
-RESOLVING = "resolving the name"
-CONNECTING = "connecting"
-TLS_STAGE = "in the TLS handshake"
-WAITING = "waiting for the response"
-READING = "reading the body"
 _SYSTEM_CA_FALLBACK = "/etc/ssl/certs/ca-certificates.crt"
-# The aiohttp prober's header limit (``aiohttp_prober.MAX_HEADER_LINE_BYTES``, not imported:
-# that would load aiohttp): a header name or value over 32 KiB is a PROTOCOL error, where
-# libcurl alone accepts lines up to 100 KiB. See ``_Transfer.header``.
-MAX_HEADER_LINE_BYTES = 32 * 1024
+# The aiohttp prober's header limit: a header name or value over it is a PROTOCOL error,
+# where libcurl alone accepts lines up to 100 KiB. See ``_Transfer.header``.
 HEADER_TOO_LONG = f"invalid HTTP response: status or header line over {MAX_HEADER_LINE_BYTES} bytes"
 _READS = (pycurl.POLL_IN, pycurl.POLL_INOUT)
 _WRITES = (pycurl.POLL_OUT, pycurl.POLL_INOUT)
@@ -284,7 +286,7 @@ class CurlSiteProber:
         kind, detail = ErrorKind.NONE, ""
         regex_matched = None if isinstance(matched, RegexTimeoutError) else matched
         if isinstance(matched, RegexTimeoutError):
-            kind, detail = ErrorKind.TIMEOUT, f"timed out after {site.timeout_s}s {SEARCHING}"
+            kind, detail = ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
         elif transfer.too_large:
             kind, detail = ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
         elif transfer.head_too_long:
@@ -478,7 +480,7 @@ def _classify(code: int, message: str, site: Site, stage: str,
 _Rule = Any  # (site, stage, easy, message) -> (ErrorKind, str)
 _RULES: dict[int, _Rule] = {
     pycurl.E_OPERATION_TIMEDOUT: lambda site, stage, _e, _m: (
-        ErrorKind.TIMEOUT, f"timed out after {site.timeout_s}s {stage}"),
+        ErrorKind.TIMEOUT, timed_out(site.timeout_s, stage)),
     pycurl.E_TOO_MANY_REDIRECTS: lambda site, _s, _e, _m: (
         ErrorKind.TOO_MANY_REDIRECTS, f"more than {site.max_redirects} redirects"),
     pycurl.E_COULDNT_RESOLVE_HOST: lambda _site, _s, easy, _m: (

@@ -1,1 +1,2 @@
-"""Pieces of the aiohttp prober: phase tracing, TLS timing and error classification."""
+"""Pieces of the probers: phase tracing, TLS timing, error classification (aiohttp), the
+stages and header limit both share, and the body-regex search."""

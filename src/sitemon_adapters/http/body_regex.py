@@ -31,8 +31,6 @@ INLINE_BUDGET_S = 0.005
 # load); the check stops waiting this long after the deadline whatever the thread does
 # (the thread itself still stops at its own timeout).
 WAIT_GRACE_S = 0.25
-# What a check is doing while it searches (the stage in a timeout message).
-SEARCHING = "searching the body regex"
 
 _pool: ThreadPoolExecutor | None = None
 

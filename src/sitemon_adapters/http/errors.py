@@ -19,7 +19,7 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp.http_exceptions import LineTooLong
 
-from sitemon_adapters.http.trace import TLS_STAGE
+from sitemon_adapters.http.stages import TLS_STAGE, timed_out
 from sitemon_core.models import ErrorKind, Site
 
 Rule = Callable[[BaseException, Site, str], tuple[ErrorKind, str]]
@@ -65,7 +65,7 @@ def _connect(exc: BaseException, _site: Site, stage: str) -> tuple[ErrorKind, st
 
 
 def _timeout(_exc: BaseException, site: Site, stage: str) -> tuple[ErrorKind, str]:
-    return ErrorKind.TIMEOUT, f"timed out after {site.timeout_s}s {stage}"
+    return ErrorKind.TIMEOUT, timed_out(site.timeout_s, stage)
 
 
 def _bad_redirect(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:

@@ -33,15 +33,10 @@ from typing import Any
 
 import aiohttp
 
+from sitemon_adapters.http.stages import CONNECTING, READING, RESOLVING, TLS_STAGE, WAITING
 from sitemon_core.models import PhaseTimings
 
 _MS = 1000.0
-# Stages, also the tail of a timeout's message ("timed out after 2.0s connecting").
-RESOLVING = "resolving the name"
-CONNECTING = "connecting"
-TLS_STAGE = "in the TLS handshake"
-WAITING = "waiting for the response"
-READING = "reading the body"
 
 
 def _add(total: float | None, seconds: float) -> float:
