@@ -18,8 +18,7 @@ from benchmarks import report
 from benchmarks.farm import Farm
 from benchmarks.system import uptime_line
 
-SCENARIOS = ["scanner_peak", "schedule_fidelity", "consumer_throughput", "end_to_end",
-             "blackbox"]
+SCENARIOS = ["scanner_peak", "schedule_fidelity", "consumer_throughput", "end_to_end", "blackbox"]
 
 
 class Context:
@@ -98,26 +97,33 @@ class Context:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen scenarios; print tables; write bench-results/*.json."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("scenarios", nargs="*", choices=[[], *SCENARIOS], default=[],
-                        metavar="scenario")
+    parser.add_argument(
+        "scenarios", nargs="*", choices=[[], *SCENARIOS], default=[], metavar="scenario"
+    )
     parser.add_argument("--quick", action="store_true", help="every scenario at small scale")
     parser.add_argument("--runs", type=int, help="repetitions (default 3, quick 1)")
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     parser.add_argument("--no-kafka", action="store_true", help="skip the +kafka variants")
-    parser.add_argument("--only", metavar="TEXT",
-                        help="scanner_peak / schedule_fidelity: only variants whose name "
-                             "contains one of these comma-separated texts")
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        help="scanner_peak / schedule_fidelity: only variants whose name "
+        "contains one of these comma-separated texts",
+    )
     args = parser.parse_args(argv)
     chosen = args.scenarios or SCENARIOS
     began = time.monotonic()
-    report.progress(f"benchmarks {' '.join(chosen)} ({'quick' if args.quick else 'full'}); "
-                    f"{uptime_line()}")
+    report.progress(
+        f"benchmarks {' '.join(chosen)} ({'quick' if args.quick else 'full'}); {uptime_line()}"
+    )
     farm = Farm().start()
     ctx = Context(args, farm)
-    report.progress(f"farm: {farm.kind}, http ports {farm.http_ports}, "
-                    f"https ports {farm.https_ports}")
+    report.progress(
+        f"farm: {farm.kind}, http ports {farm.http_ports}, https ports {farm.https_ports}"
+    )
     needs_kafka = {"consumer_throughput", "end_to_end"} & set(chosen) or (
-        "scanner_peak" in chosen and ctx.want_kafka)
+        "scanner_peak" in chosen and ctx.want_kafka
+    )
     if args.quick and needs_kafka:
         ctx.start_kafka_in_background()
     try:
@@ -126,10 +132,14 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             load_before = uptime_line()
             data = module.run(ctx)
-            meta = {"command": " ".join(["python -m benchmarks", *(argv or sys.argv[1:])]),
-                    "only": args.only,
-                    "quick": args.quick, "runs": ctx.runs, "uptime_before": load_before,
-                    "seconds": round(time.monotonic() - started, 1)}
+            meta = {
+                "command": " ".join(["python -m benchmarks", *(argv or sys.argv[1:])]),
+                "only": args.only,
+                "quick": args.quick,
+                "runs": ctx.runs,
+                "uptime_before": load_before,
+                "seconds": round(time.monotonic() - started, 1),
+            }
             path = report.write(args.out, name, data, meta)
             report.progress(f"{name} done in {meta['seconds']} s -> {path}")
     finally:

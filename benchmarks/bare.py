@@ -71,8 +71,7 @@ def _curl_loop(urls: list[str], concurrency: int, cafile: str) -> tuple[int, flo
             start(easy)
 
 
-async def _aiohttp_loop(urls: list[str], concurrency: int,
-                        cafile: str) -> tuple[int, float, float]:
+async def _aiohttp_loop(urls: list[str], concurrency: int, cafile: str) -> tuple[int, float, float]:
     import ssl
 
     import aiohttp
@@ -109,8 +108,9 @@ async def worker(params: dict[str, Any]) -> dict[str, Any]:
     if params["library"] == "curl":
         checks, cpu, wall = _curl_loop(params["urls"], params["concurrency"], params["cafile"])
     else:
-        checks, cpu, wall = await _aiohttp_loop(params["urls"], params["concurrency"],
-                                                params["cafile"])
+        checks, cpu, wall = await _aiohttp_loop(
+            params["urls"], params["concurrency"], params["cafile"]
+        )
     return {"checks": checks, "wall_s": wall, "cpu_s": cpu}
 
 

@@ -36,16 +36,24 @@ def sample_results(count: int, sites: int = SITES) -> list[CheckResult]:
     for n in range(count):
         site, round_ = n % sites, n // sites
         ok = n % 50 != 0
-        out.append(CheckResult(
-            check_id=uuid.uuid4().hex, site_id=f"site-{site}",
-            url=f"https://site-{site}.example.com/health", region="bench",
-            started_at=base + timedelta(minutes=round_, microseconds=site),
-            ok=ok, total_ms=12.5 + site % 100, status_code=200 if ok else 503,
-            timings=PhaseTimings(dns_ms=1.1, connect_ms=2.2, tls_ms=5.5, ttfb_ms=3.3,
-                                 transfer_ms=0.4),
-            regex_matched=True if ok else None, bytes_read=986,
-            final_url=f"https://site-{site}.example.com/health",
-        ))
+        out.append(
+            CheckResult(
+                check_id=uuid.uuid4().hex,
+                site_id=f"site-{site}",
+                url=f"https://site-{site}.example.com/health",
+                region="bench",
+                started_at=base + timedelta(minutes=round_, microseconds=site),
+                ok=ok,
+                total_ms=12.5 + site % 100,
+                status_code=200 if ok else 503,
+                timings=PhaseTimings(
+                    dns_ms=1.1, connect_ms=2.2, tls_ms=5.5, ttfb_ms=3.3, transfer_ms=0.4
+                ),
+                regex_matched=True if ok else None,
+                bytes_read=986,
+                final_url=f"https://site-{site}.example.com/health",
+            )
+        )
     return out
 
 
@@ -57,8 +65,9 @@ async def prefill(bootstrap: str, topic: str, count: int) -> float:
 
     codec = AvroCheckResultCodec()
     began = time.monotonic()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=50,
-                                max_batch_size=1024 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=50, max_batch_size=1024 * 1024
+    )
     await producer.start()
     try:
         chunk = 20_000
@@ -112,12 +121,18 @@ async def run_consumer(params: dict[str, Any], until: Any) -> dict[str, Any]:
     from sitemon_core.persister import Persister
 
     connection = KafkaConnection(bootstrap_servers=params["bootstrap"])
-    async with PostgresStatusRepository(params["dsn"], schema=params["schema"]) as repo, \
-            KafkaStatusSubscriber(connection, params["topic"], params["group"]) as subscriber:
+    async with (
+        PostgresStatusRepository(params["dsn"], schema=params["schema"]) as repo,
+        KafkaStatusSubscriber(connection, params["topic"], params["group"]) as subscriber,
+    ):
         await repo.migrate()
         timed = TimedRepository(repo)
-        persister = Persister(subscriber, timed, SystemClock(),  # type: ignore[arg-type]
-                              batch_size=params["batch_size"])
+        persister = Persister(
+            subscriber,
+            timed,
+            SystemClock(),  # type: ignore[arg-type]
+            batch_size=params["batch_size"],
+        )
         cpu0 = self_cpu_s()
         running = asyncio.create_task(persister.run_persister())
         # A condition on counters, polled: nothing signals it.
@@ -128,9 +143,12 @@ async def run_consumer(params: dict[str, Any], until: Any) -> dict[str, Any]:
         cpu = self_cpu_s() - cpu0
     durations = sorted(timed.durations)
     return {
-        "saved": timed.saved, "seconds": (timed.last - (timed.first or timed.last)),
-        "first": timed.first or timed.last, "last": timed.last,
-        "cpu_s": cpu, "batches": len(durations),
+        "saved": timed.saved,
+        "seconds": (timed.last - (timed.first or timed.last)),
+        "first": timed.first or timed.last,
+        "last": timed.last,
+        "cpu_s": cpu,
+        "batches": len(durations),
         "save_p50_s": report.percentile(durations, 0.5),
         "save_p99_s": report.percentile(durations, 0.99),
     }
@@ -140,6 +158,7 @@ async def worker(params: dict[str, Any]) -> dict[str, Any]:
     """Drain ``expected`` results (alone), or until the parent says stop (one of several
     members of the group: only the parent sees when they have stored them all)."""
     if params.get("members", 1) == 1:
+
         async def enough(timed: TimedRepository) -> bool:
             return timed.saved >= params["expected"]
 
@@ -163,19 +182,23 @@ async def committed_total(bootstrap: str, group: str, topic: str) -> int:
         offsets = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    return sum(meta.offset for tp, meta in offsets.items()
-               if tp.topic == topic and meta.offset > 0)
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
 def drain(params: dict[str, Any], members: int) -> dict[str, Any]:
     """``members`` consumer processes in one group drain the topic; combined figures."""
     if members == 1:
         return procs.run_child(MODULE, params, timeout_s=900)
-    children = [procs.spawn(MODULE, {**params, "members": members}, handshake=True)
-                for _ in range(members)]
+    children = [
+        procs.spawn(MODULE, {**params, "members": members}, handshake=True) for _ in range(members)
+    ]
     deadline = time.monotonic() + 900
-    while procs.run_async(committed_total(params["bootstrap"], params["group"],
-                                          params["topic"]), uvloop=False) < params["expected"]:
+    while (
+        procs.run_async(
+            committed_total(params["bootstrap"], params["group"], params["topic"]), uvloop=False
+        )
+        < params["expected"]
+    ):
         if time.monotonic() > deadline or any(c.poll() is not None for c in children):
             for child in children:
                 child.kill()
@@ -190,12 +213,17 @@ def drain(params: dict[str, Any], members: int) -> dict[str, Any]:
     busy = [f for f in figures if f["saved"]]  # a member may have had nothing to save
     first, last = min(f["first"] for f in busy), max(f["last"] for f in busy)
     durations = [f["save_p50_s"] for f in busy]
-    return {"saved": sum(f["saved"] for f in figures), "seconds": last - first,
-            "first": first, "last": last, "cpu_s": sum(f["cpu_s"] for f in figures),
-            "batches": sum(f["batches"] for f in figures),
-            "save_p50_s": report.median(durations),
-            "save_p99_s": max(f["save_p99_s"] for f in busy),
-            "per_member": [f["saved"] for f in figures]}
+    return {
+        "saved": sum(f["saved"] for f in figures),
+        "seconds": last - first,
+        "first": first,
+        "last": last,
+        "cpu_s": sum(f["cpu_s"] for f in figures),
+        "batches": sum(f["batches"] for f in figures),
+        "save_p50_s": report.median(durations),
+        "save_p99_s": max(f["save_p99_s"] for f in busy),
+        "per_member": [f["saved"] for f in figures],
+    }
 
 
 def postgres_pids(pg: Any) -> list[int]:
@@ -256,41 +284,88 @@ def run(ctx: Any) -> dict[str, Any]:
     report.progress(f"consumer_throughput: pre-filling {count:,} results")
     fill_s = procs.run_async(prefill(bootstrap, topic, count), uvloop=False)
     report.progress(f"consumer_throughput: pre-filled in {fill_s:.1f} s")
-    settings = procs.run_async(pg_settings(pg.dsn, [
-        "server_version", "fsync", "synchronous_commit", "full_page_writes", "shared_buffers",
-        "max_wal_size", "wal_level", "checkpoint_timeout"]), uvloop=False)
+    settings = procs.run_async(
+        pg_settings(
+            pg.dsn,
+            [
+                "server_version",
+                "fsync",
+                "synchronous_commit",
+                "full_page_writes",
+                "shared_buffers",
+                "max_wal_size",
+                "wal_level",
+                "checkpoint_timeout",
+            ],
+        ),
+        uvloop=False,
+    )
     variants = {}
     for members in (1, 2):
-        runs = [drain_once(ctx, bootstrap, topic, pg, count, members=members, run_no=run_no)
-                for run_no in range(ctx.runs)]
+        runs = [
+            drain_once(ctx, bootstrap, topic, pg, count, members=members, run_no=run_no)
+            for run_no in range(ctx.runs)
+        ]
         variants[members] = {"summary": summarize(runs), "runs": runs}
     report.table(
         f"Consumer throughput ({count:,} results, {SITES:,} sites, {PARTITIONS} partitions, "
         "batch 5,000; medians)",
-        ["consumer processes", "rows/s", "consumer us/row", "PostgreSQL us/row",
-         "Kafka us/row", "save p50 s", "save p99 s", "load 1m"],
-        [[members, v["summary"]["rows_per_s"], v["summary"]["consumer_us_per_row"],
-          v["summary"]["postgres_us_per_row"], v["summary"]["kafka_us_per_row"],
-          v["summary"]["save_p50_s"], v["summary"]["save_p99_s"], v["summary"]["load_1m"]]
-         for members, v in variants.items()],
+        [
+            "consumer processes",
+            "rows/s",
+            "consumer us/row",
+            "PostgreSQL us/row",
+            "Kafka us/row",
+            "save p50 s",
+            "save p99 s",
+            "load 1m",
+        ],
+        [
+            [
+                members,
+                v["summary"]["rows_per_s"],
+                v["summary"]["consumer_us_per_row"],
+                v["summary"]["postgres_us_per_row"],
+                v["summary"]["kafka_us_per_row"],
+                v["summary"]["save_p50_s"],
+                v["summary"]["save_p99_s"],
+                v["summary"]["load_1m"],
+            ]
+            for members, v in variants.items()
+        ],
     )
-    return {"results": count, "sites": SITES, "partitions": PARTITIONS, "batch_size": 5000,
-            "prefill_s": fill_s, "postgres_settings": settings,
-            "summary": variants[1]["summary"],
-            "by_processes": {str(members): v for members, v in variants.items()}}
+    return {
+        "results": count,
+        "sites": SITES,
+        "partitions": PARTITIONS,
+        "batch_size": 5000,
+        "prefill_s": fill_s,
+        "postgres_settings": settings,
+        "summary": variants[1]["summary"],
+        "by_processes": {str(members): v for members, v in variants.items()},
+    }
 
 
-def drain_once(ctx: Any, bootstrap: str, topic: str, pg: Any, count: int, *, members: int,
-               run_no: int) -> dict[str, Any]:
+def drain_once(
+    ctx: Any, bootstrap: str, topic: str, pg: Any, count: int, *, members: int, run_no: int
+) -> dict[str, Any]:
     """One drain of the whole topic by a fresh group into a fresh schema."""
     kafka_pid = ctx.kafka_pid()
     pg_cpu_sampler = CpuSampler(lambda: postgres_pids(pg))
     kafka0, load0 = cpu_by_pid([kafka_pid]), load_average()
-    figure = drain({
-        "bootstrap": bootstrap, "topic": topic, "group": f"bench-{uuid.uuid4().hex[:8]}",
-        "dsn": pg.dsn, "schema": f"bench_{run_no}_{members}_{uuid.uuid4().hex[:6]}",
-        "expected": count, "batch_size": 5000, "uvloop": True,
-    }, members)
+    figure = drain(
+        {
+            "bootstrap": bootstrap,
+            "topic": topic,
+            "group": f"bench-{uuid.uuid4().hex[:8]}",
+            "dsn": pg.dsn,
+            "schema": f"bench_{run_no}_{members}_{uuid.uuid4().hex[:6]}",
+            "expected": count,
+            "batch_size": 5000,
+            "uvloop": True,
+        },
+        members,
+    )
     pg_cpu = pg_cpu_sampler.stop()
     kafka_cpu = cpu_delta(kafka0, cpu_by_pid([kafka_pid]))
     figure.update(
@@ -301,9 +376,11 @@ def drain_once(ctx: Any, bootstrap: str, topic: str, pg: Any, count: int, *, mem
         kafka_us_per_row=kafka_cpu / figure["saved"] * 1e6,
         load=[load0, load_average()],
     )
-    report.progress(f"consumer_throughput, {members} process(es), run {run_no + 1}/{ctx.runs}: "
-                    f"{figure['rows_per_s']:,.0f} rows/s, consumer "
-                    f"{figure['consumer_us_per_row']:.1f} us/row, load {load0[0]}")
+    report.progress(
+        f"consumer_throughput, {members} process(es), run {run_no + 1}/{ctx.runs}: "
+        f"{figure['rows_per_s']:,.0f} rows/s, consumer "
+        f"{figure['consumer_us_per_row']:.1f} us/row, load {load0[0]}"
+    )
     return figure
 
 

@@ -42,18 +42,27 @@ async def producer(params: dict[str, Any]) -> dict[str, Any]:
     from sitemon_adapters.kafka import KafkaConnection, KafkaStatusPublisher
     from sitemon_core.scanner import Scanner
 
-    urls = [f"http://127.0.0.1:{params['ports'][i % len(params['ports'])]}/site/{i}"
-            for i in range(params["sites"])]
+    urls = [
+        f"http://127.0.0.1:{params['ports'][i % len(params['ports'])]}/site/{i}"
+        for i in range(params["sites"])
+    ]
     sites = farm_sites(urls, interval_s=params["interval_s"], regex=FARM_MARKER)
     clock = SystemClock()
     connection = KafkaConnection(bootstrap_servers=params["bootstrap"])
-    async with open_prober(params["prober"], clock, cafile=None) as prober, \
-            KafkaStatusPublisher(connection, params["topic"]) as publisher:
+    async with (
+        open_prober(params["prober"], clock, cafile=None) as prober,
+        KafkaStatusPublisher(connection, params["topic"]) as publisher,
+    ):
         scanner = Scanner(prober, publisher, clock, region="bench", max_concurrency=256)
         scanner.set_sites(sites)
         stats, cpu = await run_scanner_for(scanner, params["duration_s"])
-    return {"started": stats.started, "published": stats.published, "dropped": stats.dropped,
-            "late_starts": stats.late_starts, "cpu_s": cpu}
+    return {
+        "started": stats.started,
+        "published": stats.published,
+        "dropped": stats.dropped,
+        "late_starts": stats.late_starts,
+        "cpu_s": cpu,
+    }
 
 
 async def consumer(params: dict[str, Any]) -> dict[str, Any]:
@@ -93,28 +102,54 @@ def measure(ctx: Any, prober: str, rate: int, warmup_s: float, window_s: float) 
     began = time.time()
     pg_cpu = CpuSampler(lambda: postgres_pids(pg))
     load0 = load_average()
-    cons = procs.spawn(MODULE, {
-        "role": "consumer", "bootstrap": bootstrap, "topic": topic, "dsn": pg.dsn,
-        "schema": schema, "group": f"e2e-{uuid.uuid4().hex[:8]}", "batch_size": 5000,
-        "not_before": began + duration + 2.0})
+    cons = procs.spawn(
+        MODULE,
+        {
+            "role": "consumer",
+            "bootstrap": bootstrap,
+            "topic": topic,
+            "dsn": pg.dsn,
+            "schema": schema,
+            "group": f"e2e-{uuid.uuid4().hex[:8]}",
+            "batch_size": 5000,
+            "not_before": began + duration + 2.0,
+        },
+    )
     time.sleep(2.0 if ctx.quick else 3.0)  # the consumer joins its group and migrates first
     start = time.time()
-    prod = procs.spawn(MODULE, {
-        "role": "producer", "bootstrap": bootstrap, "topic": topic, "prober": prober,
-        "sites": int(rate * INTERVAL_S), "interval_s": INTERVAL_S, "duration_s": duration,
-        "ports": ctx.farm.http_ports})
+    prod = procs.spawn(
+        MODULE,
+        {
+            "role": "producer",
+            "bootstrap": bootstrap,
+            "topic": topic,
+            "prober": prober,
+            "sites": int(rate * INTERVAL_S),
+            "interval_s": INTERVAL_S,
+            "duration_s": duration,
+            "ports": ctx.farm.http_ports,
+        },
+    )
     produced = procs.collect(prod, timeout_s=duration + 120)
     consumed = procs.collect(cons, timeout_s=300)
     postgres_cpu = pg_cpu.stop()
     count, (p50, p99), worst, span = procs.run_async(
-        _latency(pg.dsn, schema, start + warmup_s, start + duration), uvloop=False)
+        _latency(pg.dsn, schema, start + warmup_s, start + duration), uvloop=False
+    )
     return {
-        "target_rate": rate, "achieved_rate": count / window_s, "rows_in_window": count,
-        "latency_p50_s": p50, "latency_p99_s": p99, "latency_max_s": worst,
-        "producer": produced, "consumer": consumed,
+        "target_rate": rate,
+        "achieved_rate": count / window_s,
+        "rows_in_window": count,
+        "latency_p50_s": p50,
+        "latency_p99_s": p99,
+        "latency_max_s": worst,
+        "producer": produced,
+        "consumer": consumed,
         "producer_cores": produced["cpu_s"] / duration,
         "consumer_cores": consumed["cpu_s"] / (time.time() - began),
-        "postgres_cpu_s": postgres_cpu, "load": [load0, load_average()], "span_s": span,
+        "postgres_cpu_s": postgres_cpu,
+        "load": [load0, load_average()],
+        "span_s": span,
     }
 
 
@@ -131,30 +166,61 @@ def run(ctx: Any) -> dict[str, Any]:
             report.progress(
                 f"end_to_end run {run_no + 1}/{ctx.runs} {prober} @ {rate}/s: "
                 f"{figure['achieved_rate']:.0f}/s, p50 {figure['latency_p50_s']:.3f} s, "
-                f"p99 {figure['latency_p99_s']:.3f} s, load {figure['load'][0][0]}")
-    summary = [{
-        "variant": f"{prober} @ {rate:,}/s",
-        "achieved_rate": report.median([r["achieved_rate"] for r in runs]),
-        "latency_p50_s": report.median([r["latency_p50_s"] for r in runs]),
-        "latency_p99_s": report.median([r["latency_p99_s"] for r in runs]),
-        "latency_max_s": max(r["latency_max_s"] for r in runs),
-        "save_p99_s": report.median([r["consumer"]["save_p99_s"] for r in runs]),
-        "producer_cores": report.median([r["producer_cores"] for r in runs]),
-        "consumer_cores": report.median([r["consumer_cores"] for r in runs]),
-        "dropped": sum(r["producer"]["dropped"] for r in runs),
-        "load_1m": report.median([r["load"][0][0] for r in runs]),
-    } for prober, runs in rows.items()]
+                f"p99 {figure['latency_p99_s']:.3f} s, load {figure['load'][0][0]}"
+            )
+    summary = [
+        {
+            "variant": f"{prober} @ {rate:,}/s",
+            "achieved_rate": report.median([r["achieved_rate"] for r in runs]),
+            "latency_p50_s": report.median([r["latency_p50_s"] for r in runs]),
+            "latency_p99_s": report.median([r["latency_p99_s"] for r in runs]),
+            "latency_max_s": max(r["latency_max_s"] for r in runs),
+            "save_p99_s": report.median([r["consumer"]["save_p99_s"] for r in runs]),
+            "producer_cores": report.median([r["producer_cores"] for r in runs]),
+            "consumer_cores": report.median([r["consumer_cores"] for r in runs]),
+            "dropped": sum(r["producer"]["dropped"] for r in runs),
+            "load_1m": report.median([r["load"][0][0] for r in runs]),
+        }
+        for prober, runs in rows.items()
+    ]
     report.table(
         "End to end: check start -> row in PostgreSQL (inserted_at - started_at; medians)",
-        ["variant", "checks/s", "p50 s", "p99 s", "max s", "save p99 s", "producer cores",
-         "consumer cores", "dropped", "load 1m"],
-        [[s["variant"], s["achieved_rate"], f"{s['latency_p50_s']:.3f}",
-          f"{s['latency_p99_s']:.3f}", f"{s['latency_max_s']:.3f}", f"{s['save_p99_s']:.3f}",
-          s["producer_cores"], s["consumer_cores"], s["dropped"], s["load_1m"]]
-         for s in summary],
+        [
+            "variant",
+            "checks/s",
+            "p50 s",
+            "p99 s",
+            "max s",
+            "save p99 s",
+            "producer cores",
+            "consumer cores",
+            "dropped",
+            "load 1m",
+        ],
+        [
+            [
+                s["variant"],
+                s["achieved_rate"],
+                f"{s['latency_p50_s']:.3f}",
+                f"{s['latency_p99_s']:.3f}",
+                f"{s['latency_max_s']:.3f}",
+                f"{s['save_p99_s']:.3f}",
+                s["producer_cores"],
+                s["consumer_cores"],
+                s["dropped"],
+                s["load_1m"],
+            ]
+            for s in summary
+        ],
     )
-    return {"rate": rate, "interval_s": INTERVAL_S, "warmup_s": warmup_s, "window_s": window_s,
-            "summary": summary, "runs": rows}
+    return {
+        "rate": rate,
+        "interval_s": INTERVAL_S,
+        "warmup_s": warmup_s,
+        "window_s": window_s,
+        "summary": summary,
+        "runs": rows,
+    }
 
 
 if __name__ == "__main__":

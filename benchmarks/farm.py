@@ -26,7 +26,9 @@ from benchmarks.system import children_of, tree_cpu_s
 FARM_MARKER = "sitemon benchmark farm"
 # ~986 bytes like the reference measurements (MEASUREMENTS.md).
 BODY = (
-    "<!doctype html><html><head><title>" + FARM_MARKER + "</title></head><body><p>"
+    "<!doctype html><html><head><title>"
+    + FARM_MARKER
+    + "</title></head><body><p>"
     + ("lorem ipsum dolor sit amet " * 34)
     + "</p></body></html>\n"
 ).encode()
@@ -42,11 +44,39 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n")
     ecparam = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
     commands = [
-        ["openssl", "req", "-x509", *ecparam, "-keyout", ca_key, "-out", ca, "-days", "2",
-         "-subj", "/CN=sitemon bench CA"],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            *ecparam,
+            "-keyout",
+            ca_key,
+            "-out",
+            ca,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sitemon bench CA",
+        ],
         ["openssl", "req", "-new", *ecparam, "-keyout", key, "-out", csr, "-subj", "/CN=localhost"],
-        ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
-         "-out", cert, "-days", "2", "-extfile", ext],
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        ],
     ]
     for command in commands:
         subprocess.run([str(c) for c in command], check=True, capture_output=True)
@@ -102,14 +132,21 @@ class Farm:
             self._start_nginx()
         else:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.farm", str(self.cert), str(self.key),
-                 ",".join(map(str, self.http_ports)), ",".join(map(str, self.https_ports))],
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.farm",
+                    str(self.cert),
+                    str(self.key),
+                    ",".join(map(str, self.http_ports)),
+                    ",".join(map(str, self.https_ports)),
+                ],
                 stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + 15
         while not all(port_is_open(p) for p in self.http_ports + self.https_ports):
             if self._proc.poll() is not None or time.monotonic() > deadline:
-                log = (self._dir / "error.log")
+                log = self._dir / "error.log"
                 detail = log.read_text() if log.exists() else ""
                 raise RuntimeError(f"the {self.kind} farm did not start: {detail}")
             time.sleep(0.05)
@@ -121,11 +158,15 @@ class Farm:
         listens = [f"        listen {LOOPBACK}:{p} backlog=4096;" for p in self.http_ports]
         listens += [f"        listen {LOOPBACK}:{p} ssl backlog=4096;" for p in self.https_ports]
         conf = self._dir / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=self._dir, cert=self.cert, key=self.key,
-                                          listens="\n".join(listens)))
+        conf.write_text(
+            NGINX_CONF.format(
+                dir=self._dir, cert=self.cert, key=self.key, listens="\n".join(listens)
+            )
+        )
         self._proc = subprocess.Popen(
             ["nginx", "-c", str(conf), "-p", str(self._dir), "-g", "user root;"],
-            stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def server_pids(self) -> list[int]:
@@ -160,7 +201,9 @@ class Farm:
 
 _RESPONSE = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
-    + str(len(BODY)).encode() + b"\r\nConnection: close\r\n\r\n" + BODY
+    + str(len(BODY)).encode()
+    + b"\r\nConnection: close\r\n\r\n"
+    + BODY
 )
 
 
@@ -181,8 +224,9 @@ async def _serve(cert: str, key: str, http_ports: list[int], https_ports: list[i
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     servers = [await loop.create_server(_Site, LOOPBACK, p, backlog=4096) for p in http_ports]
-    servers += [await loop.create_server(_Site, LOOPBACK, p, ssl=context, backlog=4096)
-                for p in https_ports]
+    servers += [
+        await loop.create_server(_Site, LOOPBACK, p, ssl=context, backlog=4096) for p in https_ports
+    ]
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
@@ -197,8 +241,9 @@ def main() -> None:
         import uvloop
 
         uvloop.install()
-    asyncio.run(_serve(cert, key, [int(p) for p in http.split(",")],
-                       [int(p) for p in https.split(",")]))
+    asyncio.run(
+        _serve(cert, key, [int(p) for p in http.split(",")], [int(p) for p in https.split(",")])
+    )
 
 
 if __name__ == "__main__":

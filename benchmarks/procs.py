@@ -23,8 +23,7 @@ from typing import Any
 LOG_DIR = Path("bench-results") / "logs"
 
 
-def spawn(module: str, params: dict[str, Any], *, handshake: bool = False
-          ) -> subprocess.Popen[str]:
+def spawn(module: str, params: dict[str, Any], *, handshake: bool = False) -> subprocess.Popen[str]:
     """Start ``python -m <module>`` with ``params`` on its stdin and stdout captured;
     with ``handshake`` stdin stays open for ``start_window``."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -32,7 +31,11 @@ def spawn(module: str, params: dict[str, Any], *, handshake: bool = False
     with (LOG_DIR / f"{module.rsplit('.', 1)[-1]}.log").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", module, "--child"],
-            stdout=subprocess.PIPE, stdin=subprocess.PIPE, stderr=log, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
         )
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(params) + "\n")
@@ -43,8 +46,9 @@ def spawn(module: str, params: dict[str, Any], *, handshake: bool = False
     return proc
 
 
-def start_window(children: list[subprocess.Popen[str]], warmup_s: float,
-                 measure_s: float) -> list[float]:
+def start_window(
+    children: list[subprocess.Popen[str]], warmup_s: float, measure_s: float
+) -> list[float]:
     """Wait until every child printed READY, then send them all one window
     ``[now + warmup, now + warmup + measure]`` (wall clock); return it."""
     for child in children:

@@ -49,14 +49,23 @@ def _cell(value: Any) -> str:
 def table(title: str, header: list[str], rows: list[list[Any]]) -> str:
     """Print (and return) a Markdown table."""
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(header)]
-    lines = [f"\n### {title}\n",
-             "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(c.rjust(w) if i else c.ljust(w)
-                                for i, (c, w) in enumerate(zip(row, widths, strict=True))) + " |"
-              for row in cells]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)
+    ]
+    lines = [
+        f"\n### {title}\n",
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    lines += [
+        "| "
+        + " | ".join(
+            c.rjust(w) if i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        + " |"
+        for row in cells
+    ]
     text = "\n".join(lines)
     print(text, flush=True)
     return text
@@ -66,7 +75,13 @@ def write(directory: Path, scenario: str, data: dict[str, Any], meta: dict[str, 
     """Write ``<directory>/<scenario>.json`` with the machine, the command and the load."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{scenario}.json"
-    payload = {"scenario": scenario, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-               "uptime": uptime_line(), "machine": machine(), **meta, "results": data}
+    payload = {
+        "scenario": scenario,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "uptime": uptime_line(),
+        "machine": machine(),
+        **meta,
+        "results": data,
+    }
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path

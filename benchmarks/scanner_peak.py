@@ -78,14 +78,25 @@ async def _sleep_until(wall: float) -> None:
 
 async def worker(params: dict[str, Any]) -> dict[str, Any]:
     """One scanner process: scan from now, count checks between ``window`` wall times."""
-    sites = farm_sites(params["urls"], interval_s=params["interval_s"], regex=FARM_MARKER,
-                       shard=tuple(params["shard"]))
+    sites = farm_sites(
+        params["urls"],
+        interval_s=params["interval_s"],
+        regex=FARM_MARKER,
+        shard=tuple(params["shard"]),
+    )
     clock = SystemClock()
-    async with open_prober(params["prober"], clock, cafile=params["cafile"],
-                           tls_sessions=params.get("tls_sessions", False)) as prober, \
-            _publisher(params) as publisher:
-        scanner = Scanner(prober, publisher, clock, region="bench",
-                          max_concurrency=params["max_concurrency"])
+    async with (
+        open_prober(
+            params["prober"],
+            clock,
+            cafile=params["cafile"],
+            tls_sessions=params.get("tls_sessions", False),
+        ) as prober,
+        _publisher(params) as publisher,
+    ):
+        scanner = Scanner(
+            prober, publisher, clock, region="bench", max_concurrency=params["max_concurrency"]
+        )
         scanner.set_sites(sites)
         running = asyncio.create_task(scanner.run_scanner(drain_timeout_s=10))
         start, end = await procs.ready_for_window()
@@ -97,30 +108,66 @@ async def worker(params: dict[str, Any]) -> dict[str, Any]:
         stats = await running
     checks = checks1 - checks0
     return {
-        "sites": len(sites), "checks": checks, "ok": ok1 - ok0, "wall_s": t1 - t0,
-        "cpu_s": cpu1 - cpu0, "errors": dict(publisher.errors.most_common(5)),
-        "overlapped": stats.overlapped, "dropped": stats.dropped,
+        "sites": len(sites),
+        "checks": checks,
+        "ok": ok1 - ok0,
+        "wall_s": t1 - t0,
+        "cpu_s": cpu1 - cpu0,
+        "errors": dict(publisher.errors.most_common(5)),
+        "overlapped": stats.overlapped,
+        "dropped": stats.dropped,
     }
 
 
-def measure(farm: Farm, *, prober: str, scheme: str, processes: int, sites: int,
-            interval_s: float, max_concurrency: int, warmup_s: float, measure_s: float,
-            kafka: str | None = None, topic: str | None = None,
-            tls_sessions: bool = False, bare: bool = False) -> dict[str, Any]:
+def measure(
+    farm: Farm,
+    *,
+    prober: str,
+    scheme: str,
+    processes: int,
+    sites: int,
+    interval_s: float,
+    max_concurrency: int,
+    warmup_s: float,
+    measure_s: float,
+    kafka: str | None = None,
+    topic: str | None = None,
+    tls_sessions: bool = False,
+    bare: bool = False,
+) -> dict[str, Any]:
     """One run of one variant: ``processes`` scanners in parallel over disjoint shards
     (or, with ``bare``, the library's own loop without sitemon: see ``bare.py``)."""
     urls = [farm.url(i, scheme) for i in range(sites)]
     if bare:
-        children = [procs.spawn("benchmarks.bare", {
-            "library": prober, "urls": urls, "concurrency": max_concurrency,
-            "cafile": str(farm.ca)}, handshake=True)]
+        children = [
+            procs.spawn(
+                "benchmarks.bare",
+                {
+                    "library": prober,
+                    "urls": urls,
+                    "concurrency": max_concurrency,
+                    "cafile": str(farm.ca),
+                },
+                handshake=True,
+            )
+        ]
     else:
         children = [
-            procs.spawn(MODULE, {
-                "urls": urls, "interval_s": interval_s, "shard": [k, processes],
-                "prober": prober, "cafile": str(farm.ca), "max_concurrency": max_concurrency,
-                "kafka": kafka, "topic": topic, "tls_sessions": tls_sessions,
-            }, handshake=True)
+            procs.spawn(
+                MODULE,
+                {
+                    "urls": urls,
+                    "interval_s": interval_s,
+                    "shard": [k, processes],
+                    "prober": prober,
+                    "cafile": str(farm.ca),
+                    "max_concurrency": max_concurrency,
+                    "kafka": kafka,
+                    "topic": topic,
+                    "tls_sessions": tls_sessions,
+                },
+                handshake=True,
+            )
             for k in range(processes)
         ]
     window = procs.start_window(children, warmup_s, measure_s)
@@ -145,7 +192,9 @@ def measure(farm: Farm, *, prober: str, scheme: str, processes: int, sites: int,
         "ok_share": sum(p["ok"] for p in parts) / checks if checks else 0.0,
         "scanner_cores": cpu / wall,
         "farm_cpu_us_per_check": farm_cpu / checks * 1e6 if checks else None,
-        "errors": dict(errors), "load": [load0, load_average()], "parts": parts,
+        "errors": dict(errors),
+        "load": [load0, load_average()],
+        "parts": parts,
     }
 
 
@@ -159,19 +208,48 @@ def variants(quick: bool, kafka: bool) -> list[dict[str, Any]]:
             {"name": f"{prober} http x2", "prober": prober, "scheme": "http", "processes": 2},
             {"name": f"{prober} https x1", "prober": prober, "scheme": "https", "processes": 1},
             {"name": f"{prober} https x2", "prober": prober, "scheme": "https", "processes": 2},
-            {"name": f"{prober} https x1 resumed", "prober": prober, "scheme": "https",
-             "processes": 1, "tls_sessions": True},
-            {"name": f"bare {prober} http", "prober": prober, "scheme": "http",
-             "processes": 1, "bare": True},
+            {
+                "name": f"{prober} https x1 resumed",
+                "prober": prober,
+                "scheme": "https",
+                "processes": 1,
+                "tls_sessions": True,
+            },
+            {
+                "name": f"bare {prober} http",
+                "prober": prober,
+                "scheme": "http",
+                "processes": 1,
+                "bare": True,
+            },
         ]
     if quick:  # one of each kind of figure, the fast prober's where there is a choice
         fast = probers[-1]
-        out = [v for v in out if v["name"] in {
-            "aiohttp http x1", "aiohttp https x1", f"{fast} http x1", f"{fast} http x2",
-            f"{fast} https x1", f"{fast} https x1 resumed", f"bare {fast} http"}]
+        out = [
+            v
+            for v in out
+            if v["name"]
+            in {
+                "aiohttp http x1",
+                "aiohttp https x1",
+                f"{fast} http x1",
+                f"{fast} http x2",
+                f"{fast} https x1",
+                f"{fast} https x1 resumed",
+                f"bare {fast} http",
+            }
+        ]
     if kafka:
-        out += [{"name": f"{prober} http x1 +kafka", "prober": prober, "scheme": "http",
-                 "processes": 1, "kafka": True} for prober in (probers[-1:] if quick else probers)]
+        out += [
+            {
+                "name": f"{prober} http x1 +kafka",
+                "prober": prober,
+                "scheme": "http",
+                "processes": 1,
+                "kafka": True,
+            }
+            for prober in (probers[-1:] if quick else probers)
+        ]
     return out
 
 
@@ -193,40 +271,76 @@ def run(ctx: Any) -> dict[str, Any]:
                 kafka = ctx.kafka_bootstrap()
                 topic = ctx.new_topic("bench-peak")
             figure = measure(
-                ctx.farm, prober=variant["prober"], scheme=variant["scheme"],
-                processes=variant["processes"], sites=sites, interval_s=interval,
-                max_concurrency=256, kafka=kafka if variant.get("kafka") else None,
-                topic=topic, tls_sessions=variant.get("tls_sessions", False),
-                bare=variant.get("bare", False), **timing,
+                ctx.farm,
+                prober=variant["prober"],
+                scheme=variant["scheme"],
+                processes=variant["processes"],
+                sites=sites,
+                interval_s=interval,
+                max_concurrency=256,
+                kafka=kafka if variant.get("kafka") else None,
+                topic=topic,
+                tls_sessions=variant.get("tls_sessions", False),
+                bare=variant.get("bare", False),
+                **timing,
             )
             rows[variant["name"]].append(figure)
-            report.progress(f"scanner_peak run {run_no + 1}/{ctx.runs} {variant['name']}: "
-                            f"{figure['checks_per_s']:.0f} checks/s, "
-                            f"{figure['cpu_us_per_check'] or 0:.0f} us/check, "
-                            f"load {figure['load'][0][0]}")
+            report.progress(
+                f"scanner_peak run {run_no + 1}/{ctx.runs} {variant['name']}: "
+                f"{figure['checks_per_s']:.0f} checks/s, "
+                f"{figure['cpu_us_per_check'] or 0:.0f} us/check, "
+                f"load {figure['load'][0][0]}"
+            )
     summary = []
     for name, runs in rows.items():
-        summary.append({
-            "variant": name,
-            "checks_per_s": report.median([r["checks_per_s"] for r in runs]),
-            "cpu_us_per_check": report.median([r["cpu_us_per_check"] for r in runs]),
-            "checks_per_cpu_s": report.median([r["checks_per_cpu_s"] for r in runs]),
-            "scanner_cores": report.median([r["scanner_cores"] for r in runs]),
-            "farm_cpu_us_per_check": report.median([r["farm_cpu_us_per_check"] for r in runs]),
-            "ok_share": min(r["ok_share"] for r in runs),
-            "load_1m": report.median([r["load"][0][0] for r in runs]),
-            "runs": len(runs),
-        })
+        summary.append(
+            {
+                "variant": name,
+                "checks_per_s": report.median([r["checks_per_s"] for r in runs]),
+                "cpu_us_per_check": report.median([r["cpu_us_per_check"] for r in runs]),
+                "checks_per_cpu_s": report.median([r["checks_per_cpu_s"] for r in runs]),
+                "scanner_cores": report.median([r["scanner_cores"] for r in runs]),
+                "farm_cpu_us_per_check": report.median([r["farm_cpu_us_per_check"] for r in runs]),
+                "ok_share": min(r["ok_share"] for r in runs),
+                "load_1m": report.median([r["load"][0][0] for r in runs]),
+                "runs": len(runs),
+            }
+        )
     report.table(
         "Scanner peak (fresh connection per check; medians)",
-        ["variant", "checks/s", "CPU us/check", "checks/CPU-s", "scanner cores",
-         "nginx us/check", "ok", "load 1m"],
-        [[s["variant"], s["checks_per_s"], s["cpu_us_per_check"], s["checks_per_cpu_s"],
-          s["scanner_cores"], s["farm_cpu_us_per_check"], f"{s['ok_share']:.1%}", s["load_1m"]]
-         for s in summary],
+        [
+            "variant",
+            "checks/s",
+            "CPU us/check",
+            "checks/CPU-s",
+            "scanner cores",
+            "nginx us/check",
+            "ok",
+            "load 1m",
+        ],
+        [
+            [
+                s["variant"],
+                s["checks_per_s"],
+                s["cpu_us_per_check"],
+                s["checks_per_cpu_s"],
+                s["scanner_cores"],
+                s["farm_cpu_us_per_check"],
+                f"{s['ok_share']:.1%}",
+                s["load_1m"],
+            ]
+            for s in summary
+        ],
     )
-    return {"sites": sites, **timing, "interval_s": interval, "max_concurrency": 256,
-            "farm": ctx.farm.kind, "summary": summary, "runs": rows}
+    return {
+        "sites": sites,
+        **timing,
+        "interval_s": interval,
+        "max_concurrency": 256,
+        "farm": ctx.farm.kind,
+        "summary": summary,
+        "runs": rows,
+    }
 
 
 if __name__ == "__main__":

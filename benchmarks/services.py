@@ -11,8 +11,15 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     """Create topic ``name`` (replication 1: the devservices broker is a single node)."""
     from sitemon_adapters.kafka import KafkaConnection, ensure_topics
 
-    run_async(ensure_topics(KafkaConnection(bootstrap_servers=bootstrap), [name],
-                            partitions=partitions, replication_factor=1), uvloop=False)
+    run_async(
+        ensure_topics(
+            KafkaConnection(bootstrap_servers=bootstrap),
+            [name],
+            partitions=partitions,
+            replication_factor=1,
+        ),
+        uvloop=False,
+    )
 
 
 async def pg_settings(dsn: str, names: list[str]) -> dict[str, Any]:

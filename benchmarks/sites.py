@@ -15,13 +15,24 @@ from sitemon_core.sharding import select_shard
 REGION = "bench"
 
 
-def farm_sites(urls: list[str], *, interval_s: float, timeout_s: float = 5.0,
-               regex: str | None = None, shard: tuple[int, int] | None = None) -> list[Site]:
+def farm_sites(
+    urls: list[str],
+    *,
+    interval_s: float,
+    timeout_s: float = 5.0,
+    regex: str | None = None,
+    shard: tuple[int, int] | None = None,
+) -> list[Site]:
     """One site per URL (ids ``site-<i>``); the sites of ``shard`` (K, N) only, if given —
     the same split ``sitemon-run producer --shard K/N`` makes."""
     sites = [
-        Site(id=f"site-{i}", url=url, interval_s=interval_s, timeout_s=min(timeout_s, interval_s),
-             regex=regex)
+        Site(
+            id=f"site-{i}",
+            url=url,
+            interval_s=interval_s,
+            timeout_s=min(timeout_s, interval_s),
+            regex=regex,
+        )
         for i, url in enumerate(urls)
     ]
     return sites if shard is None else select_shard(sites, *shard)
@@ -40,8 +51,9 @@ def prober_names() -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def open_prober(name: str, clock: Any, *, cafile: str | None,
-                      tls_sessions: bool = False) -> AsyncIterator[SiteProber]:
+async def open_prober(
+    name: str, clock: Any, *, cafile: str | None, tls_sessions: bool = False
+) -> AsyncIterator[SiteProber]:
     """The named prober adapter, trusting ``cafile`` (the farm's CA).
 
     ``tls_sessions`` resumes TLS sessions across checks of the same host (an experiment:
@@ -61,8 +73,9 @@ async def open_prober(name: str, clock: Any, *, cafile: str | None,
     elif name == "curl":
         from sitemon_adapters.curl_prober import CurlSiteProber
 
-        async with CurlSiteProber(REGION, clock, cafile=cafile,
-                                  tls_session_cache=tls_sessions) as prober:
+        async with CurlSiteProber(
+            REGION, clock, cafile=cafile, tls_session_cache=tls_sessions
+        ) as prober:
             yield prober
     else:
         raise ValueError(f"unknown prober {name!r}")

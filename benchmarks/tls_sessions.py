@@ -16,8 +16,14 @@ from sitemon_adapters.http.tls import TimedSSLContext
 class ResumingTLSContext(TimedSSLContext):
     """Remembers the newest resumable session per server name and offers it."""
 
-    def wrap_bio(self, incoming: Any, outgoing: Any, server_side: bool = False,
-                 server_hostname: str | None = None, session: Any = None) -> ssl.SSLObject:
+    def wrap_bio(
+        self,
+        incoming: Any,
+        outgoing: Any,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        session: Any = None,
+    ) -> ssl.SSLObject:
         """Wrap, offering a remembered session for ``server_hostname``."""
         state: dict[str, Any] = self.__dict__.setdefault("_sessions", {})
         last: dict[str, ssl.SSLObject] = self.__dict__.setdefault("_last", {})

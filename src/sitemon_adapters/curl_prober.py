@@ -63,8 +63,12 @@ _WRITES = (pycurl.POLL_OUT, pycurl.POLL_INOUT)
 def _system_cafile() -> str | None:
     """The system CA bundle: the wheel's own OpenSSL does not know where Debian keeps it."""
     paths = ssl.get_default_verify_paths()
-    for candidate in (os.environ.get("SSL_CERT_FILE"), paths.cafile, paths.openssl_cafile,
-                      _SYSTEM_CA_FALLBACK):
+    for candidate in (
+        os.environ.get("SSL_CERT_FILE"),
+        paths.cafile,
+        paths.openssl_cafile,
+        _SYSTEM_CA_FALLBACK,
+    ):
         if candidate and os.path.isfile(candidate):
             return candidate
     return None
@@ -89,11 +93,20 @@ def _is_ip_literal(url: str) -> bool:
 class _Transfer:
     """One check in flight: the easy handle, what it read, and the future awaiting it."""
 
-    __slots__ = ("body", "bytes_read", "cap", "easy", "future", "head_too_long", "keep",
-                 "too_large")
+    __slots__ = (
+        "body",
+        "bytes_read",
+        "cap",
+        "easy",
+        "future",
+        "head_too_long",
+        "keep",
+        "too_large",
+    )
 
-    def __init__(self, easy: pycurl.Curl, cap: int, keep: bool,
-                 future: asyncio.Future[tuple[int, str]]) -> None:
+    def __init__(
+        self, easy: pycurl.Curl, cap: int, keep: bool, future: asyncio.Future[tuple[int, str]]
+    ) -> None:
         self.easy = easy
         self.cap = cap
         self.keep = keep
@@ -184,8 +197,12 @@ class CurlSiteProber:
             self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         """Abort what is still running and free libcurl's handles."""
         for transfer in list(self._transfers.values()):
             self._discard(transfer)
@@ -204,8 +221,12 @@ class CurlSiteProber:
         """Check ``site`` once; target failures come back classified, never raised."""
         if self._multi is None or self._loop is None:
             raise RuntimeError("CurlSiteProber used outside 'async with'")
-        transfer = _Transfer(self._easy(site), site.max_body_bytes, site.regex is not None,
-                             self._loop.create_future())
+        transfer = _Transfer(
+            self._easy(site),
+            site.max_body_bytes,
+            site.regex is not None,
+            self._loop.create_future(),
+        )
         transfer.easy.setopt(pycurl.WRITEFUNCTION, transfer.write)
         transfer.easy.setopt(pycurl.HEADERFUNCTION, transfer.header)
         started_at = self._clock.utcnow()
@@ -226,13 +247,20 @@ class CurlSiteProber:
         try:
             matched = await self._search(site, transfer, code, deadline)
             total_ms = (self._clock.monotonic() - start) * _MS
-            return self._result(site, transfer, (code, message), started_at=started_at,
-                                total_ms=total_ms, matched=matched)
+            return self._result(
+                site,
+                transfer,
+                (code, message),
+                started_at=started_at,
+                total_ms=total_ms,
+                matched=matched,
+            )
         finally:
             transfer.easy.close()
 
-    async def _search(self, site: Site, transfer: _Transfer, code: int, deadline: float
-                      ) -> bool | RegexTimeoutError | None:
+    async def _search(
+        self, site: Site, transfer: _Transfer, code: int, deadline: float
+    ) -> bool | RegexTimeoutError | None:
         """The body regex's verdict (None: not evaluated), or the timeout it ran into."""
         if site.regex is None or not (code == 0 or transfer.too_large):
             return None
@@ -274,9 +302,16 @@ class CurlSiteProber:
             setopt(pycurl.CUSTOMREQUEST, site.method)
         return easy
 
-    def _result(self, site: Site, transfer: _Transfer, outcome: tuple[int, str], *,
-                started_at: Any, total_ms: float,
-                matched: bool | RegexTimeoutError | None) -> CheckResult:
+    def _result(
+        self,
+        site: Site,
+        transfer: _Transfer,
+        outcome: tuple[int, str],
+        *,
+        started_at: Any,
+        total_ms: float,
+        matched: bool | RegexTimeoutError | None,
+    ) -> CheckResult:
         code, message = outcome
         easy = transfer.easy
         info = easy.getinfo
@@ -381,8 +416,7 @@ class CurlSiteProber:
 # --- timings and classification ---------------------------------------------------------------
 
 
-def _timings(info: Any, url: str, final_url: str, *, failed: bool
-             ) -> tuple[str, PhaseTimings]:
+def _timings(info: Any, url: str, final_url: str, *, failed: bool) -> tuple[str, PhaseTimings]:
     """The stage the check ended in, and its phase timings (see ``http/trace.py`` for what
     each phase means). libcurl's clocks run from the start of the transfer and add up over
     redirect hops; a phase a failed check was in ends at the failure."""
@@ -399,16 +433,21 @@ def _timings(info: Any, url: str, final_url: str, *, failed: bool
         return stage, PhaseTimings(dns_ms=dns, connect_ms=max(0.0, total - lookup) * _MS)
     connect_ms = max(0.0, connect - lookup) * _MS
     if is_tls and app <= 0:
-        return TLS_STAGE, PhaseTimings(dns_ms=dns, connect_ms=connect_ms,
-                                       tls_ms=max(0.0, total - connect) * _MS)
+        return TLS_STAGE, PhaseTimings(
+            dns_ms=dns, connect_ms=connect_ms, tls_ms=max(0.0, total - connect) * _MS
+        )
     tls_ms = max(0.0, app - connect) * _MS if is_tls else None
     sent = max(pre, app, connect)
     if first <= 0:
-        return WAITING, PhaseTimings(dns_ms=dns, connect_ms=connect_ms, tls_ms=tls_ms,
-                                     ttfb_ms=max(0.0, total - sent) * _MS)
+        return WAITING, PhaseTimings(
+            dns_ms=dns, connect_ms=connect_ms, tls_ms=tls_ms, ttfb_ms=max(0.0, total - sent) * _MS
+        )
     return READING if failed else "done", PhaseTimings(
-        dns_ms=dns, connect_ms=connect_ms, tls_ms=tls_ms,
-        ttfb_ms=max(0.0, first - sent) * _MS, transfer_ms=max(0.0, total - first) * _MS,
+        dns_ms=dns,
+        connect_ms=connect_ms,
+        tls_ms=tls_ms,
+        ttfb_ms=max(0.0, first - sent) * _MS,
+        transfer_ms=max(0.0, total - first) * _MS,
     )
 
 
@@ -425,18 +464,28 @@ def _tls_message(code: int, message: str) -> str:
     text = _VERIFY_CODE.sub("", text)
     if code == pycurl.E_PEER_FAILED_VERIFICATION:
         if "subject name" in message or "does not match" in message:
-            return "certificate verify failed: hostname mismatch, certificate is not valid " \
-                   "for the site's name"
+            return (
+                "certificate verify failed: hostname mismatch, certificate is not valid "
+                "for the site's name"
+            )
         return f"certificate verify failed: {text.removeprefix('SSL certificate problem: ')}"
     return f"TLS error: {text.lower()}"
 
 
 _TLS_CODES = frozenset(
-    getattr(pycurl, name) for name in (
-        "E_SSL_CONNECT_ERROR", "E_PEER_FAILED_VERIFICATION", "E_SSL_CERTPROBLEM",
-        "E_SSL_CIPHER", "E_SSL_CACERT", "E_SSL_ISSUER_ERROR", "E_SSL_PINNEDPUBKEYNOTMATCH",
-        "E_SSL_INVALIDCERTSTATUS", "E_SSL_SHUTDOWN_FAILED",
-    ) if hasattr(pycurl, name)
+    getattr(pycurl, name)
+    for name in (
+        "E_SSL_CONNECT_ERROR",
+        "E_PEER_FAILED_VERIFICATION",
+        "E_SSL_CERTPROBLEM",
+        "E_SSL_CIPHER",
+        "E_SSL_CACERT",
+        "E_SSL_ISSUER_ERROR",
+        "E_SSL_PINNEDPUBKEYNOTMATCH",
+        "E_SSL_INVALIDCERTSTATUS",
+        "E_SSL_SHUTDOWN_FAILED",
+    )
+    if hasattr(pycurl, name)
 )
 
 
@@ -448,8 +497,9 @@ _BAD_RESPONSE_CODES = frozenset({8, pycurl.E_UNSUPPORTED_PROTOCOL, 16, 92})
 _TOO_LARGE = 100
 
 
-def _classify(code: int, message: str, site: Site, stage: str,
-              easy: pycurl.Curl) -> tuple[ErrorKind, str]:
+def _classify(
+    code: int, message: str, site: Site, stage: str, easy: pycurl.Curl
+) -> tuple[ErrorKind, str]:
     """The error kind and a short message for libcurl's error ``code`` (never the URLs of
     redirects: a ``Location`` may carry tokens)."""
     if code in _TLS_CODES:
@@ -480,19 +530,33 @@ def _classify(code: int, message: str, site: Site, stage: str,
 _Rule = Any  # (site, stage, easy, message) -> (ErrorKind, str)
 _RULES: dict[int, _Rule] = {
     pycurl.E_OPERATION_TIMEDOUT: lambda site, stage, _e, _m: (
-        ErrorKind.TIMEOUT, timed_out(site.timeout_s, stage)),
+        ErrorKind.TIMEOUT,
+        timed_out(site.timeout_s, stage),
+    ),
     pycurl.E_TOO_MANY_REDIRECTS: lambda site, _s, _e, _m: (
-        ErrorKind.TOO_MANY_REDIRECTS, f"more than {site.max_redirects} redirects"),
+        ErrorKind.TOO_MANY_REDIRECTS,
+        f"more than {site.max_redirects} redirects",
+    ),
     pycurl.E_COULDNT_RESOLVE_HOST: lambda _site, _s, easy, _m: (
-        ErrorKind.DNS, f"name not resolved: {_os_reason(easy, 'no address found')}"),
+        ErrorKind.DNS,
+        f"name not resolved: {_os_reason(easy, 'no address found')}",
+    ),
     pycurl.E_COULDNT_CONNECT: lambda _site, _s, easy, _m: (
-        ErrorKind.CONNECT, _os_reason(easy, "could not connect")),
+        ErrorKind.CONNECT,
+        _os_reason(easy, "could not connect"),
+    ),
     pycurl.E_GOT_NOTHING: lambda _site, stage, _e, _m: (
-        ErrorKind.PROTOCOL, f"server closed the connection {stage}"),
+        ErrorKind.PROTOCOL,
+        f"server closed the connection {stage}",
+    ),
     pycurl.E_PARTIAL_FILE: lambda _site, _s, _e, message: (
-        ErrorKind.PROTOCOL, f"invalid response body: {_first_line(message)}"),
+        ErrorKind.PROTOCOL,
+        f"invalid response body: {_first_line(message)}",
+    ),
     pycurl.E_BAD_CONTENT_ENCODING: lambda _site, _s, _e, message: (
-        ErrorKind.PROTOCOL, f"invalid response body: {_first_line(message)}"),
+        ErrorKind.PROTOCOL,
+        f"invalid response body: {_first_line(message)}",
+    ),
 }
 
 

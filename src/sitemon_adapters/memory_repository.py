@@ -44,17 +44,21 @@ class InMemoryStatusRepository:
         self, site_id: str, *, since: datetime | None = None, limit: int = 1000
     ) -> list[CheckResult]:
         """A site's checks since ``since``, newest first."""
-        rows = [r for r in self._history.values()
-                if r.site_id == site_id and (since is None or r.started_at >= since)]
+        rows = [
+            r
+            for r in self._history.values()
+            if r.site_id == site_id and (since is None or r.started_at >= since)
+        ]
         rows.sort(key=lambda r: (r.started_at, r.check_id), reverse=True)
         return rows[:limit]
 
     async def prune_history(self, started_before: datetime, *, max_rows: int) -> int:
         """Delete up to ``max_rows`` checks started before ``started_before``."""
         if started_before.utcoffset() is None:
-            raise RepositoryError(f"naive datetime {started_before.isoformat()} as cutoff",
-                                  retriable=False)
+            raise RepositoryError(
+                f"naive datetime {started_before.isoformat()} as cutoff", retriable=False
+            )
         old = [key for key, r in self._history.items() if r.started_at < started_before]
-        for key in old[:max(0, max_rows)]:
+        for key in old[: max(0, max_rows)]:
             del self._history[key]
         return min(len(old), max(0, max_rows))

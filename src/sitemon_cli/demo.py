@@ -28,9 +28,9 @@ def refused_port() -> int:
 
 def demo_sites(base: str, refused: int) -> tuple[Site, ...]:
     """One site per behaviour of the local targets."""
+
     def site(site_id: str, path: str, **kw: object) -> Site:
-        return Site(id=site_id, url=f"{base}{path}", interval_s=3.0, timeout_s=1.0,
-                    **kw)  # type: ignore[arg-type]
+        return Site(id=site_id, url=f"{base}{path}", interval_s=3.0, timeout_s=1.0, **kw)  # type: ignore[arg-type]
 
     return (
         site("up", "/ok"),
@@ -56,8 +56,9 @@ async def run_demo(duration_s: float | None, db_path: Path | None) -> int:
             sqlite_path=str(db_path or Path(tmp) / "demo.db"),
         )
         try:
-            return await run_scanner_process(config, with_persister=True,
-                                             stop_after_s=duration_s, show_table=True)
+            return await run_scanner_process(
+                config, with_persister=True, stop_after_s=duration_s, show_table=True
+            )
         finally:
             await runner.cleanup()
 

@@ -22,8 +22,9 @@ async def resolve(provider: Callable[[], Any]) -> Any:
 
 
 @contextmanager
-def signal_handlers(on_stop: Callable[[], None], on_reload: Callable[[], None] | None = None
-                    ) -> Iterator[None]:
+def signal_handlers(
+    on_stop: Callable[[], None], on_reload: Callable[[], None] | None = None
+) -> Iterator[None]:
     """SIGTERM/SIGINT call ``on_stop`` (graceful shutdown), SIGHUP calls ``on_reload``."""
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -74,8 +75,9 @@ class Shutdown:
             return
         self._on_reload()
 
-    def attach(self, on_stop: Callable[[], None],
-               on_reload: Callable[[], None] | None = None) -> None:
+    def attach(
+        self, on_stop: Callable[[], None], on_reload: Callable[[], None] | None = None
+    ) -> None:
         """Route the signals to the running use case (and stop it now if asked already)."""
         self._on_stop, self._on_reload = on_stop, on_reload
         if self.requested:

@@ -39,8 +39,10 @@ def format_status_table(statuses: Sequence[SiteStatus], now: datetime | None = N
     header = ("SITE", "OUTCOME", "CODE", "TIME", "CHECKED", "ERROR")
     rows = [header] + [_row(s.latest, now) for s in statuses]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
-             for r in rows]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+        for r in rows
+    ]
     if not statuses:
         lines.append("(no results yet)")
     return "\n".join(line.rstrip() for line in lines)

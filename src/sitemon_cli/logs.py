@@ -144,7 +144,8 @@ def setup_logging(fmt: str = "human", level: str = "info") -> None:
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
 
 
-def _redacting_excepthook(exc_type: type[BaseException], exc: BaseException,
-                          tb: TracebackType | None) -> None:
+def _redacting_excepthook(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
     """Print an uncaught exception like Python does, with secrets masked."""
     sys.stderr.write(redact("".join(traceback.format_exception(exc_type, exc, tb))))

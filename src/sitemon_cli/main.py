@@ -24,8 +24,12 @@ EXIT_CONFIG = 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sitemon-run", description=__doc__)
-    parser.add_argument("--log-format", choices=("human", "json"), default=None,
-                        help="log format (default: from the config, else human)")
+    parser.add_argument(
+        "--log-format",
+        choices=("human", "json"),
+        default=None,
+        help="log format (default: from the config, else human)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (
         ("standalone", "scanner + persister in one process (embedded default)"),
@@ -37,17 +41,37 @@ def _parser() -> argparse.ArgumentParser:
         ("migrate", "apply database migrations"),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
-        cmd.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG,
-                         help=f"config file (default: {DEFAULT_CONFIG})")
+        cmd.add_argument(
+            "-c",
+            "--config",
+            type=Path,
+            default=DEFAULT_CONFIG,
+            help=f"config file (default: {DEFAULT_CONFIG})",
+        )
         if name in ("standalone", "producer"):
-            cmd.add_argument("--shard", type=_shard, default=None, metavar="K/N",
-                             help="check only shard K of N of the sites (0-based)")
+            cmd.add_argument(
+                "--shard",
+                type=_shard,
+                default=None,
+                metavar="K/N",
+                help="check only shard K of N of the sites (0-based)",
+            )
             cmd.add_argument("--quiet", action="store_true", help="no log line per check")
-            cmd.add_argument("--workers", type=int, default=1, metavar="N",
-                             help="run N processes on disjoint shards (one per core)")
+            cmd.add_argument(
+                "--workers",
+                type=int,
+                default=1,
+                metavar="N",
+                help="run N processes on disjoint shards (one per core)",
+            )
         if name == "consumer":
-            cmd.add_argument("--workers", type=int, default=1, metavar="N",
-                             help="run N processes in one consumer group (one per core)")
+            cmd.add_argument(
+                "--workers",
+                type=int,
+                default=1,
+                metavar="N",
+                help="run N processes in one consumer group (one per core)",
+            )
         if name in ("standalone", "producer", "consumer"):
             # Set by --workers for its children: metrics on port + K.
             cmd.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
@@ -55,8 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     targets.add_argument("--host", default="127.0.0.1")
     targets.add_argument("--port", type=int, default=8080)
     demo = sub.add_parser("demo", help="monitor local demo targets (no internet needed)")
-    demo.add_argument("--duration", type=float, default=None,
-                      help="stop after this many seconds (default: until Ctrl-C)")
+    demo.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after this many seconds (default: until Ctrl-C)",
+    )
     demo.add_argument("--db", type=Path, default=None, help="SQLite file (default: temporary)")
     return parser
 
@@ -73,11 +101,13 @@ def _shard(text: str) -> tuple[int, int]:
 
 def _dispatch(args: argparse.Namespace, config: Config) -> Coroutine[Any, Any, int]:
     if args.command == "standalone":
-        return runners.run_scanner_process(config, with_persister=True, shard=args.shard,
-                                           quiet=args.quiet)
+        return runners.run_scanner_process(
+            config, with_persister=True, shard=args.shard, quiet=args.quiet
+        )
     if args.command == "producer":
-        return runners.run_scanner_process(config, with_persister=False, shard=args.shard,
-                                           quiet=args.quiet)
+        return runners.run_scanner_process(
+            config, with_persister=False, shard=args.shard, quiet=args.quiet
+        )
     if args.command == "consumer":
         return runners.run_consumer_process(config)
     if args.command == "status":
@@ -132,11 +162,14 @@ def _run_workers(args: argparse.Namespace, config: Config) -> int:
     global_options = ["--log-format", args.log_format] if args.log_format else []
     if args.command == "consumer":
         if config.bus != "kafka":
-            raise ConfigError(str(config.source), "bus",
-                              "consumer --workers needs bus: kafka (its members share "
-                              "the topic's partitions)")
-        return run_workers(args.command, ["-c", str(args.config)], args.workers,
-                           global_options, sharded=False)
+            raise ConfigError(
+                str(config.source),
+                "bus",
+                "consumer --workers needs bus: kafka (its members share the topic's partitions)",
+            )
+        return run_workers(
+            args.command, ["-c", str(args.config)], args.workers, global_options, sharded=False
+        )
     if args.shard is not None:
         raise ConfigError("(command line)", "--workers", "cannot be combined with --shard")
     options = ["-c", str(args.config), *(["--quiet"] if args.quiet else [])]

@@ -78,6 +78,7 @@ def render_stats(component: str, stats: Any) -> Iterable[str]:
 
 def fan_out(*observers: Any) -> Any:
     """One scanner observer calling each of ``observers``."""
+
     def observe(result: CheckResult, lag_s: float) -> None:
         for observer in observers:
             observer(result, lag_s)
@@ -133,9 +134,11 @@ class MetricsEndpoint:
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None
-            raise ConfigError(self.source, "metrics.listen",
-                              f"cannot listen on {self.host}:{self.port}: "
-                              f"{exc.strerror or exc}") from exc
+            raise ConfigError(
+                self.source,
+                "metrics.listen",
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}",
+            ) from exc
         log.info("metrics listening", extra={"url": f"http://{self.host}:{self.port}/metrics"})
 
     async def stop(self) -> None:
@@ -157,4 +160,3 @@ def metrics_for(config: Any, *, checks: bool) -> MetricsEndpoint | None:
     if checks:
         endpoint.checks = CheckMetrics()
     return endpoint
-

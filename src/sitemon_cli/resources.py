@@ -27,7 +27,9 @@ async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
     from sitemon_adapters.aiohttp_prober import AiohttpSiteProber
 
     async with AiohttpSiteProber(
-        region=config.scanner.region, clock=clock, user_agent=config.scanner.user_agent,
+        region=config.scanner.region,
+        clock=clock,
+        user_agent=config.scanner.user_agent,
         dns_cache_ttl_s=config.scanner.dns_cache_ttl_s,
     ) as prober:
         yield prober
@@ -39,11 +41,14 @@ async def curl_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
     try:
         from sitemon_adapters.curl_prober import CurlSiteProber
     except ImportError as exc:
-        raise ConfigError(config.source, "scanner.prober",
-                          "curl needs pycurl: pip install 'sitemon[curl]'") from exc
+        raise ConfigError(
+            config.source, "scanner.prober", "curl needs pycurl: pip install 'sitemon[curl]'"
+        ) from exc
 
     async with CurlSiteProber(
-        config.scanner.region, clock, user_agent=config.scanner.user_agent,
+        config.scanner.region,
+        clock,
+        user_agent=config.scanner.user_agent,
         dns_cache_ttl_s=config.scanner.dns_cache_ttl_s,
     ) as prober:
         yield prober
@@ -68,9 +73,15 @@ async def postgres_repository(config: Config) -> AsyncIterator[Any]:
 
     settings = config.postgres
     async with AsyncExitStack() as stack:
-        repository = await _open_with_retry(stack, lambda: PostgresStatusRepository(
-            settings.dsn, schema=settings.schema, pool_min=settings.pool_min,
-            pool_max=settings.pool_max))
+        repository = await _open_with_retry(
+            stack,
+            lambda: PostgresStatusRepository(
+                settings.dsn,
+                schema=settings.schema,
+                pool_min=settings.pool_min,
+                pool_max=settings.pool_max,
+            ),
+        )
         await repository.migrate()
         yield repository
 
@@ -87,8 +98,10 @@ async def _open_with_retry(stack: AsyncExitStack, make: Callable[[], Any]) -> An
         except RepositoryError as exc:
             if not exc.retriable or time.monotonic() + backoff.delay(attempt) > deadline:
                 raise
-            log.warning("repository unavailable at start, retrying",
-                        extra={"error": str(exc), "attempt": attempt})
+            log.warning(
+                "repository unavailable at start, retrying",
+                extra={"error": str(exc), "attempt": attempt},
+            )
             await asyncio.sleep(backoff.delay(attempt))
     raise AssertionError("unreachable")
 
@@ -98,11 +111,16 @@ def kafka_connection(settings: KafkaSettings) -> Any:
     from sitemon_adapters.kafka import KafkaConnection
 
     return KafkaConnection(
-        bootstrap_servers=settings.bootstrap_servers, client_id=settings.client_id,
-        security_protocol=settings.security_protocol, ssl_cafile=settings.ssl_cafile,
-        ssl_certfile=settings.ssl_certfile, ssl_keyfile=settings.ssl_keyfile,
-        ssl_password=settings.ssl_password, sasl_mechanism=settings.sasl_mechanism,
-        sasl_username=settings.sasl_username, sasl_password=settings.sasl_password,
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=settings.client_id,
+        security_protocol=settings.security_protocol,
+        ssl_cafile=settings.ssl_cafile,
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
+        ssl_password=settings.ssl_password,
+        sasl_mechanism=settings.sasl_mechanism,
+        sasl_username=settings.sasl_username,
+        sasl_password=settings.sasl_password,
     )
 
 
@@ -120,8 +138,10 @@ async def create_topics(settings: KafkaSettings) -> list[str]:
     connection = kafka_connection(settings)
     try:
         return await ensure_topics(
-            connection, [settings.topic, settings.dead_letter_topic],
-            partitions=settings.partitions, replication_factor=settings.replication_factor,
+            connection,
+            [settings.topic, settings.dead_letter_topic],
+            partitions=settings.partitions,
+            replication_factor=settings.replication_factor,
         )
     except (KafkaError, OSError) as exc:  # OSError includes TimeoutError
         raise await connection.explain_failure(exc) from exc
@@ -134,7 +154,9 @@ async def kafka_publisher(config: Config) -> AsyncIterator[Any]:
     settings = config.kafka
     await create_topics(settings)
     async with KafkaStatusPublisher(
-        kafka_connection(settings), settings.topic, max_buffered=settings.max_buffered,
+        kafka_connection(settings),
+        settings.topic,
+        max_buffered=settings.max_buffered,
         flush_timeout_s=config.scanner.shutdown_grace_s,
     ) as publisher:
         yield publisher
@@ -147,7 +169,9 @@ async def kafka_subscriber(config: Config) -> AsyncIterator[Any]:
     settings = config.kafka
     await create_topics(settings)
     async with KafkaStatusSubscriber(
-        kafka_connection(settings), settings.topic, settings.group_id,
+        kafka_connection(settings),
+        settings.topic,
+        settings.group_id,
         dead_letter_topic=settings.dead_letter_topic,
         session_timeout_ms=round(settings.session_timeout_s * 1000),
         # Three heartbeats per session, as Kafka recommends (at most 3 s apart).

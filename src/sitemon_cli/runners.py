@@ -31,8 +31,9 @@ def shard_sites(sites: tuple[Site, ...], shard: tuple[int, int] | None) -> list[
     return list(sites) if shard is None else select_shard(sites, *shard)
 
 
-def _reloader(config: Config, scanner: Scanner, shard: tuple[int, int] | None
-              ) -> Callable[[], None]:
+def _reloader(
+    config: Config, scanner: Scanner, shard: tuple[int, int] | None
+) -> Callable[[], None]:
     """A SIGHUP handler: apply a valid new site list, keep the old one on any error."""
 
     def reload() -> None:
@@ -42,17 +43,28 @@ def _reloader(config: Config, scanner: Scanner, shard: tuple[int, int] | None
             log.error("reload rejected, keeping the running config", extra={"error": str(exc)})
             return
         change = scanner.set_sites(shard_sites(fresh.sites, shard))
-        log.info("config reloaded", extra={"added": len(change.added),
-                 "removed": len(change.removed), "changed": len(change.changed),
-                 "sites": len(scanner.sites())})
+        log.info(
+            "config reloaded",
+            extra={
+                "added": len(change.added),
+                "removed": len(change.removed),
+                "changed": len(change.changed),
+                "sites": len(scanner.sites()),
+            },
+        )
 
     return reload
 
 
-async def run_scanner_process(config: Config, *, with_persister: bool,
-                              shard: tuple[int, int] | None = None, quiet: bool = False,
-                              stop_after_s: float | None = None, show_table: bool = False
-                              ) -> int:
+async def run_scanner_process(
+    config: Config,
+    *,
+    with_persister: bool,
+    shard: tuple[int, int] | None = None,
+    quiet: bool = False,
+    stop_after_s: float | None = None,
+    show_table: bool = False,
+) -> int:
     """``producer`` (scanner only) or ``standalone`` (scanner + persister in one process).
 
     ``stop_after_s`` stops by itself after that long; ``show_table`` prints the status
@@ -75,19 +87,33 @@ async def run_scanner_process(config: Config, *, with_persister: bool,
             scanner: Scanner = await resolve(container.scanner)
             publisher = await resolve(container.publisher)
             persister: Persister | None = (
-                await resolve(container.persister) if with_persister else None)
+                await resolve(container.persister) if with_persister else None
+            )
             sites = shard_sites(config.sites, shard)
             scanner.set_sites(sites)
-            log.info("scanner started", extra={"sites": len(sites), "bus": config.bus,
-                     "region": config.scanner.region, "config": config.source})
+            log.info(
+                "scanner started",
+                extra={
+                    "sites": len(sites),
+                    "bus": config.bus,
+                    "region": config.scanner.region,
+                    "config": config.source,
+                },
+            )
             shutdown.attach(scanner.request_stop, _reloader(config, scanner, shard))
             persisting = asyncio.create_task(persister.run_persister()) if persister else None
             if persister is not None:
                 await retention.start(container, config)
             if metrics is not None:
                 metrics.add_gauge("sites", lambda: len(scanner.sites()))
-                await _expose(metrics, container, retention,
-                              "scanner", "publisher", *(["persister"] if persister else []))
+                await _expose(
+                    metrics,
+                    container,
+                    retention,
+                    "scanner",
+                    "publisher",
+                    *(["persister"] if persister else []),
+                )
             if stop_after_s is not None:
                 asyncio.get_running_loop().call_later(stop_after_s, scanner.request_stop)
             stats = await scanner.run_scanner(config.scanner.shutdown_grace_s)
@@ -152,8 +178,9 @@ async def run_consumer_process(config: Config) -> int:
     with signal_handlers(shutdown.stop):
         try:
             persister: Persister = await resolve(container.persister)
-            log.info("persister started",
-                     extra={"bus": config.bus, "repository": config.repository})
+            log.info(
+                "persister started", extra={"bus": config.bus, "repository": config.repository}
+            )
             shutdown.attach(persister.request_stop)
             await retention.start(container, config)
             if metrics is not None:
@@ -169,8 +196,9 @@ async def run_consumer_process(config: Config) -> int:
     return 0
 
 
-async def _expose(metrics: MetricsEndpoint, container: Any, retention: _Retention,
-                  *parts: str) -> None:
+async def _expose(
+    metrics: MetricsEndpoint, container: Any, retention: _Retention, *parts: str
+) -> None:
     if retention.loop is not None:
         metrics.add_stats("retention", retention.loop)
     await metrics.expose(container, *parts)
@@ -190,8 +218,10 @@ async def print_status(config: Config) -> int:
 def check_config(path: Path) -> int:
     """``check-config``: validate without starting anything."""
     config = load_config(path)
-    print(f"{config.source}: ok ({len(config.sites)} sites, bus={config.bus}, "
-          f"repository={config.repository})")
+    print(
+        f"{config.source}: ok ({len(config.sites)} sites, bus={config.bus}, "
+        f"repository={config.repository})"
+    )
     return 0
 
 

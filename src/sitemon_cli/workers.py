@@ -18,25 +18,40 @@ from types import FrameType
 from sitemon_cli import entry
 
 
-def worker_argv(command: str, options: Sequence[str], shard: int, workers: int,
-                *, sharded: bool = True) -> list[str]:
+def worker_argv(
+    command: str, options: Sequence[str], shard: int, workers: int, *, sharded: bool = True
+) -> list[str]:
     """The command line of worker ``shard`` of ``workers`` (``--shard`` when ``sharded``).
 
     ``--worker-index`` moves the worker's ``/metrics`` port up by its index, so N workers
     on one host serve N endpoints (port, port + 1, ...) instead of fighting over one.
     """
-    argv = [sys.executable, "-m", "sitemon_cli.entry", command, *options,
-            "--worker-index", str(shard)]
+    argv = [
+        sys.executable,
+        "-m",
+        "sitemon_cli.entry",
+        command,
+        *options,
+        "--worker-index",
+        str(shard),
+    ]
     return [*argv, "--shard", f"{shard}/{workers}"] if sharded else argv
 
 
-def run_workers(command: str, options: Sequence[str], workers: int,
-                global_options: Sequence[str] = (), *, sharded: bool = True) -> int:
+def run_workers(
+    command: str,
+    options: Sequence[str],
+    workers: int,
+    global_options: Sequence[str] = (),
+    *,
+    sharded: bool = True,
+) -> int:
     """Run ``workers`` children of ``command`` until they all exit."""
     children = [
         subprocess.Popen([*argv[:3], *global_options, *argv[3:]])
-        for argv in (worker_argv(command, options, k, workers, sharded=sharded)
-                     for k in range(workers))
+        for argv in (
+            worker_argv(command, options, k, workers, sharded=sharded) for k in range(workers)
+        )
     ]
 
     def forward(signum: int, _frame: FrameType | None) -> None:

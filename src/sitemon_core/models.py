@@ -84,8 +84,9 @@ def new_check_id() -> str:
 def _short(message: str) -> str:
     # Target bytes can reach a message (a bad header, an odd exception): drop NULs and lone
     # surrogates, which PostgreSQL text and Avro's UTF-8 strings cannot carry.
-    if not message or (message.isascii() and "\x00" not in message
-                       and len(message) <= MAX_ERROR_MESSAGE):
+    if not message or (
+        message.isascii() and "\x00" not in message and len(message) <= MAX_ERROR_MESSAGE
+    ):
         return message  # the usual case, decided without copying
     message = message.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     return message if len(message) <= MAX_ERROR_MESSAGE else message[: MAX_ERROR_MESSAGE - 1] + "…"

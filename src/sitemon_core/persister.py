@@ -144,8 +144,12 @@ class Persister:
                 delay = self._backoff.delay(attempt)
                 log.warning(
                     "save failed, retrying",
-                    extra={"error": str(exc), "attempt": attempt, "retry_in_s": delay,
-                           "batch_size": len(batch.results)},
+                    extra={
+                        "error": str(exc),
+                        "attempt": attempt,
+                        "retry_in_s": delay,
+                        "batch_size": len(batch.results),
+                    },
                 )
                 if await self._pause(delay):
                     return False

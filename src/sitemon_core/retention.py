@@ -33,8 +33,15 @@ class RetentionStats:
 class HistoryRetention:
     """Deletes history older than ``keep_s``, every ``every_s``, ``chunk`` rows at a time."""
 
-    def __init__(self, repository: StatusRepository, clock: Clock, *, keep_s: float,
-                 every_s: float = 600.0, chunk: int = 10_000) -> None:
+    def __init__(
+        self,
+        repository: StatusRepository,
+        clock: Clock,
+        *,
+        keep_s: float,
+        every_s: float = 600.0,
+        chunk: int = 10_000,
+    ) -> None:
         if keep_s <= 0 or every_s <= 0 or chunk <= 0:
             raise ValueError("keep_s, every_s and chunk must be > 0")
         self._repository = repository
@@ -71,13 +78,20 @@ class HistoryRetention:
             except RepositoryError as exc:
                 # Not fatal: the rows are still there, the next round deletes them.
                 self.stats.failures += 1
-                log.log(logging.WARNING if exc.retriable else logging.ERROR,
-                        "history pruning failed, retrying next round",
-                        extra={"error": str(exc), "retry_in_s": self._every_s})
+                log.log(
+                    logging.WARNING if exc.retriable else logging.ERROR,
+                    "history pruning failed, retrying next round",
+                    extra={"error": str(exc), "retry_in_s": self._every_s},
+                )
             else:
                 if deleted:
-                    log.info("history pruned", extra={
-                        "deleted": deleted, "older_than": str(self._keep),
-                        "deleted_total": self.stats.deleted})
+                    log.info(
+                        "history pruned",
+                        extra={
+                            "deleted": deleted,
+                            "older_than": str(self._keep),
+                            "deleted_total": self.stats.deleted,
+                        },
+                    )
             await sleep_unless(self._clock, self._every_s, self._stop)
         return self.stats

@@ -177,8 +177,12 @@ class Scanner:
             self.stats.dropped += 1
             log.warning(
                 "result dropped",
-                extra={"site_id": site.id, "check_id": result.check_id, "error": str(exc),
-                       "dropped_total": self.stats.dropped},
+                extra={
+                    "site_id": site.id,
+                    "check_id": result.check_id,
+                    "error": str(exc),
+                    "dropped_total": self.stats.dropped,
+                },
             )
 
     def _count_start(self, lag: float) -> None:

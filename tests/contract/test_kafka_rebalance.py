@@ -20,13 +20,23 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def results(n: int) -> list[CheckResult]:
-    return [CheckResult(check_id=new_check_id(), site_id=f"site-{i % 40}", url="http://x.test/",
-                        region="t", started_at=T0 + timedelta(seconds=i), ok=True, total_ms=1.0)
-            for i in range(n)]
+    return [
+        CheckResult(
+            check_id=new_check_id(),
+            site_id=f"site-{i % 40}",
+            url="http://x.test/",
+            region="t",
+            started_at=T0 + timedelta(seconds=i),
+            ok=True,
+            total_ms=1.0,
+        )
+        for i in range(n)
+    ]
 
 
-async def consume(subscriber: KafkaStatusSubscriber, seen: dict[str, int],
-                  stop: asyncio.Event) -> None:
+async def consume(
+    subscriber: KafkaStatusSubscriber, seen: dict[str, int], stop: asyncio.Event
+) -> None:
     """Receive and acknowledge until told to stop, counting each check id."""
     while not stop.is_set():
         batch = await subscriber.receive(max_results=10, timeout_s=0.2)
@@ -79,4 +89,5 @@ async def _until(condition: object, timeout: float = 60) -> None:
     async def wait() -> None:
         while not condition():  # type: ignore[operator]
             await asyncio.sleep(0.05)
+
     await asyncio.wait_for(wait(), timeout)

@@ -416,7 +416,9 @@ def test_configuration_errors_are_not_retried_but_outages_are() -> None:
 
 
 async def test_one_pruner_per_schema_at_a_time(
-    pg_dsn: str, schema: str, repo: PostgresStatusRepository,
+    pg_dsn: str,
+    schema: str,
+    repo: PostgresStatusRepository,
 ) -> None:
     await repo.save([result("a", s) for s in range(10)])
     cutoff = T0 + timedelta(seconds=5)

@@ -426,12 +426,17 @@ def test_unexpected_exception_is_internal() -> None:
 # ``^(a|a)*$`` on 40 bytes backtracks for minutes in Python's ``re`` (which holds the GIL).
 BACKTRACKING = r"^(a|a)*$"
 _AAA = b"a" * 40 + b"!"
-aaa_body = targets._answer(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
-                           + str(len(_AAA)).encode() + b"\r\n\r\n" + _AAA)
+aaa_body = targets._answer(
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+    + str(len(_AAA)).encode()
+    + b"\r\n\r\n"
+    + _AAA
+)
 
 
 async def test_backtracking_regex_times_out_while_other_checks_go_on(
-    prober: SiteProber, base_url: str,
+    prober: SiteProber,
+    base_url: str,
 ) -> None:
     async with targets.raw_server(aaa_body) as url:
         slow = make_site(url, id="backtracking", regex=BACKTRACKING, timeout_s=2.0)

@@ -60,8 +60,9 @@ class KafkaBusFactory:
     def __init__(self, request: pytest.FixtureRequest) -> None:
         from sitemon_adapters.kafka import KafkaConnection
 
-        self.connection = KafkaConnection(bootstrap_servers=request.getfixturevalue(
-            "kafka_bootstrap"))
+        self.connection = KafkaConnection(
+            bootstrap_servers=request.getfixturevalue("kafka_bootstrap")
+        )
         self.topic = f"contract-{uuid.uuid4().hex[:12]}"
         self._created = False
 
@@ -69,8 +70,7 @@ class KafkaBusFactory:
         from sitemon_adapters.kafka import ensure_topics
 
         if not self._created:
-            await ensure_topics(self.connection, [self.topic], partitions=3,
-                                replication_factor=1)
+            await ensure_topics(self.connection, [self.topic], partitions=3, replication_factor=1)
             self._created = True
 
     @asynccontextmanager
@@ -86,8 +86,9 @@ class KafkaBusFactory:
         from sitemon_adapters.kafka import KafkaStatusSubscriber
 
         await self._ensure_topic()
-        async with KafkaStatusSubscriber(self.connection, self.topic,
-                                         f"{self.topic}-{group}") as subscriber:
+        async with KafkaStatusSubscriber(
+            self.connection, self.topic, f"{self.topic}-{group}"
+        ) as subscriber:
             yield subscriber
 
 

@@ -281,7 +281,9 @@ async def test_prune_never_deletes_a_latest_status(repository: StatusRepository)
     await repository.prune_history(T0 + timedelta(days=1), max_rows=100)
     assert await repository.history("old") == [] == await repository.history("new")
     assert [(s.site_id, s.latest) for s in await repository.latest()] == [
-        ("new", result("new", 50)), ("old", result("old", 0))]
+        ("new", result("new", 50)),
+        ("old", result("old", 0)),
+    ]
 
 
 async def test_prune_cutoff_is_an_instant(repository: StatusRepository) -> None:
@@ -303,8 +305,10 @@ async def test_sqlite_migrate_is_idempotent(tmp_path: pathlib.Path) -> None:
         await repo.migrate()
         assert len(await repo.latest()) == 1
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute(
-            "SELECT version FROM schema_version ORDER BY version").fetchall() == [(1,), (2,)]
+        assert conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == [
+            (1,),
+            (2,),
+        ]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 

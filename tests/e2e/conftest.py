@@ -46,8 +46,12 @@ def refused_url(closed_port: int) -> str:
 def names() -> dict[str, str]:
     """Unique topic, group and schema names for one test."""
     suffix = uuid.uuid4().hex[:10]
-    return {"topic": f"e2e-{suffix}", "dlq": f"e2e-{suffix}.dlq", "group": f"g-{suffix}",
-            "schema": f"e2e_{suffix}"}
+    return {
+        "topic": f"e2e-{suffix}",
+        "dlq": f"e2e-{suffix}.dlq",
+        "group": f"g-{suffix}",
+        "schema": f"e2e_{suffix}",
+    }
 
 
 @pytest.fixture
@@ -64,13 +68,19 @@ async def pg(pg_dsn: str, names: dict[str, str]) -> AsyncIterator[asyncpg.Connec
 
 
 def kafka_section(bootstrap: str, names: dict[str, str], **extra: Any) -> dict[str, Any]:
-    return {"bootstrap_servers": bootstrap, "topic": names["topic"],
-            "dead_letter_topic": names["dlq"], "group_id": names["group"], "partitions": 3,
-            **extra}
+    return {
+        "bootstrap_servers": bootstrap,
+        "topic": names["topic"],
+        "dead_letter_topic": names["dlq"],
+        "group_id": names["group"],
+        "partitions": 3,
+        **extra,
+    }
 
 
-def producer_config(tmp: Path, bootstrap: str, names: dict[str, str],
-                    sites: list[dict[str, Any]], **scanner: Any) -> dict[str, Any]:
+def producer_config(
+    tmp: Path, bootstrap: str, names: dict[str, str], sites: list[dict[str, Any]], **scanner: Any
+) -> dict[str, Any]:
     return {
         "scanner": {"region": "e2e", "start_jitter": "200ms", "shutdown_grace": "3s", **scanner},
         "sites": sites,
@@ -78,11 +88,11 @@ def producer_config(tmp: Path, bootstrap: str, names: dict[str, str],
     }
 
 
-def consumer_config(pg_dsn: str, bootstrap: str, names: dict[str, str],
-                    **persister: Any) -> dict[str, Any]:
+def consumer_config(
+    pg_dsn: str, bootstrap: str, names: dict[str, str], **persister: Any
+) -> dict[str, Any]:
     return {
         "bus": {"kind": "kafka", "kafka": kafka_section(bootstrap, names)},
-        "repository": {"kind": "postgres",
-                       "postgres": {"dsn": pg_dsn, "schema": names["schema"]}},
+        "repository": {"kind": "postgres", "postgres": {"dsn": pg_dsn, "schema": names["schema"]}},
         "persister": {"batch_size": 500, "poll_timeout": "200ms", **persister},
     }

@@ -110,34 +110,46 @@ def services_fixture(private_services: PrivateServices) -> PrivateServices:
 
 # -- sites and configs ------------------------------------------------------------------
 
+
 def fast_sites(base: str, n: int = 8) -> list[dict[str, Any]]:
     """``n`` local sites checked every 0.2-0.5 s, so results flow fast."""
     routes = ["/ok", "/status/404", "/ok", "/status/500", "/redirect/1"]
     intervals = ["200ms", "300ms", "400ms", "500ms"]
-    return [{"id": f"s{i:02d}", "url": base + routes[i % len(routes)],
-             "interval": intervals[i % len(intervals)], "timeout": "200ms"}
-            for i in range(n)]
+    return [
+        {
+            "id": f"s{i:02d}",
+            "url": base + routes[i % len(routes)],
+            "interval": intervals[i % len(intervals)],
+            "timeout": "200ms",
+        }
+        for i in range(n)
+    ]
 
 
-def producer_doc(bootstrap: str, names: dict[str, str], sites: list[dict[str, Any]], *,
-                 partitions: int = 3, max_buffered: int | None = None,
-                 shutdown_grace: str = "3s") -> dict[str, Any]:
+def producer_doc(
+    bootstrap: str,
+    names: dict[str, str],
+    sites: list[dict[str, Any]],
+    *,
+    partitions: int = 3,
+    max_buffered: int | None = None,
+    shutdown_grace: str = "3s",
+) -> dict[str, Any]:
     kafka = kafka_section(bootstrap, names, partitions=partitions)
     if max_buffered is not None:
         kafka["max_buffered"] = max_buffered
     return {
-        "scanner": {"region": "faults", "start_jitter": "200ms",
-                    "shutdown_grace": shutdown_grace},
+        "scanner": {"region": "faults", "start_jitter": "200ms", "shutdown_grace": shutdown_grace},
         "sites": sites,
         "bus": {"kind": "kafka", "kafka": kafka},
     }
 
 
-def consumer_doc(dsn: str, bootstrap: str, names: dict[str, str], *, partitions: int = 3,
-                 batch_size: int = 500) -> dict[str, Any]:
+def consumer_doc(
+    dsn: str, bootstrap: str, names: dict[str, str], *, partitions: int = 3, batch_size: int = 500
+) -> dict[str, Any]:
     return {
-        "bus": {"kind": "kafka", "kafka": kafka_section(bootstrap, names,
-                                                        partitions=partitions)},
+        "bus": {"kind": "kafka", "kafka": kafka_section(bootstrap, names, partitions=partitions)},
         "repository": {"kind": "postgres", "postgres": {"dsn": dsn, "schema": names["schema"]}},
         "persister": {"batch_size": batch_size, "poll_timeout": "200ms"},
     }
@@ -152,6 +164,7 @@ def consumer(tmp: Path, name: str, doc: dict[str, Any]) -> SitemonProcess:
 
 
 # -- log lines --------------------------------------------------------------------------
+
 
 def is_check(entry: dict[str, Any]) -> bool:
     return entry.get("logger") == "sitemon.check"
@@ -221,8 +234,10 @@ def producer_totals(proc: SitemonProcess) -> dict[str, int]:
     assert scanner is not None, "no 'scanner stopped' line:\n" + proc.tail()
     assert publisher is not None, "no 'publisher stopped' line:\n" + proc.tail()
     totals = {k: int(scanner[k]) for k in ("started", "published", "dropped", "abandoned")}
-    totals |= {f"kafka_{k}": int(publisher[k]) for k in
-               ("accepted", "delivered", "dropped", "redelivery_attempts")}
+    totals |= {
+        f"kafka_{k}": int(publisher[k])
+        for k in ("accepted", "delivered", "dropped", "redelivery_attempts")
+    }
     totals["checked"] = checks(proc)
     return totals
 
@@ -237,6 +252,7 @@ def assert_accounted(totals: dict[str, int]) -> None:
 
 # -- the database -----------------------------------------------------------------------
 
+
 class Store:
     """Measurements on one test's schema; each opens its own short connection, so they
     work across server restarts (and return None while the server is down)."""
@@ -247,8 +263,9 @@ class Store:
 
     @contextlib.asynccontextmanager
     async def _conn(self) -> Any:
-        conn = await asyncpg.connect(self.dsn, timeout=5,
-                                     server_settings={"search_path": f'"{self.schema}"'})
+        conn = await asyncpg.connect(
+            self.dsn, timeout=5, server_settings={"search_path": f'"{self.schema}"'}
+        )
         try:
             yield conn
         finally:
@@ -259,7 +276,8 @@ class Store:
         try:
             async with self._conn() as conn:
                 row = await conn.fetchrow(
-                    "SELECT count(*) AS n, count(DISTINCT check_id) AS d FROM check_history")
+                    "SELECT count(*) AS n, count(DISTINCT check_id) AS d FROM check_history"
+                )
         except asyncpg.UndefinedTableError:
             return (0, 0)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
@@ -277,8 +295,12 @@ class Store:
         async def reached() -> bool:
             return await self.stored() >= n
 
-        await wait_until(reached, timeout, f"{n} rows in check_history "
-                         f"(have {await self.stored()})", interval=0.25)
+        await wait_until(
+            reached,
+            timeout,
+            f"{n} rows in check_history (have {await self.stored()})",
+            interval=0.25,
+        )
         return time.monotonic() - began
 
     async def check_ids(self) -> set[str]:
@@ -289,19 +311,27 @@ class Store:
         """Rows inserted before the server's last start: after a restart with no consumer
         saving in between, exactly what was stored when the server went down."""
         async with self._conn() as conn:
-            return int(await conn.fetchval(
-                "SELECT count(*) FROM check_history"
-                " WHERE inserted_at < pg_postmaster_start_time()"))
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM check_history"
+                    " WHERE inserted_at < pg_postmaster_start_time()"
+                )
+            )
 
     async def latest_mismatches(self) -> list[str]:
         """Sites whose site_status row differs from their newest history row (or is missing)."""
         cols = ", ".join(COLUMNS)
         async with self._conn() as conn:
-            status = {r["site_id"]: tuple(r) for r in await conn.fetch(
-                f"SELECT {cols} FROM site_status")}
-            newest = {r["site_id"]: tuple(r) for r in await conn.fetch(
-                f"SELECT DISTINCT ON (site_id) {cols} FROM check_history "
-                "ORDER BY site_id, started_at DESC, check_id DESC")}
+            status = {
+                r["site_id"]: tuple(r) for r in await conn.fetch(f"SELECT {cols} FROM site_status")
+            }
+            newest = {
+                r["site_id"]: tuple(r)
+                for r in await conn.fetch(
+                    f"SELECT DISTINCT ON (site_id) {cols} FROM check_history "
+                    "ORDER BY site_id, started_at DESC, check_id DESC"
+                )
+            }
         return sorted(s for s in status.keys() | newest.keys() if status.get(s) != newest.get(s))
 
     async def throttle(self, seconds_per_batch: float) -> None:
@@ -339,6 +369,7 @@ async def assert_stored_exactly(store: Store, expected: int) -> dict[str, int]:
 
 # -- Kafka ------------------------------------------------------------------------------
 
+
 async def committed_total(bootstrap: str, group: str, topic: str) -> int:
     """Sum of the group's committed offsets on ``topic``."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -369,8 +400,9 @@ def _end_offsets_total(bootstrap: str, topic: str) -> int:
     return sum(ends.values())
 
 
-async def wait_caught_up(bootstrap: str, group: str, topic: str, target: int,
-                         timeout: float = 90.0) -> float:
+async def wait_caught_up(
+    bootstrap: str, group: str, topic: str, target: int, timeout: float = 90.0
+) -> float:
     """Wait until the group committed at least ``target`` offsets; return seconds taken."""
     began = time.monotonic()
 
@@ -380,8 +412,7 @@ async def wait_caught_up(bootstrap: str, group: str, topic: str, target: int,
         except Exception:  # the coordinator may still be loading after a restart
             return False
 
-    await wait_until(reached, timeout, f"group {group} committed {target} offsets",
-                     interval=0.25)
+    await wait_until(reached, timeout, f"group {group} committed {target} offsets", interval=0.25)
     return time.monotonic() - began
 
 

@@ -27,10 +27,20 @@ def write_config(path: Path, document: dict[str, Any]) -> Path:
 class SitemonProcess:
     """One ``sitemon-run <command>`` child with its structured log lines collected."""
 
-    def __init__(self, command: str, config: Path, *extra: str,
-                 env: dict[str, str] | None = None) -> None:
-        self.args = [sys.executable, "-m", "sitemon_cli.main", "--log-format", "json",
-                     command, "-c", str(config), *extra]
+    def __init__(
+        self, command: str, config: Path, *extra: str, env: dict[str, str] | None = None
+    ) -> None:
+        self.args = [
+            sys.executable,
+            "-m",
+            "sitemon_cli.main",
+            "--log-format",
+            "json",
+            command,
+            "-c",
+            str(config),
+            *extra,
+        ]
         self.env = {**os.environ, **(env or {})}
         self.logs: list[dict[str, Any]] = []
         self.raw: list[str] = []
@@ -40,8 +50,8 @@ class SitemonProcess:
 
     async def start(self) -> SitemonProcess:
         self.proc = await asyncio.create_subprocess_exec(
-            *self.args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env=self.env)
+            *self.args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self.env
+        )
         self._reader = asyncio.create_task(self._read())
         return self
 
@@ -70,8 +80,9 @@ class SitemonProcess:
                 # the pipe to its end before deciding the line never came.
                 if self._reader is not None:
                     with contextlib.suppress(TimeoutError):  # a child may hold the pipe
-                        await asyncio.wait_for(asyncio.shield(self._reader),
-                                               max(1.0, deadline - time.monotonic()))
+                        await asyncio.wait_for(
+                            asyncio.shield(self._reader), max(1.0, deadline - time.monotonic())
+                        )
                 if (entry := self.find(predicate)) is not None:
                     return entry
                 raise AssertionError(f"process exited {self.proc.returncode}:\n" + self.tail())
@@ -109,8 +120,9 @@ def message_is(text: str) -> LogPredicate:
     return lambda entry: entry.get("msg") == text
 
 
-async def wait_until(condition: Callable[[], Any], timeout: float, what: str,
-                     interval: float = 0.2) -> Any:
+async def wait_until(
+    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2
+) -> Any:
     """Poll an async ``condition`` until it returns a truthy value (no fixed sleeps)."""
     deadline = time.monotonic() + timeout
     last: Any = None

@@ -41,25 +41,35 @@ async def _saved(port: int) -> float:
     url = f"http://127.0.0.1:{port}/metrics"
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         text = await response.text()
-    return next(float(line.split()[1]) for line in text.splitlines()
-                if line.startswith("sitemon_persister_saved_total "))
+    return next(
+        float(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith("sitemon_persister_saved_total ")
+    )
 
 
 async def _history(pg: asyncpg.Connection) -> tuple[int, int]:
     try:
         row = await pg.fetchrow(
-            "SELECT count(*) AS n, count(DISTINCT check_id) AS d FROM check_history")
+            "SELECT count(*) AS n, count(DISTINCT check_id) AS d FROM check_history"
+        )
     except asyncpg.UndefinedTableError:
         return 0, 0
     return int(row["n"]), int(row["d"])
 
 
 async def test_consumer_workers_share_the_partitions_and_store_each_result_once(
-    tmp_path: Path, kafka_bootstrap: str, pg_dsn: str, target_base: str,
-    names: dict[str, str], pg: asyncpg.Connection,
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    pg_dsn: str,
+    target_base: str,
+    names: dict[str, str],
+    pg: asyncpg.Connection,
 ) -> None:
-    sites = [{"id": f"cw{i}", "url": f"{target_base}/ok", "interval": "300ms",
-              "timeout": "250ms"} for i in range(12)]
+    sites = [
+        {"id": f"cw{i}", "url": f"{target_base}/ok", "interval": "300ms", "timeout": "250ms"}
+        for i in range(12)
+    ]
     kafka: dict[str, Any] = kafka_section(kafka_bootstrap, names, partitions=4)
     producer_doc = producer_config(tmp_path, kafka_bootstrap, names, sites)
     producer_doc["bus"]["kafka"] = kafka
@@ -68,19 +78,24 @@ async def test_consumer_workers_share_the_partitions_and_store_each_result_once(
     port = _two_free_ports()  # worker k serves /metrics on port + k
     consumer_doc["metrics"] = {"listen": f"127.0.0.1:{port}"}
     producer = SitemonProcess("producer", write_config(tmp_path / "p.yaml", producer_doc))
-    consumers = SitemonProcess("consumer", write_config(tmp_path / "c.yaml", consumer_doc),
-                               "--workers", "2")
-    all_partitions = {f"TopicPartition(topic='{names['topic']}', partition={p})"
-                      for p in range(4)}
+    consumers = SitemonProcess(
+        "consumer", write_config(tmp_path / "c.yaml", consumer_doc), "--workers", "2"
+    )
+    all_partitions = {f"TopicPartition(topic='{names['topic']}', partition={p})" for p in range(4)}
     await producer.start()
     await producer.wait_for(message_is("scanner started"), timeout=90)
     await consumers.start()
     try:
+
         async def shared() -> bool:
             got = _assignments(consumers)
             parts = list(got.values())
-            return (len(got) == 2 and all(parts) and not parts[0] & parts[1]
-                    and parts[0] | parts[1] == all_partitions)
+            return (
+                len(got) == 2
+                and all(parts)
+                and not parts[0] & parts[1]
+                and parts[0] | parts[1] == all_partitions
+            )
 
         await wait_until(shared, 90, "two workers each owning a part of the 4 partitions")
         assert await producer.stop() == 0

@@ -15,10 +15,13 @@ SIGTERM_BIT = 1 << (signal.SIGTERM - 1)
 
 
 def standalone_config(tmp_path: Path, target_base: str) -> Path:
-    return write_config(tmp_path / "e.yaml", {
-        "sites": [{"id": "e", "url": f"{target_base}/ok", "interval": "1s"}],
-        "repository": {"kind": "sqlite", "sqlite": {"path": str(tmp_path / "e.db")}},
-    })
+    return write_config(
+        tmp_path / "e.yaml",
+        {
+            "sites": [{"id": "e", "url": f"{target_base}/ok", "interval": "1s"}],
+            "repository": {"kind": "sqlite", "sqlite": {"path": str(tmp_path / "e.db")}},
+        },
+    )
 
 
 async def finish(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
@@ -41,16 +44,27 @@ def catches_sigterm(pid: int) -> bool:
 
 
 async def test_sigterm_recorded_while_loading_stops_cleanly(
-    tmp_path: Path, target_base: str,
+    tmp_path: Path,
+    target_base: str,
 ) -> None:
     # As if the signal had arrived between the first line of the console script and the
     # runner's own handlers: the runner must apply it as soon as it can.
-    script = ("import signal, sys; from sitemon_cli import entry; "
-              "entry.RECEIVED.append(signal.SIGTERM); sys.exit(entry.main())")
+    script = (
+        "import signal, sys; from sitemon_cli import entry; "
+        "entry.RECEIVED.append(signal.SIGTERM); sys.exit(entry.main())"
+    )
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, "--log-format", "json", "standalone",
-        "-c", str(standalone_config(tmp_path, target_base)),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-c",
+        script,
+        "--log-format",
+        "json",
+        "standalone",
+        "-c",
+        str(standalone_config(tmp_path, target_base)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await finish(proc)
     logs = (out + err).decode()
     assert proc.returncode == 0, logs
@@ -59,12 +73,19 @@ async def test_sigterm_recorded_while_loading_stops_cleanly(
 
 
 async def test_sigterm_as_soon_as_it_is_caught_never_kills(
-    tmp_path: Path, target_base: str,
+    tmp_path: Path,
+    target_base: str,
 ) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sitemon_cli.entry", "standalone",
-        "-c", str(standalone_config(tmp_path, target_base)),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "sitemon_cli.entry",
+        "standalone",
+        "-c",
+        str(standalone_config(tmp_path, target_base)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while not catches_sigterm(proc.pid):  # the earliest moment a SIGTERM can be graceful
         if time.monotonic() > deadline:

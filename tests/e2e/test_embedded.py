@@ -16,36 +16,55 @@ CLI = [sys.executable, "-m", "sitemon_cli.main"]
 
 def test_demo_shows_every_outcome_offline(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    run = subprocess.run([*CLI, "demo", "--duration", "3", "--db", str(db)],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [*CLI, "demo", "--duration", "3", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     table = {line.split()[0]: line.split()[1] for line in run.stdout.splitlines()[1:]}
     assert table == {
-        "up": "UP", "regex-hit": "UP", "redirect-ok": "UP", "regex-miss": "REGEX_MISS",
-        "not-found": "BAD_STATUS", "server-error": "BAD_STATUS", "slow": "TIMEOUT",
-        "redirect-loop": "TOO_MANY_REDIRECTS", "refused": "CONNECT",
+        "up": "UP",
+        "regex-hit": "UP",
+        "redirect-ok": "UP",
+        "regex-miss": "REGEX_MISS",
+        "not-found": "BAD_STATUS",
+        "server-error": "BAD_STATUS",
+        "slow": "TIMEOUT",
+        "redirect-loop": "TOO_MANY_REDIRECTS",
+        "refused": "CONNECT",
     }
     assert "sitemon.check" in run.stderr  # one log line per check while it runs
 
-    config = write_config(tmp_path / "c.yaml", {"repository": {"kind": "sqlite",
-                                                               "sqlite": {"path": str(db)}}})
-    status = subprocess.run([*CLI, "status", "-c", str(config)], capture_output=True,
-                            text=True, timeout=30)
+    config = write_config(
+        tmp_path / "c.yaml", {"repository": {"kind": "sqlite", "sqlite": {"path": str(db)}}}
+    )
+    status = subprocess.run(
+        [*CLI, "status", "-c", str(config)], capture_output=True, text=True, timeout=30
+    )
     assert status.returncode == 0, status.stderr
     assert status.stdout.splitlines()[1:] and "refused" in status.stdout
 
 
 @pytest.mark.parametrize("prober", ["aiohttp", "curl"])
 async def test_standalone_stops_on_sigterm_and_keeps_what_it_checked(
-    tmp_path: Path, target_base: str, prober: str,
+    tmp_path: Path,
+    target_base: str,
+    prober: str,
 ) -> None:
     db = tmp_path / "s.db"
-    config = write_config(tmp_path / "s.yaml", {
-        "scanner": {"start_jitter": "100ms", "prober": prober},
-        "sites": [{"id": f"s{i}", "url": f"{target_base}/ok", "interval": "500ms",
-                   "timeout": "400ms"} for i in range(5)],
-        "repository": {"kind": "sqlite", "sqlite": {"path": str(db)}},
-    })
+    config = write_config(
+        tmp_path / "s.yaml",
+        {
+            "scanner": {"start_jitter": "100ms", "prober": prober},
+            "sites": [
+                {"id": f"s{i}", "url": f"{target_base}/ok", "interval": "500ms", "timeout": "400ms"}
+                for i in range(5)
+            ],
+            "repository": {"kind": "sqlite", "sqlite": {"path": str(db)}},
+        },
+    )
     proc = await SitemonProcess("standalone", config).start()
     try:
         await wait_until(lambda: _at_least(proc, 10), 30, "10 checks")
@@ -68,13 +87,16 @@ async def _at_least(proc: SitemonProcess, n: int) -> bool:
 
 
 async def test_sighup_applies_a_valid_config_and_rejects_an_invalid_one(
-    tmp_path: Path, target_base: str,
+    tmp_path: Path,
+    target_base: str,
 ) -> None:
     def document(ids: list[str]) -> dict[str, object]:
         return {
             "scanner": {"start_jitter": "100ms"},
-            "sites": [{"id": i, "url": f"{target_base}/ok", "interval": "300ms",
-                       "timeout": "250ms"} for i in ids],
+            "sites": [
+                {"id": i, "url": f"{target_base}/ok", "interval": "300ms", "timeout": "250ms"}
+                for i in ids
+            ],
             "repository": {"kind": "sqlite", "sqlite": {"path": str(tmp_path / "r.db")}},
         }
 

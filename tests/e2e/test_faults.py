@@ -68,15 +68,19 @@ async def start_pipeline(*procs: SitemonProcess) -> None:
 
 
 async def test_postgres_outage_consumer_retries_and_catches_up(
-    tmp_path: Path, services: PrivateServices, target_base: str, names: dict[str, str],
+    tmp_path: Path,
+    services: PrivateServices,
+    target_base: str,
+    names: dict[str, str],
 ) -> None:
     """PostgreSQL stops for ~20 s while results flow: the consumer retries with backoff,
     commits no offset the database has not committed, and catches up afterwards."""
     store = Store(services.dsn, names["schema"])
     sites = fast_sites(target_base)
     prod = producer(tmp_path, "producer", producer_doc(services.bootstrap, names, sites))
-    cons = consumer(tmp_path, "consumer",
-                    consumer_doc(services.dsn, services.bootstrap, names, batch_size=50))
+    cons = consumer(
+        tmp_path, "consumer", consumer_doc(services.dsn, services.bootstrap, names, batch_size=50)
+    )
     topic, group = names["topic"], names["group"]
     async with running(prod, cons):
         await start_pipeline(cons, prod)
@@ -104,7 +108,8 @@ async def test_postgres_outage_consumer_retries_and_catches_up(
         stored_at_stop = await store.stored_before_server_start()
         assert committed_in_outage <= stored_at_stop, (
             f"offsets of {committed_in_outage} records committed during the outage but "
-            f"only {stored_at_stop} rows were in the database")
+            f"only {stored_at_stop} rows were in the database"
+        )
         await wait_caught_up(services.bootstrap, group, topic, backlog, timeout=90)
         recovery_s = time.monotonic() - restarted_at
 
@@ -117,16 +122,27 @@ async def test_postgres_outage_consumer_retries_and_catches_up(
     delays = [float(e["retry_in_s"]) for e in retries]
     assert_backoff(retries)
     result = await assert_stored_exactly(store, totals["published"])
-    report("postgres-outage", produced=totals["published"], **result,
-           dropped=totals["dropped"] + totals["kafka_dropped"], outage_s=round(outage_s, 1),
-           save_retries=len(retries), retry_delays_s=delays[:8],
-           committed_in_outage=committed_in_outage, stored_at_stop=stored_at_stop,
-           backlog_at_restart=backlog, recovery_s=round(recovery_s, 1))
+    report(
+        "postgres-outage",
+        produced=totals["published"],
+        **result,
+        dropped=totals["dropped"] + totals["kafka_dropped"],
+        outage_s=round(outage_s, 1),
+        save_retries=len(retries),
+        retry_delays_s=delays[:8],
+        committed_in_outage=committed_in_outage,
+        stored_at_stop=stored_at_stop,
+        backlog_at_restart=backlog,
+        recovery_s=round(recovery_s, 1),
+    )
     await store.drop()
 
 
 async def test_consumer_sigkilled_mid_batch_loses_nothing(
-    tmp_path: Path, services: PrivateServices, target_base: str, names: dict[str, str],
+    tmp_path: Path,
+    services: PrivateServices,
+    target_base: str,
+    names: dict[str, str],
 ) -> None:
     """Consumers SIGKILLed while draining a backlog in small batches — once inside a
     batch's transaction, once just after a batch's database commit (before its offsets are
@@ -158,8 +174,15 @@ async def test_consumer_sigkilled_mid_batch_loses_nothing(
             committed = await committed_total(services.bootstrap, group, topic)
             assert stored < published, "killed too late: no batch left to interrupt"
             assert committed <= stored, "offsets committed for rows not in the database"
-            kills.append({"moment": moment, "caught": caught, "stored": stored,
-                          "committed": committed, "stored_not_committed": stored - committed})
+            kills.append(
+                {
+                    "moment": moment,
+                    "caught": caught,
+                    "stored": stored,
+                    "committed": committed,
+                    "stored_not_committed": stored - committed,
+                }
+            )
 
         last = consumers[-1]
         await last.start()
@@ -172,10 +195,16 @@ async def test_consumer_sigkilled_mid_batch_loses_nothing(
     assert await store.check_ids() == checked_ids(prod)
     stopped = last.find(message_is("persister stopped"))
     assert stopped is not None, last.tail()
-    report("consumer-sigkill", produced=published, **result, dropped=totals["dropped"],
-           kills=kills, saved_by_last=stopped["saved"],
-           replayed_and_ignored=stopped["saved"] - (published - kills[-1]["stored"]),
-           recovery_s=round(recovery_s, 1))
+    report(
+        "consumer-sigkill",
+        produced=published,
+        **result,
+        dropped=totals["dropped"],
+        kills=kills,
+        saved_by_last=stopped["saved"],
+        replayed_and_ignored=stopped["saved"] - (published - kills[-1]["stored"]),
+        recovery_s=round(recovery_s, 1),
+    )
     await store.drop()
 
 
@@ -189,7 +218,8 @@ def assert_backoff(retries: list[dict[str, Any]]) -> None:
         by_attempt.setdefault(int(entry["attempt"]), []).append(float(entry["retry_in_s"]))
     attempts = sorted(by_attempt)
     assert attempts == list(range(1, len(attempts) + 1)) and len(attempts) >= 3, (
-        f"not 3 consecutive retries of one batch: {by_attempt}")
+        f"not 3 consecutive retries of one batch: {by_attempt}"
+    )
     for n in attempts[1:]:
         assert min(by_attempt[n]) >= max(by_attempt[n - 1]), f"no backoff: {by_attempt}"
     assert min(by_attempt[attempts[-1]]) > max(by_attempt[1]), f"no backoff: {by_attempt}"
@@ -197,10 +227,12 @@ def assert_backoff(retries: list[dict[str, Any]]) -> None:
 
 _IN_TRANSACTION = (
     "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'sitemon' "
-    "AND xact_start IS NOT NULL AND state IN ('active', 'idle in transaction')")
+    "AND xact_start IS NOT NULL AND state IN ('active', 'idle in transaction')"
+)
 _LAST_COMMIT = (
     "SELECT max(state_change) FROM pg_stat_activity WHERE application_name = 'sitemon' "
-    "AND state = 'idle' AND query = 'COMMIT;'")
+    "AND state = 'idle' AND query = 'COMMIT;'"
+)
 
 
 async def kill_at(proc: SitemonProcess, dsn: str, moment: str, timeout: float = 30.0) -> bool:
@@ -230,23 +262,29 @@ async def kill_at(proc: SitemonProcess, dsn: str, moment: str, timeout: float = 
 
 def suffixed(names: dict[str, str], tag: str) -> dict[str, str]:
     """Another set of unique names derived from the test's."""
-    return {"topic": f"{names['topic']}-{tag}", "dlq": f"{names['topic']}-{tag}.dlq",
-            "group": f"{names['group']}-{tag}", "schema": f"{names['schema']}_{tag}"}
+    return {
+        "topic": f"{names['topic']}-{tag}",
+        "dlq": f"{names['topic']}-{tag}.dlq",
+        "group": f"{names['group']}-{tag}",
+        "schema": f"{names['schema']}_{tag}",
+    }
 
 
 def in_window(entries: list[dict[str, Any]], began: float, ended: float) -> list[dict[str, Any]]:
     """Entries logged between two ``time.time()`` instants (the JSON ``ts`` field)."""
     from datetime import datetime
 
-    return [e for e in entries
-            if began <= datetime.fromisoformat(e["ts"]).timestamp() <= ended]
+    return [e for e in entries if began <= datetime.fromisoformat(e["ts"]).timestamp() <= ended]
 
 
 TIGHT_BUFFER = 40
 
 
 async def test_kafka_outage_producer_buffers_within_bound_and_delivers(
-    tmp_path: Path, services: PrivateServices, target_base: str, names: dict[str, str],
+    tmp_path: Path,
+    services: PrivateServices,
+    target_base: str,
+    names: dict[str, str],
 ) -> None:
     """The broker stops for ~20 s while producers run. Three producers ride it out:
     ``roomy`` (default max_buffered) buffers everything and delivers it after recovery;
@@ -254,17 +292,26 @@ async def test_kafka_outage_producer_buffers_within_bound_and_delivers(
     ``quitter`` gets SIGTERM in the middle of the outage and must still exit 0, counting
     what it could not deliver as dropped. Nothing is lost silently."""
     tight_names = suffixed(names, "t")
-    stores = {"main": Store(services.dsn, names["schema"]),
-              "tight": Store(services.dsn, tight_names["schema"])}
+    stores = {
+        "main": Store(services.dsn, names["schema"]),
+        "tight": Store(services.dsn, tight_names["schema"]),
+    }
     sites = fast_sites(target_base)
     roomy = producer(tmp_path, "roomy", producer_doc(services.bootstrap, names, sites))
-    quitter = producer(tmp_path, "quitter", producer_doc(
-        services.bootstrap, names, fast_sites(target_base, n=4), shutdown_grace="2s"))
-    tight = producer(tmp_path, "tight", producer_doc(services.bootstrap, tight_names, sites,
-                                                      max_buffered=TIGHT_BUFFER))
+    quitter = producer(
+        tmp_path,
+        "quitter",
+        producer_doc(services.bootstrap, names, fast_sites(target_base, n=4), shutdown_grace="2s"),
+    )
+    tight = producer(
+        tmp_path,
+        "tight",
+        producer_doc(services.bootstrap, tight_names, sites, max_buffered=TIGHT_BUFFER),
+    )
     cons = consumer(tmp_path, "consumer", consumer_doc(services.dsn, services.bootstrap, names))
-    cons_t = consumer(tmp_path, "consumer-t",
-                      consumer_doc(services.dsn, services.bootstrap, tight_names))
+    cons_t = consumer(
+        tmp_path, "consumer-t", consumer_doc(services.dsn, services.bootstrap, tight_names)
+    )
     procs = (roomy, quitter, tight, cons, cons_t)
     async with running(*procs):
         await start_pipeline(*procs)
@@ -285,31 +332,43 @@ async def test_kafka_outage_producer_buffers_within_bound_and_delivers(
             assert_kept_checking(proc, at_stop[id(proc)], OUTAGE_S * len(sites) / 2)
         assert logged(roomy, "result dropped") == 0, roomy.tail()
         accepted_in_outage = accepted_while_down(tight, down_wall, up_wall)
-        client_noise = len(in_window([e for e in roomy.logs if
-                                      str(e.get("logger")).startswith("aiokafka")],
-                                     down_wall, up_wall))
+        client_noise = len(
+            in_window(
+                [e for e in roomy.logs if str(e.get("logger")).startswith("aiokafka")],
+                down_wall,
+                up_wall,
+            )
+        )
 
         await services.start_kafka()
         restarted_at = time.monotonic()
-        timing = {"broker_stopped_s": round(restarted_at - down_at - (
-                      services.kafka.last_startup_seconds or 0.0), 1),
-                  "broker_restart_s": round(services.kafka.last_startup_seconds or 0.0, 1),
-                  "unavailable_s": round(restarted_at - stopping_at, 1)}
+        timing = {
+            "broker_stopped_s": round(
+                restarted_at - down_at - (services.kafka.last_startup_seconds or 0.0), 1
+            ),
+            "broker_restart_s": round(services.kafka.last_startup_seconds or 0.0, 1),
+            "unavailable_s": round(restarted_at - stopping_at, 1),
+        }
         # Caught up = everything checked before the restart (and not dropped) is stored.
         # For tight by identity, the drops looked up at each poll: a check's "result
         # dropped" line follows its check line and may not have been read yet now.
         tight_checked = checked_ids(tight)
         recovery = {}
-        await stores["main"].wait_stored(checks(roomy) + quit_totals["kafka_delivered"],
-                                         timeout=120)
+        await stores["main"].wait_stored(
+            checks(roomy) + quit_totals["kafka_delivered"], timeout=120
+        )
         recovery["main"] = time.monotonic() - restarted_at
 
         async def tight_caught_up() -> bool:
             stored = await stores["tight"].check_ids()
             return not tight_checked - dropped_ids(tight) - stored
 
-        await wait_until(tight_caught_up, 120, f"tight's {len(tight_checked)} checks "
-                         "stored or dropped", interval=0.25)
+        await wait_until(
+            tight_caught_up,
+            120,
+            f"tight's {len(tight_checked)} checks stored or dropped",
+            interval=0.25,
+        )
         recovery["tight"] = time.monotonic() - restarted_at
 
         totals = {"roomy": await stop_producer(roomy), "tight": await stop_producer(tight)}
@@ -321,39 +380,51 @@ async def test_kafka_outage_producer_buffers_within_bound_and_delivers(
 
     # By identity: exactly what was delivered is stored. The quitter's results dropped at
     # shutdown are "unconfirmed": one sent just as the broker went down may be in the topic.
-    quit_stored = stored_per_producer(await stores["main"].check_ids(), roomy, quitter,
-                                      quit_totals)
+    quit_stored = stored_per_producer(await stores["main"].check_ids(), roomy, quitter, quit_totals)
     main = await assert_stored_exactly(
-        stores["main"], totals["roomy"]["kafka_delivered"] + quit_stored)
-    tight_result = await assert_stored_exactly(stores["tight"],
-                                               totals["tight"]["kafka_delivered"])
+        stores["main"], totals["roomy"]["kafka_delivered"] + quit_stored
+    )
+    tight_result = await assert_stored_exactly(stores["tight"], totals["tight"]["kafka_delivered"])
     assert await stores["tight"].check_ids() == checked_ids(tight) - dropped_ids(tight)
     for name, t in (*totals.items(), ("quitter", quit_totals)):
-        report(f"kafka-outage/{name}", checked=t["checked"], delivered=t["kafka_delivered"],
-               dropped_buffer_full=t["dropped"], dropped_at_shutdown=t["kafka_dropped"],
-               redelivery_attempts=t["kafka_redelivery_attempts"])
-    report("kafka-outage", **timing, stored_main=main["stored"],
-           stored_tight=tight_result["stored"],
-           duplicates=main["duplicates"] + tight_result["duplicates"],
-           accepted_by_tight_during_outage=len(accepted_in_outage),
-           quitter_exit_s=round(quit_s, 1),
-           quitter_dropped_but_stored=quit_stored - quit_totals["kafka_delivered"],
-           consumer_commit_failures=sum(logged(c, "acknowledge failed") for c in (cons, cons_t)),
-           aiokafka_log_lines_per_s=round(client_noise / (up_wall - down_wall), 1),
-           recovery_s={k: round(v, 1) for k, v in recovery.items()})
+        report(
+            f"kafka-outage/{name}",
+            checked=t["checked"],
+            delivered=t["kafka_delivered"],
+            dropped_buffer_full=t["dropped"],
+            dropped_at_shutdown=t["kafka_dropped"],
+            redelivery_attempts=t["kafka_redelivery_attempts"],
+        )
+    report(
+        "kafka-outage",
+        **timing,
+        stored_main=main["stored"],
+        stored_tight=tight_result["stored"],
+        duplicates=main["duplicates"] + tight_result["duplicates"],
+        accepted_by_tight_during_outage=len(accepted_in_outage),
+        quitter_exit_s=round(quit_s, 1),
+        quitter_dropped_but_stored=quit_stored - quit_totals["kafka_delivered"],
+        consumer_commit_failures=sum(logged(c, "acknowledge failed") for c in (cons, cons_t)),
+        aiokafka_log_lines_per_s=round(client_noise / (up_wall - down_wall), 1),
+        recovery_s={k: round(v, 1) for k, v in recovery.items()},
+    )
     for store in stores.values():
         await store.drop()
 
 
-def stored_per_producer(stored: set[str], roomy: SitemonProcess, quitter: SitemonProcess,
-                        quit_totals: dict[str, int]) -> int:
+def stored_per_producer(
+    stored: set[str], roomy: SitemonProcess, quitter: SitemonProcess, quit_totals: dict[str, int]
+) -> int:
     """All of roomy's results are stored; of the quitter's, the delivered ones plus at
     most its unconfirmed ones. Returns how many of the quitter's are stored."""
     assert stored <= checked_ids(roomy) | checked_ids(quitter)
     assert stored & checked_ids(roomy) == checked_ids(roomy)
     quit_stored = len(stored & checked_ids(quitter))
-    assert quit_totals["kafka_delivered"] <= quit_stored <= (
-        quit_totals["kafka_delivered"] + quit_totals["kafka_dropped"]), quit_totals
+    assert (
+        quit_totals["kafka_delivered"]
+        <= quit_stored
+        <= (quit_totals["kafka_delivered"] + quit_totals["kafka_dropped"])
+    ), quit_totals
     return quit_stored
 
 
@@ -380,8 +451,12 @@ async def quit_during_outage(quitter: SitemonProcess) -> tuple[dict[str, int], f
 def accepted_while_down(tight: SitemonProcess, down_wall: float, up_wall: float) -> set[str]:
     """While the broker was away (nothing delivered), at most max_buffered results were
     accepted; every other one was dropped, and logged as such."""
-    in_outage = {e["check_id"] for e in in_window([e for e in tight.logs if
-                 e.get("logger") == "sitemon.check"], down_wall, up_wall)}
+    in_outage = {
+        e["check_id"]
+        for e in in_window(
+            [e for e in tight.logs if e.get("logger") == "sitemon.check"], down_wall, up_wall
+        )
+    }
     accepted = in_outage - dropped_ids(tight)
     assert len(accepted) <= TIGHT_BUFFER, len(accepted)
     assert in_outage & dropped_ids(tight), "no drop while the buffer was full"
@@ -411,25 +486,27 @@ async def stop_producer(proc: SitemonProcess) -> dict[str, int]:
 
 
 async def test_consumer_killed_in_group_partitions_move_to_survivor(
-    tmp_path: Path, services: PrivateServices, target_base: str, names: dict[str, str],
+    tmp_path: Path,
+    services: PrivateServices,
+    target_base: str,
+    names: dict[str, str],
 ) -> None:
     """Two consumers share a 4-partition topic; one is SIGKILLed: the survivor gets its
     partitions (after the session timeout) and nothing is lost or doubled."""
     store = Store(services.dsn, names["schema"])
     sites = fast_sites(target_base, n=12)
-    prod = producer(tmp_path, "producer",
-                    producer_doc(services.bootstrap, names, sites, partitions=4))
+    prod = producer(
+        tmp_path, "producer", producer_doc(services.bootstrap, names, sites, partitions=4)
+    )
     doc = consumer_doc(services.dsn, services.bootstrap, names, partitions=4, batch_size=20)
     survivor, victim = consumer(tmp_path, "survivor", doc), consumer(tmp_path, "victim", doc)
-    all_partitions = {f"TopicPartition(topic='{names['topic']}', partition={p})"
-                      for p in range(4)}
+    all_partitions = {f"TopicPartition(topic='{names['topic']}', partition={p})" for p in range(4)}
     async with running(prod, survivor, victim):
         await start_pipeline(survivor, victim, prod)
 
         async def split() -> bool:
             mine, theirs = last_assignment(survivor), last_assignment(victim)
-            return bool(mine and theirs and not mine & theirs
-                        and mine | theirs == all_partitions)
+            return bool(mine and theirs and not mine & theirs and mine | theirs == all_partitions)
 
         await wait_until(split, 90, "the two consumers sharing the partitions")
         victims_partitions = last_assignment(victim)
@@ -440,8 +517,10 @@ async def test_consumer_killed_in_group_partitions_move_to_survivor(
         killed_at = time.monotonic()
 
         async def took_over() -> bool:
-            return (survivor.count(assigned) > assigned_before
-                    and last_assignment(survivor) == all_partitions)
+            return (
+                survivor.count(assigned) > assigned_before
+                and last_assignment(survivor) == all_partitions
+            )
 
         await wait_until(took_over, 90, "the survivor owning every partition")
         rebalance_s = time.monotonic() - killed_at
@@ -456,10 +535,15 @@ async def test_consumer_killed_in_group_partitions_move_to_survivor(
 
     result = await assert_stored_exactly(store, totals["published"])
     assert await store.check_ids() == checked_ids(prod)
-    report("group-failover", produced=totals["published"], **result,
-           dropped=totals["dropped"] + totals["kafka_dropped"],
-           victims_partitions=len(victims_partitions), rebalance_s=round(rebalance_s, 1),
-           recovery_s=round(recovery_s, 1))
+    report(
+        "group-failover",
+        produced=totals["published"],
+        **result,
+        dropped=totals["dropped"] + totals["kafka_dropped"],
+        victims_partitions=len(victims_partitions),
+        rebalance_s=round(rebalance_s, 1),
+        recovery_s=round(recovery_s, 1),
+    )
     await store.drop()
 
 
@@ -469,7 +553,10 @@ def last_assignment(proc: SitemonProcess) -> set[str]:
 
 
 async def test_graceful_shutdown_under_load(
-    tmp_path: Path, services: PrivateServices, target_base: str, names: dict[str, str],
+    tmp_path: Path,
+    services: PrivateServices,
+    target_base: str,
+    names: dict[str, str],
 ) -> None:
     """SIGTERM to producer and consumer while results flow: both exit 0 within 10 s and
     nothing published before the signal is lost."""
@@ -508,10 +595,15 @@ async def test_graceful_shutdown_under_load(
     stopped = after.find(message_is("persister stopped"))
     assert stopped is not None
     assert stopped["saved"] == totals["published"] - stored_by_first, "replayed records"
-    report("graceful-shutdown", produced=totals["published"], **result,
-           dropped=totals["dropped"] + totals["kafka_dropped"],
-           abandoned=totals["abandoned"], producer_exit_s=round(prod_s, 1),
-           consumer_exit_s=round(cons_s, 1), stored_by_first=stored_by_first,
-           stored_by_next=stopped["saved"])
+    report(
+        "graceful-shutdown",
+        produced=totals["published"],
+        **result,
+        dropped=totals["dropped"] + totals["kafka_dropped"],
+        abandoned=totals["abandoned"],
+        producer_exit_s=round(prod_s, 1),
+        consumer_exit_s=round(cons_s, 1),
+        stored_by_first=stored_by_first,
+        stored_by_next=stopped["saved"],
+    )
     await store.drop()
-

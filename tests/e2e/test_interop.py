@@ -22,23 +22,32 @@ T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 def sample(i: int) -> CheckResult:
     return CheckResult(
-        check_id=new_check_id(), site_id=f"site-{i % 5}", url=f"https://s{i % 5}.test/ü",
-        region="eu", started_at=T0 + timedelta(seconds=i, microseconds=7), ok=i % 3 == 0,
-        total_ms=12.5 + i, status_code=None if i % 4 == 1 else 200,
+        check_id=new_check_id(),
+        site_id=f"site-{i % 5}",
+        url=f"https://s{i % 5}.test/ü",
+        region="eu",
+        started_at=T0 + timedelta(seconds=i, microseconds=7),
+        ok=i % 3 == 0,
+        total_ms=12.5 + i,
+        status_code=None if i % 4 == 1 else 200,
         timings=PhaseTimings(connect_ms=1.5, ttfb_ms=3.25 if i % 2 else None),
-        regex_matched=None if i % 2 else bool(i % 3), bytes_read=1000 + i,
-        final_url=None, error_kind=ErrorKind.TIMEOUT if i % 4 == 1 else ErrorKind.NONE,
+        regex_matched=None if i % 2 else bool(i % 3),
+        bytes_read=1000 + i,
+        final_url=None,
+        error_kind=ErrorKind.TIMEOUT if i % 4 == 1 else ErrorKind.NONE,
         error_message="timed out" if i % 4 == 1 else "",
     )
 
 
-def read_with_kafka_python(bootstrap: str, topic: str, expected: int,
-                           timeout: float = 120.0) -> list[tuple[bytes, bytes]]:
+def read_with_kafka_python(
+    bootstrap: str, topic: str, expected: int, timeout: float = 120.0
+) -> list[tuple[bytes, bytes]]:
     """Poll until ``expected`` records were read (the records are all in the topic already:
     how long the first fetch takes on a busy machine decides nothing), then one more poll
     so that an extra record would be seen."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     records: list[tuple[bytes, bytes]] = []
     deadline = time.monotonic() + timeout
     try:
@@ -53,7 +62,8 @@ def read_with_kafka_python(bootstrap: str, topic: str, expected: int,
 
 
 async def test_a_foreign_client_and_the_reference_avro_library_read_our_records(
-    kafka_bootstrap: str, names: dict[str, str],
+    kafka_bootstrap: str,
+    names: dict[str, str],
 ) -> None:
     connection = KafkaConnection(bootstrap_servers=kafka_bootstrap)
     await ensure_topics(connection, [names["topic"]], partitions=1, replication_factor=1)
@@ -64,12 +74,14 @@ async def test_a_foreign_client_and_the_reference_avro_library_read_our_records(
         await publisher.flush()
         assert publisher.stats.delivered == len(results)
 
-    records = await asyncio.to_thread(read_with_kafka_python, kafka_bootstrap,
-                                      names["topic"], len(results))
+    records = await asyncio.to_thread(
+        read_with_kafka_python, kafka_bootstrap, names["topic"], len(results)
+    )
     schema_text = CURRENT_SCHEMA_FILE.read_text(encoding="utf-8")
     reader = avro.io.DatumReader(avro.schema.parse(schema_text))
     fingerprint = avro.schema.parse(to_parsing_canonical_form(load_schema())).fingerprint(
-        "CRC-64-AVRO")
+        "CRC-64-AVRO"
+    )
     assert len(records) == len(results)
     for (key, value), result in zip(records, results, strict=True):
         assert key == result.site_id.encode()
@@ -82,6 +94,9 @@ async def test_a_foreign_client_and_the_reference_avro_library_read_our_records(
         assert decoded["timings"]["ttfb_ms"] == result.timings.ttfb_ms
         assert decoded["regex_matched"] == result.regex_matched
         started = decoded["started_at"]
-        started = started if isinstance(started, datetime) else (
-            datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=started))
+        started = (
+            started
+            if isinstance(started, datetime)
+            else (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=started))
+        )
         assert started == result.started_at

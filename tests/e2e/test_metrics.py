@@ -21,22 +21,32 @@ async def scrape(url: str) -> dict[str, float]:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = await response.text()
-    return {name: float(value) for name, value in
-            (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))}
+    return {
+        name: float(value)
+        for name, value in (
+            line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#")
+        )
+    }
 
 
 async def test_standalone_serves_metrics_that_match_its_own_counts(
-    tmp_path: Path, target_base: str, refused_url: str,
+    tmp_path: Path,
+    target_base: str,
+    refused_url: str,
 ) -> None:
     port = free_port()
-    config = write_config(tmp_path / "m.yaml", {
-        "scanner": {"start_jitter": "100ms"},
-        "sites": [{"id": "up", "url": f"{target_base}/ok", "interval": "200ms",
-                   "timeout": "150ms"},
-                  {"id": "down", "url": refused_url, "interval": "200ms", "timeout": "150ms"}],
-        "repository": {"kind": "sqlite", "sqlite": {"path": str(tmp_path / "m.db")}},
-        "metrics": {"listen": f"127.0.0.1:{port}"},
-    })
+    config = write_config(
+        tmp_path / "m.yaml",
+        {
+            "scanner": {"start_jitter": "100ms"},
+            "sites": [
+                {"id": "up", "url": f"{target_base}/ok", "interval": "200ms", "timeout": "150ms"},
+                {"id": "down", "url": refused_url, "interval": "200ms", "timeout": "150ms"},
+            ],
+            "repository": {"kind": "sqlite", "sqlite": {"path": str(tmp_path / "m.db")}},
+            "metrics": {"listen": f"127.0.0.1:{port}"},
+        },
+    )
     proc = await SitemonProcess("standalone", config).start()
     url = f"http://127.0.0.1:{port}/metrics"
     try:
@@ -50,8 +60,9 @@ async def test_standalone_serves_metrics_that_match_its_own_counts(
         assert await proc.stop() == 0
     finally:
         await proc.kill()
-    up, refused = (samples.get(f'sitemon_checks_total{{outcome="{o}"}}', 0)
-                   for o in ("up", "connect"))
+    up, refused = (
+        samples.get(f'sitemon_checks_total{{outcome="{o}"}}', 0) for o in ("up", "connect")
+    )
     assert up > 0 and refused > 0
     # Every outcome counts, not only the two expected: on a loaded machine a check of the
     # local target can exceed its 150 ms timeout, and that check is a "timeout".

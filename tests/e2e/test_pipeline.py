@@ -37,14 +37,25 @@ EXPECTED = {  # site -> (ok, status_code, error_kind, regex_matched)
 
 
 async def test_results_flow_from_producer_to_postgres(
-    tmp_path: Path, kafka_bootstrap: str, pg_dsn: str, target_base: str, refused_url: str,
-    names: dict[str, str], pg: asyncpg.Connection,
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    pg_dsn: str,
+    target_base: str,
+    refused_url: str,
+    names: dict[str, str],
+    pg: asyncpg.Connection,
 ) -> None:
     sites = behaviour_sites(target_base, refused_url)
-    producer = SitemonProcess("producer", write_config(
-        tmp_path / "producer.yaml", producer_config(tmp_path, kafka_bootstrap, names, sites)))
-    consumer = SitemonProcess("consumer", write_config(
-        tmp_path / "consumer.yaml", consumer_config(pg_dsn, kafka_bootstrap, names)))
+    producer = SitemonProcess(
+        "producer",
+        write_config(
+            tmp_path / "producer.yaml", producer_config(tmp_path, kafka_bootstrap, names, sites)
+        ),
+    )
+    consumer = SitemonProcess(
+        "consumer",
+        write_config(tmp_path / "consumer.yaml", consumer_config(pg_dsn, kafka_bootstrap, names)),
+    )
     await consumer.start()
     await producer.start()
     try:
@@ -72,11 +83,15 @@ async def test_results_flow_from_producer_to_postgres(
     for site_id, (ok, status, kind, regex) in EXPECTED.items():
         row = latest[site_id]
         assert (row["ok"], row["status_code"], row["error_kind"], row["regex_matched"]) == (
-            ok, status, kind, regex), site_id
+            ok,
+            status,
+            kind,
+            regex,
+        ), site_id
     newest = await pg.fetch(
-        "SELECT site_id, max(started_at) AS t FROM check_history GROUP BY site_id")
-    assert {r["site_id"]: r["t"] for r in newest} == {
-        k: v["started_at"] for k, v in latest.items()}
+        "SELECT site_id, max(started_at) AS t FROM check_history GROUP BY site_id"
+    )
+    assert {r["site_id"]: r["t"] for r in newest} == {k: v["started_at"] for k, v in latest.items()}
 
 
 async def _checks_logged(proc: SitemonProcess, n: int) -> bool:
@@ -91,7 +106,10 @@ async def _count(pg: asyncpg.Connection, table: str) -> int:
 
 
 async def test_init_creates_topics_and_schema_once(
-    tmp_path: Path, kafka_bootstrap: str, pg_dsn: str, names: dict[str, str],
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    pg_dsn: str,
+    names: dict[str, str],
     pg: asyncpg.Connection,
 ) -> None:
     import subprocess
@@ -101,6 +119,7 @@ async def test_init_creates_topics_and_schema_once(
 
     config = write_config(tmp_path / "c.yaml", consumer_config(pg_dsn, kafka_bootstrap, names))
     cli = [sys.executable, "-m", "sitemon_cli.main", "init", "-c", str(config)]
+
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(cli, capture_output=True, text=True, timeout=120)
 
@@ -117,25 +136,41 @@ async def test_init_creates_topics_and_schema_once(
     finally:
         await admin.close()
     assert len(described[0]["partitions"]) == 3
-    tables = {r["tablename"] for r in await pg.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = $1", names["schema"])}
+    tables = {
+        r["tablename"]
+        for r in await pg.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1", names["schema"]
+        )
+    }
     assert {"check_history", "site_status"} <= tables
 
 
 async def test_workers_split_the_sites_between_processes(
-    tmp_path: Path, kafka_bootstrap: str, pg_dsn: str, target_base: str,
-    names: dict[str, str], pg: asyncpg.Connection,
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    pg_dsn: str,
+    target_base: str,
+    names: dict[str, str],
+    pg: asyncpg.Connection,
 ) -> None:
-    sites = [{"id": f"w{i}", "url": f"{target_base}/ok", "interval": "500ms",
-              "timeout": "400ms"} for i in range(12)]
-    producer = SitemonProcess("producer", write_config(
-        tmp_path / "p.yaml", producer_config(tmp_path, kafka_bootstrap, names, sites)),
-        "--workers", "2")
-    consumer = SitemonProcess("consumer", write_config(
-        tmp_path / "c.yaml", consumer_config(pg_dsn, kafka_bootstrap, names)))
+    sites = [
+        {"id": f"w{i}", "url": f"{target_base}/ok", "interval": "500ms", "timeout": "400ms"}
+        for i in range(12)
+    ]
+    producer = SitemonProcess(
+        "producer",
+        write_config(tmp_path / "p.yaml", producer_config(tmp_path, kafka_bootstrap, names, sites)),
+        "--workers",
+        "2",
+    )
+    consumer = SitemonProcess(
+        "consumer",
+        write_config(tmp_path / "c.yaml", consumer_config(pg_dsn, kafka_bootstrap, names)),
+    )
     await consumer.start()
     await producer.start()
     try:
+
         async def every_site_stored() -> bool:
             return await _count(pg, "site_status") == len(sites)
 

@@ -19,9 +19,16 @@ T0 = datetime(2026, 11, 28, tzinfo=UTC)
 
 
 def good(i: int) -> CheckResult:
-    return CheckResult(check_id=new_check_id(), site_id=f"good-{i}", url="http://x.test/",
-                       region="e2e", started_at=T0 + timedelta(seconds=i), ok=True,
-                       total_ms=1.0, status_code=200)
+    return CheckResult(
+        check_id=new_check_id(),
+        site_id=f"good-{i}",
+        url="http://x.test/",
+        region="e2e",
+        started_at=T0 + timedelta(seconds=i),
+        ok=True,
+        total_ms=1.0,
+        status_code=200,
+    )
 
 
 def poison_payloads(codec: AvroCheckResultCodec) -> dict[str, bytes]:
@@ -34,16 +41,22 @@ def poison_payloads(codec: AvroCheckResultCodec) -> dict[str, bytes]:
 
 
 async def read_dead_letters(bootstrap: str, topic: str, n: int) -> list[dict[str, bytes]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     found: list[dict[str, bytes]] = []
     try:
+
         async def enough() -> bool:
             batches = await consumer.getmany(timeout_ms=500)
-            found.extend({**dict(m.headers), "value": m.value}
-                         for records in batches.values() for m in records)
+            found.extend(
+                {**dict(m.headers), "value": m.value}
+                for records in batches.values()
+                for m in records
+            )
             return len(found) >= n
+
         await wait_until(enough, 30, f"{n} dead letters", interval=0)
     finally:
         await consumer.stop()
@@ -51,13 +64,17 @@ async def read_dead_letters(bootstrap: str, topic: str, n: int) -> list[dict[str
 
 
 async def test_poison_messages_are_dead_lettered_and_good_ones_stored(
-    tmp_path: Path, kafka_bootstrap: str, pg_dsn: str, names: dict[str, str],
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    pg_dsn: str,
+    names: dict[str, str],
     pg: asyncpg.Connection,
 ) -> None:
     codec = AvroCheckResultCodec()
     connection = KafkaConnection(bootstrap_servers=kafka_bootstrap)
-    await ensure_topics(connection, [names["topic"], names["dlq"]], partitions=1,
-                        replication_factor=1)
+    await ensure_topics(
+        connection, [names["topic"], names["dlq"]], partitions=1, replication_factor=1
+    )
     poison = poison_payloads(codec)
     goods = [good(i) for i in range(4)]
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
@@ -70,15 +87,19 @@ async def test_poison_messages_are_dead_lettered_and_good_ones_stored(
     finally:
         await producer.stop()
 
-    consumer = SitemonProcess("consumer", write_config(
-        tmp_path / "consumer.yaml", consumer_config(pg_dsn, kafka_bootstrap, names)))
+    consumer = SitemonProcess(
+        "consumer",
+        write_config(tmp_path / "consumer.yaml", consumer_config(pg_dsn, kafka_bootstrap, names)),
+    )
     await consumer.start()
     try:
+
         async def stored() -> bool:
             try:
                 return await pg.fetchval("SELECT count(*) FROM check_history") == len(goods)
             except asyncpg.UndefinedTableError:
                 return False
+
         await wait_until(stored, 60, "the good records in PostgreSQL")
         assert await consumer.stop() == 0
     finally:
@@ -86,8 +107,10 @@ async def test_poison_messages_are_dead_lettered_and_good_ones_stored(
 
     logged = [e for e in consumer.logs if e.get("msg") == "poison message"]
     assert [e["reason"].split(":")[0] for e in logged] == [
-        "bad marker", "unknown schema fingerprint 0000000000000000",
-        "truncated or corrupt record"]
+        "bad marker",
+        "unknown schema fingerprint 0000000000000000",
+        "truncated or corrupt record",
+    ]
     assert [e["dead_lettered_total"] for e in logged] == [1, 2, 3]
     assert consumer.find(message_is("persister stopped")) is not None
     stored_ids = {r["check_id"] for r in await pg.fetch("SELECT check_id FROM check_history")}
@@ -97,5 +120,6 @@ async def test_poison_messages_are_dead_lettered_and_good_ones_stored(
     assert [letter["value"] for letter in letters] == list(poison.values())
     reasons = [letter["sitemon-error"].decode() for letter in letters]
     assert reasons == [e["reason"] for e in logged]
-    assert all(letter["sitemon-source"].decode().startswith(names["topic"] + "/0/")
-               for letter in letters)
+    assert all(
+        letter["sitemon-source"].decode().startswith(names["topic"] + "/0/") for letter in letters
+    )

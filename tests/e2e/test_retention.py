@@ -13,16 +13,25 @@ PRUNE_EVERY_S = 1.0  # a tenth of the window, at least 1 s
 
 
 async def test_standalone_prunes_history_older_than_the_window(
-    tmp_path: Path, target_base: str,
+    tmp_path: Path,
+    target_base: str,
 ) -> None:
     db = tmp_path / "r.db"
-    config = write_config(tmp_path / "r.yaml", {
-        "scanner": {"start_jitter": "100ms"},
-        "sites": [{"id": f"r{i}", "url": f"{target_base}/ok", "interval": "200ms",
-                   "timeout": "150ms"} for i in range(4)],
-        "repository": {"kind": "sqlite", "sqlite": {"path": str(db)},
-                       "history_retention": f"{KEEP_S}s"},
-    })
+    config = write_config(
+        tmp_path / "r.yaml",
+        {
+            "scanner": {"start_jitter": "100ms"},
+            "sites": [
+                {"id": f"r{i}", "url": f"{target_base}/ok", "interval": "200ms", "timeout": "150ms"}
+                for i in range(4)
+            ],
+            "repository": {
+                "kind": "sqlite",
+                "sqlite": {"path": str(db)},
+                "history_retention": f"{KEEP_S}s",
+            },
+        },
+    )
     proc = await SitemonProcess("standalone", config).start()
     try:
         # Four rounds that deleted rows: by then, without pruning, the oldest row would
@@ -42,7 +51,8 @@ async def test_standalone_prunes_history_older_than_the_window(
     cutoff_us = (round_began - KEEP_S) * 1e6
     with sqlite3.connect(db) as conn:
         oldest, rows = conn.execute(
-            "SELECT min(started_at), count(*) FROM check_history").fetchone()
+            "SELECT min(started_at), count(*) FROM check_history"
+        ).fetchone()
         latest = conn.execute("SELECT count(*) FROM site_status").fetchone()[0]
     assert oldest >= cutoff_us, f"a row {(cutoff_us - oldest) / 1e6:.2f} s too old"
     assert rows >= 4 and latest == 4

@@ -63,8 +63,13 @@ PG_PASSWORD = f"S3cr3t-pg-{RUN}"
 CLIENT_KEY_PASSWORD = f"S3cr3t-key-{RUN}"
 WRONG_KAFKA_PASSWORD = f"S3cr3t-wrong-kafka-{RUN}"
 WRONG_PG_PASSWORD = f"S3cr3t-wrong-pg-{RUN}"
-SECRETS = (KAFKA_PASSWORD, PG_PASSWORD, CLIENT_KEY_PASSWORD, WRONG_KAFKA_PASSWORD,
-           WRONG_PG_PASSWORD)
+SECRETS = (
+    KAFKA_PASSWORD,
+    PG_PASSWORD,
+    CLIENT_KEY_PASSWORD,
+    WRONG_KAFKA_PASSWORD,
+    WRONG_PG_PASSWORD,
+)
 PASSWORD_ENV = "SITEMON_TEST_KAFKA_PASSWORD"
 PG_PASSWORD_ENV = "SITEMON_TEST_PG_PASSWORD"
 
@@ -99,8 +104,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
             broker=ca.issue("broker", common_name="localhost"),
             postgres=ca.issue("postgres", common_name="localhost"),
             client=client,
-            client_encrypted_key=encrypted_key(client, root / "ca" / "client.enc.key",
-                                               CLIENT_KEY_PASSWORD),
+            client_encrypted_key=encrypted_key(
+                client, root / "ca" / "client.enc.key", CLIENT_KEY_PASSWORD
+            ),
             rogue_ca=rogue,
             rogue_client=rogue.issue("rogue-client", common_name="sitemon", client=True),
         )
@@ -130,8 +136,9 @@ def secure_kafka(pki: Pki) -> Iterator[KafkaService]:
     from devservices import KafkaService
 
     keystore_password = uuid.uuid4().hex
-    keystore = encrypted_pem_keystore(pki.broker, pki.ca.directory / "broker-keystore.pem",
-                                      keystore_password)
+    keystore = encrypted_pem_keystore(
+        pki.broker, pki.ca.directory / "broker-keystore.pem", keystore_password
+    )
     jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
     service = KafkaService(
         extra_listeners={"SSL": "SSL", "SASL_SSL": "SASL_SSL"},
@@ -149,8 +156,7 @@ def secure_kafka(pki: Pki) -> Iterator[KafkaService]:
             "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
         },
         # KRaft: SCRAM credentials must be in the metadata from the start.
-        format_args=["--add-scram",
-                     f"SCRAM-SHA-512=[name={KAFKA_USER},password={KAFKA_PASSWORD}]"],
+        format_args=["--add-scram", f"SCRAM-SHA-512=[name={KAFKA_USER},password={KAFKA_PASSWORD}]"],
     )
     _start(service, "Kafka broker with SSL and SASL_SSL listeners")
     try:
@@ -169,17 +175,29 @@ class SecurePostgres:
         assert self.service.port is not None
         return self.service.port
 
-    def dsn(self, *, password: str = f"${{{PG_PASSWORD_ENV}}}", host: str = "localhost",
-            ca: Path | None = None, sslmode: str = "verify-full", port: int | None = None
-            ) -> str:
+    def dsn(
+        self,
+        *,
+        password: str = f"${{{PG_PASSWORD_ENV}}}",
+        host: str = "localhost",
+        ca: Path | None = None,
+        sslmode: str = "verify-full",
+        port: int | None = None,
+    ) -> str:
         """The TCP DSN (by default with the password as an ``${ENV}`` reference)."""
-        return (f"postgresql://sitemon:{password}@{host}:{port or self.port}/sitemon"
-                f"?sslmode={sslmode}&sslrootcert={ca or self.ca}")
+        return (
+            f"postgresql://sitemon:{password}@{host}:{port or self.port}/sitemon"
+            f"?sslmode={sslmode}&sslrootcert={ca or self.ca}"
+        )
 
     async def local(self) -> asyncpg.Connection:
         """A superuser connection over the Unix socket (trust): for the test's own checks."""
-        return await asyncpg.connect(host=str(self.service.socket_dir), port=self.port,
-                                     user=self.service.user, database=self.service.database)
+        return await asyncpg.connect(
+            host=str(self.service.socket_dir),
+            port=self.port,
+            user=self.service.user,
+            database=self.service.database,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -187,16 +205,27 @@ def secure_pg(pki: Pki) -> Iterator[SecurePostgres]:
     """PostgreSQL accepting TCP only over TLS with a password (scram-sha-256)."""
     from devservices import PostgresService
 
-    hba = ("local all all trust\n"
-           "hostssl all all 127.0.0.1/32 scram-sha-256\n"
-           "hostssl all all ::1/128 scram-sha-256\n")  # no plain `host` line: TLS or nothing
+    hba = (
+        "local all all trust\n"
+        "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+        "hostssl all all ::1/128 scram-sha-256\n"
+    )  # no plain `host` line: TLS or nothing
     try:
         service = PostgresService(
-            settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
-                      "ssl": "on", "ssl_cert_file": "server.crt", "ssl_key_file": "server.key",
-                      "password_encryption": "scram-sha-256"},
-            files={"server.crt": pki.postgres.read_cert(), "server.key": pki.postgres.read_key(),
-                   "pg_hba.conf": hba},
+            settings={
+                "fsync": "off",
+                "synchronous_commit": "off",
+                "full_page_writes": "off",
+                "ssl": "on",
+                "ssl_cert_file": "server.crt",
+                "ssl_key_file": "server.key",
+                "password_encryption": "scram-sha-256",
+            },
+            files={
+                "server.crt": pki.postgres.read_cert(),
+                "server.key": pki.postgres.read_key(),
+                "pg_hba.conf": hba,
+            },
         )
     except Exception as exc:  # e.g. no PostgreSQL binaries
         pytest.fail(f"could not configure the private PostgreSQL: {exc}", pytrace=False)
@@ -220,8 +249,13 @@ def secure_pg(pki: Pki) -> Iterator[SecurePostgres]:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def sitemon(command: str, config: Path, *extra: str, env: dict[str, str] | None = None,
-            log_format: str = "json") -> SitemonProcess:
+def sitemon(
+    command: str,
+    config: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    log_format: str = "json",
+) -> SitemonProcess:
     proc = SitemonProcess(command, config, *extra, env=env)
     proc.args[proc.args.index("--log-format") + 1] = log_format
     return proc
@@ -235,18 +269,20 @@ async def run_to_exit(proc: SitemonProcess, timeout: float = EXIT_TIMEOUT_S) -> 
         await asyncio.wait_for(proc.proc.wait(), timeout)
     except TimeoutError:
         await proc.kill()
-        raise AssertionError(f"{' '.join(proc.args[3:])} still running after {timeout:g}s "
-                             f"(a hang, not a clear failure):\n{proc.tail()}") from None
+        raise AssertionError(
+            f"{' '.join(proc.args[3:])} still running after {timeout:g}s "
+            f"(a hang, not a clear failure):\n{proc.tail()}"
+        ) from None
     return await proc.stop()
 
 
 async def wait_raw(proc: SitemonProcess, text: str, timeout: float = 60.0) -> None:
     """Wait for an output line containing ``text`` (works for the human format too)."""
+
     async def seen() -> bool:
         assert proc.proc is not None
         if proc.proc.returncode is not None and not any(text in line for line in proc.raw):
-            raise AssertionError(f"exited {proc.proc.returncode} before {text!r}:\n"
-                                 + proc.tail())
+            raise AssertionError(f"exited {proc.proc.returncode} before {text!r}:\n" + proc.tail())
         return any(text in line for line in proc.raw)
 
     await wait_until(seen, timeout, repr(text), interval=0.1)
@@ -255,7 +291,12 @@ async def wait_raw(proc: SitemonProcess, text: str, timeout: float = 60.0) -> No
 def check_config(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sitemon_cli.main", "check-config", "-c", str(config)],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False)
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+        check=False,
+    )
 
 
 def assert_no_secret(text: str, where: str) -> None:
@@ -267,20 +308,31 @@ def assert_no_secret(text: str, where: str) -> None:
 
 def sites(base: str) -> list[dict[str, Any]]:
     common = {"interval": "1s", "timeout": "700ms"}
-    return [{"id": "ok", "url": f"{base}/ok", **common},
-            {"id": "missing", "url": f"{base}/status/404", **common}]
+    return [
+        {"id": "ok", "url": f"{base}/ok", **common},
+        {"id": "missing", "url": f"{base}/status/404", **common},
+    ]
 
 
 def mtls(pki: Pki, **override: Any) -> dict[str, Any]:
-    return {"security_protocol": "SSL", "ssl_cafile": str(pki.ca.cert),
-            "ssl_certfile": str(pki.client.cert), "ssl_keyfile": str(pki.client.key),
-            **override}
+    return {
+        "security_protocol": "SSL",
+        "ssl_cafile": str(pki.ca.cert),
+        "ssl_certfile": str(pki.client.cert),
+        "ssl_keyfile": str(pki.client.key),
+        **override,
+    }
 
 
 def scram(pki: Pki, **override: Any) -> dict[str, Any]:
-    return {"security_protocol": "SASL_SSL", "ssl_cafile": str(pki.ca.cert),
-            "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": KAFKA_USER,
-            "sasl_password": f"${{{PASSWORD_ENV}}}", **override}
+    return {
+        "security_protocol": "SASL_SSL",
+        "ssl_cafile": str(pki.ca.cert),
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": KAFKA_USER,
+        "sasl_password": f"${{{PASSWORD_ENV}}}",
+        **override,
+    }
 
 
 def with_kafka(doc: dict[str, Any], bootstrap: str, security: dict[str, Any]) -> dict[str, Any]:
@@ -304,12 +356,14 @@ async def history_count(conn: asyncpg.Connection, schema: str | None = None) -> 
         return 0
 
 
-async def run_pipeline(producer: SitemonProcess, consumer: SitemonProcess,
-                       count: Any, at_least: int) -> None:
+async def run_pipeline(
+    producer: SitemonProcess, consumer: SitemonProcess, count: Any, at_least: int
+) -> None:
     """Run both until ``count()`` reaches ``at_least`` stored checks, then stop both (exit 0)."""
     await consumer.start()
     await producer.start()
     try:
+
         async def stored() -> bool:
             return await count() >= at_least
 
@@ -329,18 +383,43 @@ def errors_of(proc: SitemonProcess) -> str:
 
 
 async def test_mutual_tls_carries_results_to_postgres(
-    tmp_path: Path, pki: Pki, secure_kafka: KafkaService, pg_dsn: str, target_base: str,
-    names: dict[str, str], pg: asyncpg.Connection,
+    tmp_path: Path,
+    pki: Pki,
+    secure_kafka: KafkaService,
+    pg_dsn: str,
+    target_base: str,
+    names: dict[str, str],
+    pg: asyncpg.Connection,
 ) -> None:
     bootstrap = secure_kafka.bootstrap_for("SSL")
-    producer = sitemon("producer", write_config(tmp_path / "producer.yaml", with_kafka(
-        producer_config(tmp_path, bootstrap, names, sites(target_base)), bootstrap, mtls(pki))))
+    producer = sitemon(
+        "producer",
+        write_config(
+            tmp_path / "producer.yaml",
+            with_kafka(
+                producer_config(tmp_path, bootstrap, names, sites(target_base)),
+                bootstrap,
+                mtls(pki),
+            ),
+        ),
+    )
     # The consumer's key is encrypted; its passphrase comes from a 0600 file.
     key_password = secret_file(tmp_path / "key-password", CLIENT_KEY_PASSWORD)
-    consumer = sitemon("consumer", write_config(tmp_path / "consumer.yaml", with_kafka(
-        consumer_config(pg_dsn, bootstrap, names), bootstrap,
-        mtls(pki, ssl_keyfile=str(pki.client_encrypted_key),
-             ssl_password_file=str(key_password)))))
+    consumer = sitemon(
+        "consumer",
+        write_config(
+            tmp_path / "consumer.yaml",
+            with_kafka(
+                consumer_config(pg_dsn, bootstrap, names),
+                bootstrap,
+                mtls(
+                    pki,
+                    ssl_keyfile=str(pki.client_encrypted_key),
+                    ssl_password_file=str(key_password),
+                ),
+            ),
+        ),
+    )
 
     await run_pipeline(producer, consumer, lambda: history_count(pg), at_least=4)
 
@@ -351,18 +430,40 @@ async def test_mutual_tls_carries_results_to_postgres(
 
 
 async def test_sasl_scram_carries_results_to_postgres(
-    tmp_path: Path, pki: Pki, secure_kafka: KafkaService, pg_dsn: str, target_base: str,
-    names: dict[str, str], pg: asyncpg.Connection,
+    tmp_path: Path,
+    pki: Pki,
+    secure_kafka: KafkaService,
+    pg_dsn: str,
+    target_base: str,
+    names: dict[str, str],
+    pg: asyncpg.Connection,
 ) -> None:
     bootstrap = secure_kafka.bootstrap_for("SASL_SSL")
     # The producer's password comes from the environment, the consumer's from a 0600 file.
-    producer = sitemon("producer", write_config(tmp_path / "producer.yaml", with_kafka(
-        producer_config(tmp_path, bootstrap, names, sites(target_base)), bootstrap,
-        scram(pki))), env={PASSWORD_ENV: KAFKA_PASSWORD})
+    producer = sitemon(
+        "producer",
+        write_config(
+            tmp_path / "producer.yaml",
+            with_kafka(
+                producer_config(tmp_path, bootstrap, names, sites(target_base)),
+                bootstrap,
+                scram(pki),
+            ),
+        ),
+        env={PASSWORD_ENV: KAFKA_PASSWORD},
+    )
     password_file = secret_file(tmp_path / "kafka-password", KAFKA_PASSWORD)
-    consumer = sitemon("consumer", write_config(tmp_path / "consumer.yaml", with_kafka(
-        consumer_config(pg_dsn, bootstrap, names), bootstrap,
-        scram(pki, sasl_password=None, sasl_password_file=str(password_file)))))
+    consumer = sitemon(
+        "consumer",
+        write_config(
+            tmp_path / "consumer.yaml",
+            with_kafka(
+                consumer_config(pg_dsn, bootstrap, names),
+                bootstrap,
+                scram(pki, sasl_password=None, sasl_password_file=str(password_file)),
+            ),
+        ),
+    )
 
     await run_pipeline(producer, consumer, lambda: history_count(pg), at_least=4)
 
@@ -374,45 +475,82 @@ async def test_sasl_scram_carries_results_to_postgres(
 
 REFUSED = {  # case -> (listener, command, security settings, expected words in the error)
     "wrong-scram-password": (
-        "SASL_SSL", "producer", lambda pki: scram(pki, sasl_password=WRONG_KAFKA_PASSWORD),
-        "SASL authentication failed"),
+        "SASL_SSL",
+        "producer",
+        lambda pki: scram(pki, sasl_password=WRONG_KAFKA_PASSWORD),
+        "SASL authentication failed",
+    ),
     "wrong-scram-password-consumer": (
-        "SASL_SSL", "consumer", lambda pki: scram(pki, sasl_password=WRONG_KAFKA_PASSWORD),
-        "SASL authentication failed"),
+        "SASL_SSL",
+        "consumer",
+        lambda pki: scram(pki, sasl_password=WRONG_KAFKA_PASSWORD),
+        "SASL authentication failed",
+    ),
     "unknown-scram-mechanism": (
-        "SASL_SSL", "producer", lambda pki: scram(pki, sasl_mechanism="SCRAM-SHA-256"),
-        "does not accept SASL mechanism SCRAM-SHA-256"),
+        "SASL_SSL",
+        "producer",
+        lambda pki: scram(pki, sasl_mechanism="SCRAM-SHA-256"),
+        "does not accept SASL mechanism SCRAM-SHA-256",
+    ),
     "no-client-certificate": (
-        "SSL", "producer", lambda pki: mtls(pki, ssl_certfile=None, ssl_keyfile=None),
-        "requires a client certificate"),
+        "SSL",
+        "producer",
+        lambda pki: mtls(pki, ssl_certfile=None, ssl_keyfile=None),
+        "requires a client certificate",
+    ),
     "untrusted-client-certificate": (
-        "SSL", "producer", lambda pki: mtls(pki, ssl_certfile=str(pki.rogue_client.cert),
-                                            ssl_keyfile=str(pki.rogue_client.key)),
-        "rejected the client certificate"),
+        "SSL",
+        "producer",
+        lambda pki: mtls(
+            pki, ssl_certfile=str(pki.rogue_client.cert), ssl_keyfile=str(pki.rogue_client.key)
+        ),
+        "rejected the client certificate",
+    ),
     "untrusted-broker-certificate": (
-        "SSL", "producer", lambda pki: mtls(pki, ssl_cafile=str(pki.rogue_ca.cert)),
-        "certificate is not trusted"),
+        "SSL",
+        "producer",
+        lambda pki: mtls(pki, ssl_cafile=str(pki.rogue_ca.cert)),
+        "certificate is not trusted",
+    ),
     "plaintext-client-on-tls-listener": (
-        "SSL", "producer", lambda pki: {"security_protocol": "PLAINTEXT"},
-        "does this listener expect TLS"),
+        "SSL",
+        "producer",
+        lambda pki: {"security_protocol": "PLAINTEXT"},
+        "does this listener expect TLS",
+    ),
     "encrypted-key-without-password": (
-        "SSL", "producer", lambda pki: mtls(pki, ssl_keyfile=str(pki.client_encrypted_key)),
-        "is encrypted: set ssl_password"),
+        "SSL",
+        "producer",
+        lambda pki: mtls(pki, ssl_keyfile=str(pki.client_encrypted_key)),
+        "is encrypted: set ssl_password",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
 async def test_a_refused_kafka_client_exits_non_zero_with_a_clear_error(
-    case: str, tmp_path: Path, pki: Pki, secure_kafka: KafkaService, pg_dsn: str,
-    target_base: str, names: dict[str, str], pg: asyncpg.Connection,
+    case: str,
+    tmp_path: Path,
+    pki: Pki,
+    secure_kafka: KafkaService,
+    pg_dsn: str,
+    target_base: str,
+    names: dict[str, str],
+    pg: asyncpg.Connection,
 ) -> None:
     listener, command, security, expected = REFUSED[case]
     bootstrap = secure_kafka.bootstrap_for(listener)
-    doc = (producer_config(tmp_path, bootstrap, names, sites(target_base))
-           if command == "producer" else consumer_config(pg_dsn, bootstrap, names))
+    doc = (
+        producer_config(tmp_path, bootstrap, names, sites(target_base))
+        if command == "producer"
+        else consumer_config(pg_dsn, bootstrap, names)
+    )
     # A None setting is written as YAML null, which the config reads as "not set".
-    proc = sitemon(command, write_config(tmp_path / "config.yaml", with_kafka(
-        doc, bootstrap, security(pki))), env={PASSWORD_ENV: KAFKA_PASSWORD})
+    proc = sitemon(
+        command,
+        write_config(tmp_path / "config.yaml", with_kafka(doc, bootstrap, security(pki))),
+        env={PASSWORD_ENV: KAFKA_PASSWORD},
+    )
 
     assert await run_to_exit(proc) == 1, proc.tail()
 
@@ -429,19 +567,28 @@ async def test_a_refused_kafka_client_exits_non_zero_with_a_clear_error(
 def result(site_id: str) -> CheckResult:
     from datetime import UTC, datetime
 
-    return CheckResult(check_id=uuid.uuid4().hex, site_id=site_id, url="https://x.test/",
-                       region="tls", started_at=datetime.now(UTC), ok=True, total_ms=1.5,
-                       status_code=200)
+    return CheckResult(
+        check_id=uuid.uuid4().hex,
+        site_id=site_id,
+        url="https://x.test/",
+        region="tls",
+        started_at=datetime.now(UTC),
+        ok=True,
+        total_ms=1.5,
+        status_code=200,
+    )
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
 async def test_postgres_verify_full_through_the_repository(
-    secure_pg: SecurePostgres, host: str,
+    secure_pg: SecurePostgres,
+    host: str,
 ) -> None:
     schema = f"tls_{uuid.uuid4().hex[:8]}"
     saved = result("tls-site")
     async with PostgresStatusRepository(
-        secure_pg.dsn(password=PG_PASSWORD, host=host), schema=schema,
+        secure_pg.dsn(password=PG_PASSWORD, host=host),
+        schema=schema,
         application_name=f"sitemon-{schema}",
     ) as repository:
         await repository.migrate()
@@ -451,7 +598,9 @@ async def test_postgres_verify_full_through_the_repository(
         try:
             tls = await local.fetch(
                 "SELECT s.ssl, s.version FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)"
-                " WHERE a.application_name = $1", f"sitemon-{schema}")
+                " WHERE a.application_name = $1",
+                f"sitemon-{schema}",
+            )
             await local.execute(f'DROP SCHEMA "{schema}" CASCADE')
         finally:
             await local.close()
@@ -469,7 +618,9 @@ POSTGRES_REFUSED = {  # case -> (DSN arguments, expected words in the Repository
 
 @pytest.mark.parametrize("case", list(POSTGRES_REFUSED))
 async def test_postgres_tls_or_auth_failure_is_a_clear_repository_error(
-    case: str, pki: Pki, secure_pg: SecurePostgres,
+    case: str,
+    pki: Pki,
+    secure_pg: SecurePostgres,
 ) -> None:
     arguments, expected = POSTGRES_REFUSED[case]
     arguments = dict(arguments)
@@ -507,31 +658,54 @@ class SecretsRig:
     target_base: str
     env: dict[str, str]
 
-    def consumer(self, dsn: str | None = None, dsn_file: Path | None = None,
-                 **security: Any) -> dict[str, Any]:
-        doc = with_kafka(consumer_config(dsn or self.pg.dsn(), self.bootstrap, self.names),
-                         self.bootstrap, scram(self.pki, **security))
+    def consumer(
+        self, dsn: str | None = None, dsn_file: Path | None = None, **security: Any
+    ) -> dict[str, Any]:
+        doc = with_kafka(
+            consumer_config(dsn or self.pg.dsn(), self.bootstrap, self.names),
+            self.bootstrap,
+            scram(self.pki, **security),
+        )
         if dsn_file is not None:
-            doc["repository"]["postgres"] = {"dsn_file": str(dsn_file),
-                                             "schema": self.names["schema"]}
+            doc["repository"]["postgres"] = {
+                "dsn_file": str(dsn_file),
+                "schema": self.names["schema"],
+            }
         return doc
 
     def producer(self, **security: Any) -> dict[str, Any]:
-        return with_kafka(producer_config(self.tmp, self.bootstrap, self.names,
-                                          sites(self.target_base)),
-                          self.bootstrap, scram(self.pki, **security))
+        return with_kafka(
+            producer_config(self.tmp, self.bootstrap, self.names, sites(self.target_base)),
+            self.bootstrap,
+            scram(self.pki, **security),
+        )
 
-    def process(self, command: str, name: str, doc: dict[str, Any],
-                log_format: str = "json") -> SitemonProcess:
-        return sitemon(command, write_config(self.tmp / name, doc), env=self.env,
-                       log_format=log_format)
+    def process(
+        self, command: str, name: str, doc: dict[str, Any], log_format: str = "json"
+    ) -> SitemonProcess:
+        return sitemon(
+            command, write_config(self.tmp / name, doc), env=self.env, log_format=log_format
+        )
 
 
 @pytest.fixture
-def rig(tmp_path: Path, pki: Pki, secure_kafka: KafkaService, secure_pg: SecurePostgres,
-        names: dict[str, str], target_base: str) -> SecretsRig:
-    return SecretsRig(tmp_path, pki, secure_kafka.bootstrap_for("SASL_SSL"), secure_pg, names,
-                      target_base, {PASSWORD_ENV: KAFKA_PASSWORD, PG_PASSWORD_ENV: PG_PASSWORD})
+def rig(
+    tmp_path: Path,
+    pki: Pki,
+    secure_kafka: KafkaService,
+    secure_pg: SecurePostgres,
+    names: dict[str, str],
+    target_base: str,
+) -> SecretsRig:
+    return SecretsRig(
+        tmp_path,
+        pki,
+        secure_kafka.bootstrap_for("SASL_SSL"),
+        secure_pg,
+        names,
+        target_base,
+        {PASSWORD_ENV: KAFKA_PASSWORD, PG_PASSWORD_ENV: PG_PASSWORD},
+    )
 
 
 async def test_secrets_stay_out_of_logs_and_check_config_through_a_database_outage(
@@ -544,8 +718,9 @@ async def test_secrets_stay_out_of_logs_and_check_config_through_a_database_outa
     producer_yaml = write_config(rig.tmp / "producer.yaml", rig.producer())
     consumer_yaml = write_config(rig.tmp / "consumer.yaml", rig.consumer())
     dsn_file = secret_file(rig.tmp / "pg-dsn", rig.pg.dsn(password=PG_PASSWORD))
-    consumer_file_yaml = write_config(rig.tmp / "consumer-file.yaml",
-                                      rig.consumer(dsn_file=dsn_file))
+    consumer_file_yaml = write_config(
+        rig.tmp / "consumer-file.yaml", rig.consumer(dsn_file=dsn_file)
+    )
     for config in (producer_yaml, consumer_yaml, consumer_file_yaml):
         done = check_config(config, rig.env)
         assert done.returncode == 0, done.stderr
@@ -569,8 +744,9 @@ async def test_secrets_stay_out_of_logs_and_check_config_through_a_database_outa
         finally:
             await asyncio.to_thread(rig.pg.service.start)
         local = await rig.pg.local()
-        await wait_until(stored(await history_count(local, schema) + 2), FLOW_TIMEOUT_S,
-                         "rows after the outage")
+        await wait_until(
+            stored(await history_count(local, schema) + 2), FLOW_TIMEOUT_S, "rows after the outage"
+        )
         assert await producer.stop() == 0, producer.tail()
         assert await consumer.stop() == 0, consumer.tail()
     finally:
@@ -596,20 +772,43 @@ async def test_secrets_stay_out_of_every_error_path(rig: SecretsRig, closed_port
     without any secret in its output."""
     closed = closed_port  # held bound for the whole test: nobody else can listen on it
     failing = {  # name -> (process, exit code, words in the output)
-        "wrong PostgreSQL password": (rig.process("consumer", "bad-pg-password.yaml",
-            rig.consumer(rig.pg.dsn(password=WRONG_PG_PASSWORD))),
-            1, "password authentication failed"),
-        "wrong Kafka password (human logs)": (rig.process("producer", "bad-kafka-password.yaml",
-            rig.producer(sasl_password=WRONG_KAFKA_PASSWORD), log_format="human"),
-            1, "SASL authentication failed"),
-        "wrong Kafka host": (rig.process("producer", "bad-kafka-host.yaml",
-            with_kafka(rig.producer(), f"127.0.0.1:{closed}", {})),
-            1, "connection refused"),
+        "wrong PostgreSQL password": (
+            rig.process(
+                "consumer",
+                "bad-pg-password.yaml",
+                rig.consumer(rig.pg.dsn(password=WRONG_PG_PASSWORD)),
+            ),
+            1,
+            "password authentication failed",
+        ),
+        "wrong Kafka password (human logs)": (
+            rig.process(
+                "producer",
+                "bad-kafka-password.yaml",
+                rig.producer(sasl_password=WRONG_KAFKA_PASSWORD),
+                log_format="human",
+            ),
+            1,
+            "SASL authentication failed",
+        ),
+        "wrong Kafka host": (
+            rig.process(
+                "producer",
+                "bad-kafka-host.yaml",
+                with_kafka(rig.producer(), f"127.0.0.1:{closed}", {}),
+            ),
+            1,
+            "connection refused",
+        ),
         # An unencoded '#' used to split the URL inside the password: the driver then
         # reported the password's first part as the port, in its error message.
-        "password that breaks the DSN": (rig.process("consumer", "bad-dsn.yaml",
-            rig.consumer(rig.pg.dsn(password=PG_PASSWORD + "#x"))),
-            2, "cannot tell the password from the host"),
+        "password that breaks the DSN": (
+            rig.process(
+                "consumer", "bad-dsn.yaml", rig.consumer(rig.pg.dsn(password=PG_PASSWORD + "#x"))
+            ),
+            2,
+            "cannot tell the password from the host",
+        ),
     }
     codes = await asyncio.gather(*(run_to_exit(proc) for proc, _code, _text in failing.values()))
     outputs: dict[str, str] = {}
@@ -620,8 +819,12 @@ async def test_secrets_stay_out_of_every_error_path(rig: SecretsRig, closed_port
 
     # A database that cannot be reached is retried at start: end it after the first retry
     # (SIGKILL: whether a SIGTERM during start-up ends it at once is not this test's topic).
-    unreachable = rig.process("consumer", "bad-pg-host.yaml", rig.consumer(
-        rig.pg.dsn(password=PG_PASSWORD, port=closed)), log_format="human")
+    unreachable = rig.process(
+        "consumer",
+        "bad-pg-host.yaml",
+        rig.consumer(rig.pg.dsn(password=PG_PASSWORD, port=closed)),
+        log_format="human",
+    )
     await unreachable.start()
     try:
         await wait_raw(unreachable, "repository unavailable at start, retrying")
@@ -647,18 +850,32 @@ def test_a_0600_config_with_0600_secret_files_loads(tmp_path: Path) -> None:
     """Secrets may live in files only their owner can read: nothing wants them world-readable."""
     kafka_password = secret_file(tmp_path / "kafka-password", KAFKA_PASSWORD)
     key_password = secret_file(tmp_path / "key-password", CLIENT_KEY_PASSWORD)
-    dsn = secret_file(tmp_path / "dsn",
-                      f"postgresql://sitemon:{PG_PASSWORD}@db.internal:5432/sitemon"
-                      "?sslmode=verify-full")
-    config_path = secret_file(tmp_path / "sitemon.yaml", json.dumps({
-        "sites": [{"url": "https://example.com/"}],
-        "bus": {"kind": "kafka", "kafka": {
-            "bootstrap_servers": "kafka:9093", "security_protocol": "SASL_SSL",
-            "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "sitemon",
-            "sasl_password_file": str(kafka_password), "ssl_certfile": "/etc/c.crt",
-            "ssl_keyfile": "/etc/c.key", "ssl_password_file": str(key_password)}},
-        "repository": {"kind": "postgres", "postgres": {"dsn_file": str(dsn)}},
-    }))  # JSON is YAML
+    dsn = secret_file(
+        tmp_path / "dsn",
+        f"postgresql://sitemon:{PG_PASSWORD}@db.internal:5432/sitemon?sslmode=verify-full",
+    )
+    config_path = secret_file(
+        tmp_path / "sitemon.yaml",
+        json.dumps(
+            {
+                "sites": [{"url": "https://example.com/"}],
+                "bus": {
+                    "kind": "kafka",
+                    "kafka": {
+                        "bootstrap_servers": "kafka:9093",
+                        "security_protocol": "SASL_SSL",
+                        "sasl_mechanism": "SCRAM-SHA-512",
+                        "sasl_username": "sitemon",
+                        "sasl_password_file": str(kafka_password),
+                        "ssl_certfile": "/etc/c.crt",
+                        "ssl_keyfile": "/etc/c.key",
+                        "ssl_password_file": str(key_password),
+                    },
+                },
+                "repository": {"kind": "postgres", "postgres": {"dsn_file": str(dsn)}},
+            }
+        ),
+    )  # JSON is YAML
     for path in (kafka_password, key_password, dsn, config_path):
         assert path.stat().st_mode & 0o777 == 0o600
 
@@ -673,8 +890,9 @@ def test_a_0600_config_with_0600_secret_files_loads(tmp_path: Path) -> None:
     assert_no_secret(done.stdout + done.stderr, "check-config output")
 
 
-@pytest.mark.parametrize("password", [f"{PG_PASSWORD}#x", f"{PG_PASSWORD}/x",
-                                      f"{PG_PASSWORD}?x", f"{PG_PASSWORD}@x"])
+@pytest.mark.parametrize(
+    "password", [f"{PG_PASSWORD}#x", f"{PG_PASSWORD}/x", f"{PG_PASSWORD}?x", f"{PG_PASSWORD}@x"]
+)
 def test_a_dsn_whose_password_breaks_the_url_is_refused_without_quoting_it(
     password: str,
 ) -> None:
@@ -688,8 +906,15 @@ def test_a_dsn_whose_password_breaks_the_url_is_refused_without_quoting_it(
 
 def test_a_percent_encoded_password_is_fine() -> None:
     encoded = f"{PG_PASSWORD}%23x%2F%3F%40"
-    config = parse_config("inline", {"repository": {"kind": "postgres", "postgres": {
-        "dsn": f"postgresql://sitemon:{encoded}@localhost:5432/sitemon"}}})
+    config = parse_config(
+        "inline",
+        {
+            "repository": {
+                "kind": "postgres",
+                "postgres": {"dsn": f"postgresql://sitemon:{encoded}@localhost:5432/sitemon"},
+            }
+        },
+    )
     assert encoded in config.postgres.dsn
 
 
@@ -705,21 +930,40 @@ def _record(secret: str) -> logging.LogRecord:
         raise _LeakyError(f"driver says: postgresql://u:{secret}@db/x")
     except _LeakyError:
         exc_info = sys.exc_info()
-    record = logging.LogRecord("sitemon.test", logging.ERROR, __file__, 1,
-                               "connect failed: %s", (f"password={secret}",), exc_info)
+    record = logging.LogRecord(
+        "sitemon.test",
+        logging.ERROR,
+        __file__,
+        1,
+        "connect failed: %s",
+        (f"password={secret}",),
+        exc_info,
+    )
     record.error = f"dsn=postgresql://u:{secret}@db/x"
     record.nested = {"attempts": [1, f"{secret}!"], "ok": True}
     record.obj = _LeakyError(secret)
     return record
 
 
-@pytest.mark.parametrize("formatter", [logs.JsonFormatter(), logs.HumanFormatter()],
-                         ids=["json", "human"])
+@pytest.mark.parametrize(
+    "formatter", [logs.JsonFormatter(), logs.HumanFormatter()], ids=["json", "human"]
+)
 def test_log_formats_mask_the_secrets_of_a_loaded_config(formatter: logging.Formatter) -> None:
     secret = f"S3cr3t-redact-{uuid.uuid4().hex}"
-    parse_config("inline", {"bus": {"kind": "kafka", "kafka": {
-        "security_protocol": "SASL_SSL", "sasl_mechanism": "PLAIN", "sasl_username": "u",
-        "sasl_password": secret}}})  # loading a config registers its secrets
+    parse_config(
+        "inline",
+        {
+            "bus": {
+                "kind": "kafka",
+                "kafka": {
+                    "security_protocol": "SASL_SSL",
+                    "sasl_mechanism": "PLAIN",
+                    "sasl_username": "u",
+                    "sasl_password": secret,
+                },
+            }
+        },
+    )  # loading a config registers its secrets
 
     line = formatter.format(_record(secret))
 
@@ -756,22 +1000,34 @@ def test_uncaught_tracebacks_are_masked(capsys: pytest.CaptureFixture[str]) -> N
 def test_unusable_tls_files_are_named_in_the_error(pki: Pki, tmp_path: Path) -> None:
     cases = {
         "cannot load ssl_cafile": KafkaConnection(
-            bootstrap_servers="x:1", security_protocol="SSL",
-            ssl_cafile=str(tmp_path / "missing-ca.pem")),
+            bootstrap_servers="x:1",
+            security_protocol="SSL",
+            ssl_cafile=str(tmp_path / "missing-ca.pem"),
+        ),
         "is encrypted: set ssl_password": KafkaConnection(
-            bootstrap_servers="x:1", security_protocol="SSL", ssl_certfile=str(pki.client.cert),
-            ssl_keyfile=str(pki.client_encrypted_key)),
+            bootstrap_servers="x:1",
+            security_protocol="SSL",
+            ssl_certfile=str(pki.client.cert),
+            ssl_keyfile=str(pki.client_encrypted_key),
+        ),
         "wrong ssl_password": KafkaConnection(
-            bootstrap_servers="x:1", security_protocol="SSL", ssl_certfile=str(pki.client.cert),
-            ssl_keyfile=str(pki.client_encrypted_key), ssl_password=WRONG_KAFKA_PASSWORD),
+            bootstrap_servers="x:1",
+            security_protocol="SSL",
+            ssl_certfile=str(pki.client.cert),
+            ssl_keyfile=str(pki.client_encrypted_key),
+            ssl_password=WRONG_KAFKA_PASSWORD,
+        ),
     }
     for expected, connection in cases.items():
         with pytest.raises(KafkaTlsConfigError, match=expected) as caught:
             connection.client_kwargs()
         assert_no_secret(str(caught.value), expected)
-    good = KafkaConnection(bootstrap_servers="x:1", security_protocol="SSL",
-                           ssl_certfile=str(pki.client.cert),
-                           ssl_keyfile=str(pki.client_encrypted_key),
-                           ssl_password=CLIENT_KEY_PASSWORD)
+    good = KafkaConnection(
+        bootstrap_servers="x:1",
+        security_protocol="SSL",
+        ssl_certfile=str(pki.client.cert),
+        ssl_keyfile=str(pki.client_encrypted_key),
+        ssl_password=CLIENT_KEY_PASSWORD,
+    )
     assert good.client_kwargs()["ssl_context"].verify_mode.name == "CERT_REQUIRED"
     assert CLIENT_KEY_PASSWORD not in repr(good)

@@ -27,8 +27,9 @@ def _openssl(*args: str, cwd: Path) -> None:
         raise TlsToolError("the openssl command line tool is missing (apt-get install openssl)")
     res = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
-        raise TlsToolError(f"openssl {' '.join(args)} failed (exit {res.returncode}):\n"
-                           f"{res.stdout}{res.stderr}")
+        raise TlsToolError(
+            f"openssl {' '.join(args)} failed (exit {res.returncode}):\n{res.stdout}{res.stderr}"
+        )
 
 
 def _private(*paths: Path) -> None:
@@ -66,37 +67,94 @@ class CertificateAuthority:
     def create(cls, directory: Path, name: str = "sitemon-test-ca") -> CertificateAuthority:
         directory.mkdir(parents=True, exist_ok=True)
         key, cert = directory / f"{name}.key", directory / f"{name}.crt"
-        _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key),
-                 cwd=directory)
-        _openssl("req", "-x509", "-new", "-key", str(key), "-sha256", "-days", DAYS,
-                 "-subj", f"/CN={name}", "-out", str(cert),
-                 "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
+        _openssl(
+            "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key), cwd=directory
+        )
+        _openssl(
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            str(key),
+            "-sha256",
+            "-days",
+            DAYS,
+            "-subj",
+            f"/CN={name}",
+            "-out",
+            str(cert),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            cwd=directory,
+        )
         _private(key, cert)
         return cls(directory, name, KeyPair(cert, key))
 
-    def issue(self, name: str, *, common_name: str, client: bool = False,
-              dns: tuple[str, ...] = ("localhost",), ips: tuple[str, ...] = ("127.0.0.1",),
-              ) -> KeyPair:
+    def issue(
+        self,
+        name: str,
+        *,
+        common_name: str,
+        client: bool = False,
+        dns: tuple[str, ...] = ("localhost",),
+        ips: tuple[str, ...] = ("127.0.0.1",),
+    ) -> KeyPair:
         """A certificate signed by this CA: for a server (with SANs) or, ``client=True``,
         for a client."""
         key, csr, cert = (self.directory / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
         ext_file = self.directory / f"{name}.ext"
-        extensions = ["basicConstraints=critical,CA:FALSE",
-                      "keyUsage=critical,digitalSignature,keyEncipherment",
-                      f"extendedKeyUsage={'clientAuth' if client else 'serverAuth'}"]
+        extensions = [
+            "basicConstraints=critical,CA:FALSE",
+            "keyUsage=critical,digitalSignature,keyEncipherment",
+            f"extendedKeyUsage={'clientAuth' if client else 'serverAuth'}",
+        ]
         sans = [f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips]
         if sans and not client:
             extensions.append("subjectAltName=" + ",".join(sans))
         ext_file.write_text("\n".join(extensions) + "\n")
         # A PKCS#8 key ("BEGIN PRIVATE KEY"): what Kafka's PEM keystore expects.
-        _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-                 "-out", str(key), cwd=self.directory)
-        _openssl("req", "-new", "-key", str(key), "-subj", f"/CN={common_name}", "-out", str(csr),
-                 cwd=self.directory)
-        _openssl("x509", "-req", "-in", str(csr), "-CA", str(self.pair.cert),
-                 "-CAkey", str(self.pair.key), "-CAcreateserial", "-days", DAYS, "-sha256",
-                 "-extfile", str(ext_file), "-out", str(cert), cwd=self.directory)
+        _openssl(
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            str(key),
+            cwd=self.directory,
+        )
+        _openssl(
+            "req",
+            "-new",
+            "-key",
+            str(key),
+            "-subj",
+            f"/CN={common_name}",
+            "-out",
+            str(csr),
+            cwd=self.directory,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(self.pair.cert),
+            "-CAkey",
+            str(self.pair.key),
+            "-CAcreateserial",
+            "-days",
+            DAYS,
+            "-sha256",
+            "-extfile",
+            str(ext_file),
+            "-out",
+            str(cert),
+            cwd=self.directory,
+        )
         _private(key, cert)
         return KeyPair(cert, key)
 
@@ -112,9 +170,19 @@ def encrypted_pem_keystore(pair: KeyPair, path: Path, password: str) -> Path:
     requirement, not protection.
     """
     encrypted = path.with_suffix(".p8")
-    _openssl("pkcs8", "-topk8", "-v1", "PBE-SHA1-3DES",
-             "-in", str(pair.key), "-out", str(encrypted), "-passout", f"pass:{password}",
-             cwd=path.parent)
+    _openssl(
+        "pkcs8",
+        "-topk8",
+        "-v1",
+        "PBE-SHA1-3DES",
+        "-in",
+        str(pair.key),
+        "-out",
+        str(encrypted),
+        "-passout",
+        f"pass:{password}",
+        cwd=path.parent,
+    )
     path.write_text(encrypted.read_text() + pair.read_cert())
     encrypted.unlink()
     _private(path)
@@ -123,7 +191,18 @@ def encrypted_pem_keystore(pair: KeyPair, path: Path, password: str) -> Path:
 
 def encrypted_key(pair: KeyPair, path: Path, password: str) -> Path:
     """``pair``'s key as an encrypted PKCS#8 PEM file (AES-256, what Python's ssl reads)."""
-    _openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", str(pair.key), "-out", str(path),
-             "-passout", f"pass:{password}", cwd=path.parent)
+    _openssl(
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "aes-256-cbc",
+        "-in",
+        str(pair.key),
+        "-out",
+        str(path),
+        "-passout",
+        f"pass:{password}",
+        cwd=path.parent,
+    )
     _private(path)
     return path

@@ -57,8 +57,12 @@ async def settle(rounds: int = 20) -> None:
 class ScriptedProber:
     """A SiteProber that takes ``duration(site)`` of clock time and records each start."""
 
-    def __init__(self, clock: ManualClock, duration: Callable[[Site], float] = lambda s: 0.0,
-                 fail: Callable[[Site], bool] = lambda s: False) -> None:
+    def __init__(
+        self,
+        clock: ManualClock,
+        duration: Callable[[Site], float] = lambda s: 0.0,
+        fail: Callable[[Site], bool] = lambda s: False,
+    ) -> None:
         self.clock = clock
         self.duration = duration
         self.fail = fail
@@ -79,9 +83,16 @@ class ScriptedProber:
                 await self.clock.sleep(self.duration(site))
         finally:
             self.running -= 1
-        return CheckResult(check_id=new_check_id(), site_id=site.id, url=site.url,
-                           region="test", started_at=self.clock.utcnow(), ok=True,
-                           total_ms=self.duration(site) * 1000, status_code=200)
+        return CheckResult(
+            check_id=new_check_id(),
+            site_id=site.id,
+            url=site.url,
+            region="test",
+            started_at=self.clock.utcnow(),
+            ok=True,
+            total_ms=self.duration(site) * 1000,
+            status_code=200,
+        )
 
 
 class ListPublisher:
@@ -105,5 +116,10 @@ class ListPublisher:
 
 def site(site_id: str, interval: float = 10.0, **kw: object) -> Site:
     """A site on a local URL with a short timeout."""
-    return Site(id=site_id, url=f"http://127.0.0.1:9/{site_id}", interval_s=interval,
-                timeout_s=min(1.0, interval), **kw)  # type: ignore[arg-type]
+    return Site(
+        id=site_id,
+        url=f"http://127.0.0.1:9/{site_id}",
+        interval_s=interval,
+        timeout_s=min(1.0, interval),
+        **kw,
+    )  # type: ignore[arg-type]

@@ -47,8 +47,9 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "example_config").glob("*.yaml")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "example_config").glob("*.yaml")), ids=lambda p: p.name
+)
 def test_example_configs_are_valid(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = load_config(path)
     assert config.source == str(path)
@@ -60,16 +61,35 @@ def test_defaults_units_env_and_secret_files(
     monkeypatch.setenv("SITEMON_TEST_TOKEN", "abc")
     secret = tmp_path / "kafka-password"
     secret.write_text("hunter2\n")
-    config = parse_config("inline", {
-        "defaults": {"interval": "2m", "timeout": "1500ms",
-                     "headers": {"X-T": "${SITEMON_TEST_TOKEN}"}},
-        "sites": [{"url": "https://example.com/health", "regex": "ok"},
-                  {"id": "api", "url": "http://api.local:8080/", "interval": 30, "timeout": "5s",
-                   "expected_status": 204}],
-        "bus": {"kind": "kafka", "kafka": {"security_protocol": "SASL_SSL",
-                "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "u",
-                "sasl_password_file": str(secret)}},
-    })
+    config = parse_config(
+        "inline",
+        {
+            "defaults": {
+                "interval": "2m",
+                "timeout": "1500ms",
+                "headers": {"X-T": "${SITEMON_TEST_TOKEN}"},
+            },
+            "sites": [
+                {"url": "https://example.com/health", "regex": "ok"},
+                {
+                    "id": "api",
+                    "url": "http://api.local:8080/",
+                    "interval": 30,
+                    "timeout": "5s",
+                    "expected_status": 204,
+                },
+            ],
+            "bus": {
+                "kind": "kafka",
+                "kafka": {
+                    "security_protocol": "SASL_SSL",
+                    "sasl_mechanism": "SCRAM-SHA-512",
+                    "sasl_username": "u",
+                    "sasl_password_file": str(secret),
+                },
+            },
+        },
+    )
     first, second = config.sites
     assert (first.id, first.interval_s, first.timeout_s) == ("example.com/health", 120.0, 1.5)
     assert first.headers == (("X-T", "abc"),)
@@ -85,8 +105,18 @@ durations = st.tuples(st.integers(1, 10_000), st.sampled_from(["ms", "s", "m", "
 def test_duration_parsing_law(value: tuple[int, str]) -> None:
     number, unit = value
     scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}[unit]
-    config = parse_config("p", {"sites": [{"url": "http://x.test/", "interval": f"{number}{unit}",
-                                            "timeout": f"{number}{unit}"}]})
+    config = parse_config(
+        "p",
+        {
+            "sites": [
+                {
+                    "url": "http://x.test/",
+                    "interval": f"{number}{unit}",
+                    "timeout": f"{number}{unit}",
+                }
+            ]
+        },
+    )
     assert config.sites[0].interval_s == pytest.approx(number * scale)
     assert config.sites[0].timeout_s == config.sites[0].interval_s
 
@@ -105,13 +135,13 @@ def test_consumer_workers_need_kafka(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["consumer", "-c", str(config), "--workers", "2"]) == 2
     assert capsys.readouterr().err.strip() == (
         f"config error: {config}: bus: consumer --workers needs bus: kafka "
-        "(its members share the topic's partitions)")
+        "(its members share the topic's partitions)"
+    )
 
 
 def test_kafka_session_timeout_is_a_duration(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text("bus:\n  kind: kafka\n  kafka:\n    session_timeout: 45s\n",
-                      encoding="utf-8")
+    config.write_text("bus:\n  kind: kafka\n  kafka:\n    session_timeout: 45s\n", encoding="utf-8")
     assert load_config(config).kafka.session_timeout_s == 45.0
     config.write_text("bus:\n  kind: kafka\n", encoding="utf-8")
     assert load_config(config).kafka.session_timeout_s == 10.0

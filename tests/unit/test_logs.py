@@ -19,15 +19,20 @@ def test_json_and_human_formats_carry_the_fields() -> None:
     rec = record("sitemon.scanner", "result dropped", 0.0, site_id="a", dropped_total=3)
     doc = json.loads(JsonFormatter().format(rec))
     assert (doc["msg"], doc["site_id"], doc["dropped_total"], doc["level"]) == (
-        "result dropped", "a", 3, "warning")
+        "result dropped",
+        "a",
+        3,
+        "warning",
+    )
     assert doc["pid"] == rec.process
     assert HumanFormatter().format(rec).endswith("result dropped  site_id=a dropped_total=3")
 
 
 def test_a_flood_is_thinned_and_the_next_line_says_how_much() -> None:
     flood = FloodFilter(burst=3, window_s=10)
-    passed = [flood.filter(record("aiokafka.conn", "Unable to connect", t * 0.1))
-              for t in range(50)]
+    passed = [
+        flood.filter(record("aiokafka.conn", "Unable to connect", t * 0.1)) for t in range(50)
+    ]
     assert passed.count(True) == 3
     later = record("aiokafka.conn", "Unable to connect", 11.0)
     assert flood.filter(later) and later.suppressed_similar == 47
@@ -36,5 +41,6 @@ def test_a_flood_is_thinned_and_the_next_line_says_how_much() -> None:
 def test_checks_and_other_lines_are_never_thinned() -> None:
     flood = FloodFilter(burst=1, window_s=10)
     assert all(flood.filter(record("sitemon.check", "up 200", 0.0)) for _ in range(20))
-    assert all(flood.filter(record("sitemon.persister", "save failed, retrying", 0.0))
-               for _ in range(20))
+    assert all(
+        flood.filter(record("sitemon.persister", "save failed, retrying", 0.0)) for _ in range(20)
+    )

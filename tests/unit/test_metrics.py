@@ -23,10 +23,18 @@ class FakeStats:
 
 
 def check(total_ms: float, *, ok: bool = True, kind: ErrorKind = ErrorKind.NONE) -> CheckResult:
-    return CheckResult(check_id="c", site_id="s", url="http://x/", region="r",
-                       started_at=datetime.now(UTC), ok=ok, total_ms=total_ms,
-                       status_code=200 if ok else None, error_kind=kind,
-                       error_message="" if ok else "boom")
+    return CheckResult(
+        check_id="c",
+        site_id="s",
+        url="http://x/",
+        region="r",
+        started_at=datetime.now(UTC),
+        ok=ok,
+        total_ms=total_ms,
+        status_code=200 if ok else None,
+        error_kind=kind,
+        error_message="" if ok else "boom",
+    )
 
 
 def test_exposition_has_counters_gauges_outcomes_and_a_cumulative_histogram() -> None:
@@ -58,15 +66,17 @@ def test_exposition_has_counters_gauges_outcomes_and_a_cumulative_histogram() ->
 
 def test_listen_address_is_validated() -> None:
     assert parse_config("c", {"metrics": {"listen": "0.0.0.0:9464"}}).metrics_listen == (
-        "0.0.0.0", 9464)
-    assert parse_config("c", {"metrics": {"listen": "[::1]:9464"}}).metrics_listen == (
-        "::1", 9464)
+        "0.0.0.0",
+        9464,
+    )
+    assert parse_config("c", {"metrics": {"listen": "[::1]:9464"}}).metrics_listen == ("::1", 9464)
     assert parse_config("c", {}).metrics_listen is None
     for bad in ("9464", "host:", "host:0", "host:70000", ":9464"):
         try:
             parse_config("c", {"metrics": {"listen": bad}})
         except ConfigError as exc:
-            assert str(exc) == (f"c: metrics.listen: must be host:port with a port from 1 to "
-                                f"65535, got {bad!r}")
+            assert str(exc) == (
+                f"c: metrics.listen: must be host:port with a port from 1 to 65535, got {bad!r}"
+            )
         else:
             raise AssertionError(f"{bad!r} accepted")

@@ -61,8 +61,13 @@ async def test_retries_with_backoff_and_acknowledges_only_after_the_save() -> No
     clock, bus = ManualClock(), InMemoryStatusBus()
     repo = FlakyRepository(failures=3)
     await publish(bus, await results(clock, 2))
-    persister = Persister(bus.subscriber("p"), repo, clock, poll_timeout_s=0.01,
-                          backoff=Backoff(initial_s=1, maximum_s=3, factor=2))
+    persister = Persister(
+        bus.subscriber("p"),
+        repo,
+        clock,
+        poll_timeout_s=0.01,
+        backoff=Backoff(initial_s=1, maximum_s=3, factor=2),
+    )
     task = asyncio.create_task(persister.run_persister())
     await settle()
     assert repo.attempts == 1 and bus.committed("p") == 0
@@ -101,8 +106,9 @@ async def test_stop_during_an_outage_leaves_the_batch_unacknowledged() -> None:
 async def test_a_non_retriable_error_stops_the_loop_loudly() -> None:
     clock, bus = ManualClock(), InMemoryStatusBus()
     await publish(bus, await results(clock, 1))
-    persister = Persister(bus.subscriber("p"), FlakyRepository(1, retriable=False), clock,
-                          poll_timeout_s=0.01)
+    persister = Persister(
+        bus.subscriber("p"), FlakyRepository(1, retriable=False), clock, poll_timeout_s=0.01
+    )
     with pytest.raises(RepositoryError, match="unavailable"):
         await persister.run_persister()
     assert bus.committed("p") == 0
@@ -131,8 +137,9 @@ class GatedRepository(InMemoryStatusRepository):
 async def test_batches_save_concurrently_but_are_acknowledged_in_order() -> None:
     clock, bus, repo = ManualClock(), InMemoryStatusBus(), GatedRepository()
     await publish(bus, await results(clock, 6))
-    persister = Persister(bus.subscriber("p"), repo, clock, batch_size=3, poll_timeout_s=0.01,
-                          max_in_flight=2)
+    persister = Persister(
+        bus.subscriber("p"), repo, clock, batch_size=3, poll_timeout_s=0.01, max_in_flight=2
+    )
     task = asyncio.create_task(persister.run_persister())
     for _ in range(100):  # until the second batch is saved while the first still waits
         await asyncio.sleep(0.005)

@@ -17,13 +17,22 @@ HOUR = 3600.0
 
 
 def result(site_id: str, at: datetime, n: int) -> CheckResult:
-    return CheckResult(check_id=f"{site_id}-{n}", site_id=site_id, url="http://x/",
-                       region="r", started_at=at, ok=True, total_ms=1.0)
+    return CheckResult(
+        check_id=f"{site_id}-{n}",
+        site_id=site_id,
+        url="http://x/",
+        region="r",
+        started_at=at,
+        ok=True,
+        total_ms=1.0,
+    )
 
 
 async def history_hours(repository: InMemoryStatusRepository, site_id: str) -> list[float]:
-    return sorted((r.started_at - EPOCH).total_seconds() / HOUR
-                  for r in await repository.history(site_id, limit=10_000))
+    return sorted(
+        (r.started_at - EPOCH).total_seconds() / HOUR
+        for r in await repository.history(site_id, limit=10_000)
+    )
 
 
 async def test_each_round_deletes_what_left_the_window_in_chunks() -> None:

@@ -44,7 +44,14 @@ async def test_each_site_runs_on_its_own_grid_without_drift(clock: ManualClock) 
 async def test_a_site_still_running_is_skipped_not_piled_up(clock: ManualClock) -> None:
     prober = ScriptedProber(clock, duration=lambda s: 25.0)
     scanner = Scanner(prober, ListPublisher(), clock, region="t", max_jitter_s=0)
-    scanner.set_sites([site("slow", 10, )])
+    scanner.set_sites(
+        [
+            site(
+                "slow",
+                10,
+            )
+        ]
+    )
     task = await start(scanner)
     for _ in range(100):
         await clock.advance(1)
@@ -58,8 +65,7 @@ async def test_a_site_still_running_is_skipped_not_piled_up(clock: ManualClock) 
 
 async def test_concurrency_is_bounded(clock: ManualClock) -> None:
     prober = ScriptedProber(clock, duration=lambda s: 2.0)
-    scanner = Scanner(prober, ListPublisher(), clock, region="t", max_concurrency=3,
-                      max_jitter_s=0)
+    scanner = Scanner(prober, ListPublisher(), clock, region="t", max_concurrency=3, max_jitter_s=0)
     scanner.set_sites([site(f"s{i}", 60) for i in range(10)])
     task = await start(scanner)
     for _ in range(20):
@@ -113,8 +119,9 @@ async def test_publish_failures_are_counted_and_scanning_continues(clock: Manual
 
 async def test_a_prober_exception_becomes_an_internal_result(clock: ManualClock) -> None:
     publisher = ListPublisher()
-    scanner = Scanner(ScriptedProber(clock, fail=lambda s: True), publisher, clock,
-                      region="t", max_jitter_s=0)
+    scanner = Scanner(
+        ScriptedProber(clock, fail=lambda s: True), publisher, clock, region="t", max_jitter_s=0
+    )
     scanner.set_sites([site("a", 5)])
     task = await start(scanner)
     await clock.advance(11)
@@ -140,18 +147,32 @@ async def test_stop_finishes_quick_checks_abandons_stuck_ones_and_flushes(
     assert publisher.flushes == 1
 
 
-
 def test_a_result_needs_an_aware_start_time_and_a_clean_message() -> None:
     from datetime import datetime
 
     from sitemon_core.models import CheckResult
 
     with pytest.raises(ValueError, match="timezone-aware"):
-        CheckResult(check_id="c", site_id="s", url="u", region="r",
-                    started_at=datetime(2026, 1, 1), ok=True, total_ms=1.0)
+        CheckResult(
+            check_id="c",
+            site_id="s",
+            url="u",
+            region="r",
+            started_at=datetime(2026, 1, 1),
+            ok=True,
+            total_ms=1.0,
+        )
     from tests.unit.fakes import EPOCH
 
-    dirty = CheckResult(check_id="c", site_id="s", url="u", region="r", started_at=EPOCH,
-                        ok=False, total_ms=1.0, error_message="bad\x00 \udcff header" + "x" * 400)
+    dirty = CheckResult(
+        check_id="c",
+        site_id="s",
+        url="u",
+        region="r",
+        started_at=EPOCH,
+        ok=False,
+        total_ms=1.0,
+        error_message="bad\x00 \udcff header" + "x" * 400,
+    )
     assert "\x00" not in dirty.error_message and "\udcff" not in dirty.error_message
     assert len(dirty.error_message) == 300 and dirty.error_message.endswith("…")

@@ -13,8 +13,9 @@ from sitemon_core.sharding import select_shard, shard_of
 from tests.unit.fakes import site
 
 intervals = st.floats(min_value=0.5, max_value=300, allow_nan=False)
-site_specs = st.dictionaries(st.text("abcdefgh0123", min_size=1, max_size=6), intervals,
-                             min_size=1, max_size=20)
+site_specs = st.dictionaries(
+    st.text("abcdefgh0123", min_size=1, max_size=6), intervals, min_size=1, max_size=20
+)
 steps = st.lists(st.floats(min_value=0.0, max_value=50.0), min_size=1, max_size=60)
 
 
@@ -68,8 +69,10 @@ def test_start_offset_is_stable_and_within_the_spread(sid, interval, jitter) -> 
 
 
 @settings(max_examples=50)
-@given(st.lists(st.text("abcxyz0189", min_size=1, max_size=8), unique=True, max_size=40),
-       st.integers(1, 8))
+@given(
+    st.lists(st.text("abcxyz0189", min_size=1, max_size=8), unique=True, max_size=40),
+    st.integers(1, 8),
+)
 def test_shards_partition_the_sites(ids, shards) -> None:
     sites = [site(i) for i in ids]
     parts = [select_shard(sites, k, shards) for k in range(shards)]

@@ -85,6 +85,7 @@ def _message(source: str) -> str:
 def _executor() -> ThreadPoolExecutor:
     global _pool  # noqa: PLW0603  (one pool per process, made on first need)
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
-                                   thread_name_prefix="sitemon-regex")
+        _pool = ThreadPoolExecutor(
+            max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="sitemon-regex"
+        )
     return _pool

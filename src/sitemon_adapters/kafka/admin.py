@@ -38,8 +38,14 @@ async def ensure_topics(
         except TopicAlreadyExistsError:
             return []  # another process created them between list and create: fine
         _raise_topic_errors(response.topic_errors)
-        log.info("topics created", extra={"topics": missing, "partitions": partitions,
-                 "replication_factor": replication_factor})
+        log.info(
+            "topics created",
+            extra={
+                "topics": missing,
+                "partitions": partitions,
+                "replication_factor": replication_factor,
+            },
+        )
         return missing
     finally:
         await admin.close()
@@ -49,8 +55,11 @@ _TOPIC_ALREADY_EXISTS = 36
 
 
 def _raise_topic_errors(topic_errors: list[tuple[object, ...]]) -> None:
-    failed = [(e[0], e[1], e[2] if len(e) > 2 else "") for e in topic_errors
-              if e[1] not in (0, _TOPIC_ALREADY_EXISTS)]
+    failed = [
+        (e[0], e[1], e[2] if len(e) > 2 else "")
+        for e in topic_errors
+        if e[1] not in (0, _TOPIC_ALREADY_EXISTS)
+    ]
     if failed:
         detail = "; ".join(f"{t}: error {code} {msg or ''}".strip() for t, code, msg in failed)
         raise SitemonError(f"cannot create Kafka topics: {detail}")

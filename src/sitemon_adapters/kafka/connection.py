@@ -85,22 +85,28 @@ class KafkaConnection:
             context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ssl_cafile)
         except (OSError, ssl.SSLError) as exc:
             raise KafkaTlsConfigError(
-                f"cannot load ssl_cafile {self.ssl_cafile}: {_file_problem(exc)}") from None
+                f"cannot load ssl_cafile {self.ssl_cafile}: {_file_problem(exc)}"
+            ) from None
         if self.ssl_keyfile and not self.ssl_certfile:
             raise KafkaTlsConfigError("ssl_keyfile is set but ssl_certfile is not")
         if self.ssl_certfile:
             try:
-                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile,
-                                        password=self._key_password)
+                context.load_cert_chain(
+                    self.ssl_certfile, self.ssl_keyfile, password=self._key_password
+                )
             except KafkaTlsConfigError:
                 raise
             except (OSError, ssl.SSLError) as exc:
                 files = " / ".join(f for f in (self.ssl_certfile, self.ssl_keyfile) if f)
-                hint = (" (wrong ssl_password, or a key that does not match the certificate?)"
-                        if isinstance(exc, ssl.SSLError) else "")
+                hint = (
+                    " (wrong ssl_password, or a key that does not match the certificate?)"
+                    if isinstance(exc, ssl.SSLError)
+                    else ""
+                )
                 raise KafkaTlsConfigError(
                     f"cannot load the client certificate and key {files}: "
-                    f"{_file_problem(exc)}{hint}") from None
+                    f"{_file_problem(exc)}{hint}"
+                ) from None
         return context
 
     def _key_password(self) -> str:
@@ -109,7 +115,8 @@ class KafkaConnection:
         if self.ssl_password is None:
             raise KafkaTlsConfigError(
                 f"ssl_keyfile {self.ssl_keyfile or self.ssl_certfile} is encrypted: "
-                "set ssl_password or ssl_password_file")
+                "set ssl_password or ssl_password_file"
+            )
         return self.ssl_password
 
     def describe(self) -> str:
@@ -121,8 +128,9 @@ class KafkaConnection:
             how += ", client certificate" if self.ssl_certfile else ", no client certificate"
         return f"{self.bootstrap_servers} ({how})"
 
-    async def explain_failure(self, exc: BaseException,
-                              timeout_s: float = PROBE_TIMEOUT_S) -> KafkaConnectError:
+    async def explain_failure(
+        self, exc: BaseException, timeout_s: float = PROBE_TIMEOUT_S
+    ) -> KafkaConnectError:
         """A ``KafkaConnectError`` for ``exc``, a failure of a client using this connection.
 
         Connects once to each bootstrap server (TLS, ApiVersions, SASL, Metadata: what a
@@ -157,8 +165,13 @@ class KafkaConnection:
                     problem = await _tls_handshake(host, port, kwargs["ssl_context"])
                     if problem is not None:
                         return problem
-                conn = await create_conn(host, port, security_protocol=self.security_protocol,
-                                         request_timeout_ms=int(timeout_s * 1000), **kwargs)
+                conn = await create_conn(
+                    host,
+                    port,
+                    security_protocol=self.security_protocol,
+                    request_timeout_ms=int(timeout_s * 1000),
+                    **kwargs,
+                )
                 await conn.send(MetadataRequest([]))
         except Exception as exc:  # everything is a reason here, none is a bug
             return self._reason(exc, timeout_s)
@@ -171,18 +184,27 @@ class KafkaConnection:
         from aiokafka import errors
 
         if isinstance(exc, errors.SaslAuthenticationFailed):
-            return (f"SASL authentication failed: {_broker_message(exc)} "
-                    "(check sasl_username and sasl_password)")
+            return (
+                f"SASL authentication failed: {_broker_message(exc)} "
+                "(check sasl_username and sasl_password)"
+            )
         if isinstance(exc, errors.UnsupportedSaslMechanismError):
-            return (f"the broker does not accept SASL mechanism {self.sasl_mechanism} on "
-                    "this listener (check sasl_mechanism)")
+            return (
+                f"the broker does not accept SASL mechanism {self.sasl_mechanism} on "
+                "this listener (check sasl_mechanism)"
+            )
         if isinstance(exc, ssl.SSLCertVerificationError):
             trusted = f"ssl_cafile {self.ssl_cafile}" if self.ssl_cafile else "the system CAs"
-            return (f"the broker's TLS certificate is not trusted: {exc.verify_message} "
-                    f"(checked against {trusted})")
+            return (
+                f"the broker's TLS certificate is not trusted: {exc.verify_message} "
+                f"(checked against {trusted})"
+            )
         if isinstance(exc, ssl.SSLError):
-            hint = (" (is this a TLS listener?)" if "WRONG_VERSION" in str(exc)
-                    or "RECORD_LAYER" in str(exc) else "")
+            hint = (
+                " (is this a TLS listener?)"
+                if "WRONG_VERSION" in str(exc) or "RECORD_LAYER" in str(exc)
+                else ""
+            )
             return f"TLS handshake failed: {exc.reason or exc}{hint}"
         if isinstance(exc, errors.KafkaConnectionError | ConnectionResetError | EOFError):
             return "the broker closed the connection: " + self._closed_hint()
@@ -198,13 +220,19 @@ class KafkaConnection:
 
     def _closed_hint(self) -> str:
         if not self.uses_tls:
-            return (f"security_protocol is {self.security_protocol}; does this listener "
-                    "expect TLS (SSL / SASL_SSL)?")
+            return (
+                f"security_protocol is {self.security_protocol}; does this listener "
+                "expect TLS (SSL / SASL_SSL)?"
+            )
         if not self.ssl_certfile:
-            return ("the listener probably requires a client certificate (set ssl_certfile "
-                    f"and ssl_keyfile), or does not speak {self.security_protocol}")
-        return ("it probably rejected the client certificate (is it signed by a CA the "
-                f"broker trusts?), or the listener does not speak {self.security_protocol}")
+            return (
+                "the listener probably requires a client certificate (set ssl_certfile "
+                f"and ssl_keyfile), or does not speak {self.security_protocol}"
+            )
+        return (
+            "it probably rejected the client certificate (is it signed by a CA the "
+            f"broker trusts?), or the listener does not speak {self.security_protocol}"
+        )
 
 
 async def _tls_handshake(host: str, port: int, context: ssl.SSLContext) -> str | None:
@@ -217,10 +245,17 @@ async def _tls_handshake(host: str, port: int, context: ssl.SSLContext) -> str |
         _reader, writer = await asyncio.open_connection(host, port, ssl=context)
     except ssl.SSLCertVerificationError:
         raise  # explained by the caller
-    except (ConnectionResetError, BrokenPipeError, EOFError, ssl.SSLEOFError,
-            asyncio.IncompleteReadError):
-        return ("the connection was closed during the TLS handshake: is this listener TLS "
-                "(SSL / SASL_SSL)?")
+    except (
+        ConnectionResetError,
+        BrokenPipeError,
+        EOFError,
+        ssl.SSLEOFError,
+        asyncio.IncompleteReadError,
+    ):
+        return (
+            "the connection was closed during the TLS handshake: is this listener TLS "
+            "(SSL / SASL_SSL)?"
+        )
     writer.transport.abort()
     return None
 

@@ -68,9 +68,12 @@ class KafkaStatusPublisher:
         self._topic = topic
         self._codec = codec or AvroCheckResultCodec()
         self._max_buffered = max_buffered
-        self._producer_options = {"linger_ms": linger_ms, "max_batch_size": max_batch_size,
-                                  "compression_type": compression_type,
-                                  "request_timeout_ms": request_timeout_ms}
+        self._producer_options = {
+            "linger_ms": linger_ms,
+            "max_batch_size": max_batch_size,
+            "compression_type": compression_type,
+            "request_timeout_ms": request_timeout_ms,
+        }
         self._flush_timeout_s = flush_timeout_s
         self._stalled_at: int | None = None  # stats.delivered when a flush last timed out
         self._closing = False
@@ -87,7 +90,9 @@ class KafkaStatusPublisher:
 
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(
-            **self._connection.client_kwargs(), acks="all", enable_idempotence=True,
+            **self._connection.client_kwargs(),
+            acks="all",
+            enable_idempotence=True,
             **self._producer_options,
         )
 
@@ -103,8 +108,10 @@ class KafkaStatusPublisher:
         producer id; what the old one held fails and is queued again."""
         old, self._reset_needed = self._producer, False
         self.stats.producer_resets += 1
-        log.warning("kafka producer reset after a fatal sequence error",
-                    extra={"pending": self._pending, "resets": self.stats.producer_resets})
+        log.warning(
+            "kafka producer reset after a fatal sequence error",
+            extra={"pending": self._pending, "resets": self.stats.producer_resets},
+        )
         if old is not None:
             sender = getattr(getattr(old, "_sender", None), "sender_task", None)
             if sender is not None:
@@ -123,8 +130,12 @@ class KafkaStatusPublisher:
                 await asyncio.sleep(_RETRY_S)
         self._producer = fresh
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         try:
             # A flush that already timed out without any delivery since means the broker
             # is away: do not wait for it a second time.
@@ -161,10 +172,15 @@ class KafkaStatusPublisher:
         lost, self._pending = self._pending, 0
         if lost:
             self.stats.dropped += lost
-            log.error("results not delivered before shutdown",
-                      extra={"undelivered": lost, "dropped_total": self.stats.dropped,
-                             "accepted": self.stats.accepted,
-                             "delivered": self.stats.delivered})
+            log.error(
+                "results not delivered before shutdown",
+                extra={
+                    "undelivered": lost,
+                    "dropped_total": self.stats.dropped,
+                    "accepted": self.stats.accepted,
+                    "delivered": self.stats.delivered,
+                },
+            )
         self._drained.set()
 
     @property
@@ -177,8 +193,9 @@ class KafkaStatusPublisher:
         if self._closing:
             raise PublishError("the Kafka publisher is closed")
         if self._pending >= self._max_buffered:
-            raise PublishError(f"{self._pending} results are waiting for Kafka "
-                               f"(max_buffered={self._max_buffered})")
+            raise PublishError(
+                f"{self._pending} results are waiting for Kafka (max_buffered={self._max_buffered})"
+            )
         try:
             value = self._codec.encode(result)
         except CodecError as exc:
@@ -198,8 +215,10 @@ class KafkaStatusPublisher:
             await asyncio.wait_for(self._drained.wait(), self._flush_timeout_s)
         except TimeoutError:
             self._stalled_at = self.stats.delivered
-            log.warning("results still waiting for Kafka after flush",
-                        extra={"pending": self._pending, "timeout_s": self._flush_timeout_s})
+            log.warning(
+                "results still waiting for Kafka after flush",
+                extra={"pending": self._pending, "timeout_s": self._flush_timeout_s},
+            )
         else:
             self._stalled_at = None
 
@@ -238,7 +257,11 @@ class KafkaStatusPublisher:
             self._reset_needed = True
         self.stats.redelivery_attempts += 1
         if self.stats.redelivery_attempts % 1000 == 1:
-            log.warning("kafka delivery failed, retrying",
-                        extra={"error": repr(None if fut.cancelled() else fut.exception()),
-                               "pending": self._pending})
+            log.warning(
+                "kafka delivery failed, retrying",
+                extra={
+                    "error": repr(None if fut.cancelled() else fut.exception()),
+                    "pending": self._pending,
+                },
+            )
         self._queue.put_nowait((key, value))

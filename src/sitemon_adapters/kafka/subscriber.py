@@ -68,8 +68,10 @@ class KafkaStatusSubscriber:
         self._group_id = group_id
         self._dead_letter_topic = dead_letter_topic
         self._codec = codec or AvroCheckResultCodec()
-        self._timeouts = {"session_timeout_ms": session_timeout_ms,
-                          "heartbeat_interval_ms": heartbeat_interval_ms}
+        self._timeouts = {
+            "session_timeout_ms": session_timeout_ms,
+            "heartbeat_interval_ms": heartbeat_interval_ms,
+        }
         self._revoke_timeout_s = revoke_timeout_s
         # Batches handed out and not yet acknowledged (a persister saves several at once);
         # a rebalance waits (bounded) until they are all committed.
@@ -83,8 +85,11 @@ class KafkaStatusSubscriber:
     async def __aenter__(self) -> KafkaStatusSubscriber:
         kwargs = self._connection.client_kwargs()
         self._consumer = AIOKafkaConsumer(
-            **kwargs, group_id=self._group_id, enable_auto_commit=False,
-            auto_offset_reset="earliest", **self._timeouts,
+            **kwargs,
+            group_id=self._group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **self._timeouts,
         )
         self._consumer.subscribe([self._topic], listener=_CommitBeforeRevoke(self))
         await self._consumer.start()
@@ -93,8 +98,12 @@ class KafkaStatusSubscriber:
             await self._dlq.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
         if self._dlq is not None:
@@ -112,10 +121,12 @@ class KafkaStatusSubscriber:
         assert self._consumer is not None, "use the subscriber as an async context manager"
         try:
             fetched = await self._consumer.getmany(
-                timeout_ms=int(timeout_s * 1000), max_records=max_results)
+                timeout_ms=int(timeout_s * 1000), max_records=max_results
+            )
         except KafkaError as exc:
-            raise SubscriberError(f"kafka fetch failed: {exc!r}",
-                                  retriable=bool(getattr(exc, "retriable", True))) from exc
+            raise SubscriberError(
+                f"kafka fetch failed: {exc!r}", retriable=bool(getattr(exc, "retriable", True))
+            ) from exc
         if not fetched:
             return Batch(())
         try:
@@ -161,15 +172,20 @@ class KafkaStatusSubscriber:
     async def _dead_letter(self, record: Any, reason: str) -> None:
         self.stats.dead_lettered += 1
         where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-        log.error("poison message", extra={**where, "reason": reason,
-                  "dead_lettered_total": self.stats.dead_lettered})
+        log.error(
+            "poison message",
+            extra={**where, "reason": reason, "dead_lettered_total": self.stats.dead_lettered},
+        )
         if self._dlq is None or self._dead_letter_topic is None:
             return
-        headers = [("sitemon-error", reason.encode()),
-                   ("sitemon-source", "{topic}/{partition}/{offset}".format(**where).encode())]
+        headers = [
+            ("sitemon-error", reason.encode()),
+            ("sitemon-source", "{topic}/{partition}/{offset}".format(**where).encode()),
+        ]
         try:
-            delivery = await self._dlq.send(self._dead_letter_topic, record.value or b"",
-                                            key=record.key, headers=headers)
+            delivery = await self._dlq.send(
+                self._dead_letter_topic, record.value or b"", key=record.key, headers=headers
+            )
             await delivery
         except KafkaError as exc:
             raise SubscriberError(f"dead-letter publish failed: {exc!r}", retriable=True) from exc

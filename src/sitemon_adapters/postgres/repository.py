@@ -206,8 +206,9 @@ class PostgresStatusRepository:
         """Delete up to ``max_rows`` checks started before ``started_before``; 0 when
         another process is pruning this schema right now."""
         if started_before.utcoffset() is None:
-            raise RepositoryError(f"naive datetime {started_before.isoformat()} as cutoff",
-                                  retriable=False)
+            raise RepositoryError(
+                f"naive datetime {started_before.isoformat()} as cutoff", retriable=False
+            )
         if max_rows <= 0:
             return 0
         async with self._connection("prune history") as conn, conn.transaction():

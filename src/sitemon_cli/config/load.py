@@ -26,8 +26,7 @@ from sitemon_cli.config.values import (
 from sitemon_cli.logs import register_secret
 from sitemon_core.errors import ConfigError
 
-TOP_KEYS = {"sites", "defaults", "scanner", "persister", "bus", "repository", "logging",
-            "metrics"}
+TOP_KEYS = {"sites", "defaults", "scanner", "persister", "bus", "repository", "logging", "metrics"}
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -59,18 +58,31 @@ def parse_config(source: str, document: object) -> Config:
     config = Config(
         source=source,
         sites=parse_sites(root),
-        scanner=_scanner(root.child("scanner", {
-            "region", "prober", "max_concurrency", "start_jitter", "shutdown_grace",
-            "user_agent", "dns_cache_ttl"})),
-        persister=_persister(root.child("persister", {"batch_size", "poll_timeout",
-                                                      "max_in_flight"})),
+        scanner=_scanner(
+            root.child(
+                "scanner",
+                {
+                    "region",
+                    "prober",
+                    "max_concurrency",
+                    "start_jitter",
+                    "shutdown_grace",
+                    "user_agent",
+                    "dns_cache_ttl",
+                },
+            )
+        ),
+        persister=_persister(
+            root.child("persister", {"batch_size", "poll_timeout", "max_in_flight"})
+        ),
         bus=bus.get("kind", choice("memory", "kafka"), "memory"),
         repository=repo.get("kind", choice("sqlite", "postgres"), "sqlite"),
         sqlite_path=repo.child("sqlite", {"path"}).get("path", text, "sitemon.db"),
         history_retention_s=repo.get("history_retention", duration, None),
         kafka=_kafka(bus.child("kafka", _KAFKA_KEYS)),
-        postgres=_postgres(repo.child("postgres", {"dsn", "dsn_file", "schema", "pool_min",
-                                                   "pool_max"})),
+        postgres=_postgres(
+            repo.child("postgres", {"dsn", "dsn_file", "schema", "pool_min", "pool_max"})
+        ),
         log_format=logging_.get("format", choice("human", "json"), "human"),
         log_level=logging_.get("level", choice("debug", "info", "warning", "error"), "info"),
         metrics_listen=root.child("metrics", {"listen"}).get("listen", listen_address, None),
@@ -80,8 +92,9 @@ def parse_config(source: str, document: object) -> Config:
     return config
 
 
-_ENCODE_HINT = ("percent-encode the user name and password (@ as %40, / as %2F, ? as %3F, "
-                "# as %23, % as %25)")
+_ENCODE_HINT = (
+    "percent-encode the user name and password (@ as %40, / as %2F, ? as %3F, # as %23, % as %25)"
+)
 
 
 def dsn_problem(dsn: str) -> str | None:
@@ -110,15 +123,19 @@ def dsn_problem(dsn: str) -> str | None:
     return None
 
 
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key",
-                             "api-key", "x-auth-token"})
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token"}
+)
 
 
 def secrets_of(config: Config) -> list[str]:
     """The secret values of ``config``: the Kafka passwords, the DSN's password (as written,
     percent-encoded, and decoded) and the values of credential headers of the sites."""
-    values = [config.kafka.sasl_password, config.kafka.ssl_password,
-              *dsn_passwords(config.postgres.dsn)]
+    values = [
+        config.kafka.sasl_password,
+        config.kafka.ssl_password,
+        *dsn_passwords(config.postgres.dsn),
+    ]
     for site in config.sites:
         for name, value in site.headers:
             if name.lower() in _SECRET_HEADERS:
@@ -200,8 +217,9 @@ def _secret(sec: Section, name: str) -> str | None:
         raise sec.error(sec.key(f"{name}_file"), f"cannot read: {exc.strerror or exc}") from exc
 
 
-_KAFKA_KEYS = (set(KafkaSettings.__annotations__) - {"session_timeout_s"}
-               | {"session_timeout"} | _FILE_KEYS)
+_KAFKA_KEYS = (
+    set(KafkaSettings.__annotations__) - {"session_timeout_s"} | {"session_timeout"} | _FILE_KEYS
+)
 # The broker's default group.min.session.timeout.ms and group.max.session.timeout.ms.
 _SESSION_TIMEOUT_RANGE_S = (6.0, 1800.0)
 
@@ -210,29 +228,47 @@ def _session_timeout(sec: Section) -> float | None:
     seconds = sec.get("session_timeout", duration, None)
     low, high = _SESSION_TIMEOUT_RANGE_S
     if seconds is not None and not low <= seconds <= high:
-        raise sec.error(sec.key("session_timeout"),
-                        f"must be between 6s and 30m (the broker's default group session "
-                        f"timeout range), got {seconds:g}s")
+        raise sec.error(
+            sec.key("session_timeout"),
+            f"must be between 6s and 30m (the broker's default group session "
+            f"timeout range), got {seconds:g}s",
+        )
     return seconds
 
 
 def _kafka(sec: Section) -> KafkaSettings:
-    values: dict[str, object] = {k: sec.get(k, text, None) for k in (
-        "bootstrap_servers", "topic", "dead_letter_topic", "group_id", "client_id",
-        "ssl_cafile", "ssl_certfile", "ssl_keyfile", "sasl_username")}
-    values |= {k: sec.get(k, positive_int, None) for k in (
-        "partitions", "replication_factor", "max_buffered")}
+    values: dict[str, object] = {
+        k: sec.get(k, text, None)
+        for k in (
+            "bootstrap_servers",
+            "topic",
+            "dead_letter_topic",
+            "group_id",
+            "client_id",
+            "ssl_cafile",
+            "ssl_certfile",
+            "ssl_keyfile",
+            "sasl_username",
+        )
+    }
+    values |= {
+        k: sec.get(k, positive_int, None)
+        for k in ("partitions", "replication_factor", "max_buffered")
+    }
     values |= {k: _secret(sec, k) for k in _SECRET_KEYS}
     values["session_timeout_s"] = _session_timeout(sec)
     values["security_protocol"] = sec.get(
-        "security_protocol", choice(*SECURITY_PROTOCOLS), "PLAINTEXT")
+        "security_protocol", choice(*SECURITY_PROTOCOLS), "PLAINTEXT"
+    )
     values["sasl_mechanism"] = sec.get("sasl_mechanism", choice(*SASL_MECHANISMS), None)
     protocol = values["security_protocol"]
     if str(protocol).startswith("SASL") and not (
         values["sasl_mechanism"] and values["sasl_username"]
     ):
-        raise sec.error(sec.key("sasl_mechanism"),
-                        f"security_protocol {protocol} needs sasl_mechanism and sasl_username")
+        raise sec.error(
+            sec.key("sasl_mechanism"),
+            f"security_protocol {protocol} needs sasl_mechanism and sasl_username",
+        )
     return KafkaSettings(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]
 
 

@@ -22,8 +22,18 @@ from sitemon_cli.config.values import (
 from sitemon_core.models import DEFAULT_MAX_BODY_BYTES, Site
 
 SITE_KEYS = {
-    "id", "url", "interval", "timeout", "regex", "expected_status", "headers", "method",
-    "follow_redirects", "max_redirects", "max_body_bytes", "tags",
+    "id",
+    "url",
+    "interval",
+    "timeout",
+    "regex",
+    "expected_status",
+    "headers",
+    "method",
+    "follow_redirects",
+    "max_redirects",
+    "max_body_bytes",
+    "tags",
 }
 DEFAULT_KEYS = SITE_KEYS - {"id", "url", "regex"}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
