@@ -61,7 +61,7 @@ async def prefill(bootstrap: str, topic: str, count: int) -> float:
     """Write ``count`` encoded results to ``topic``; return the seconds it took."""
     from aiokafka import AIOKafkaProducer
 
-    from sitemon_adapters.avro_codec import AvroCheckResultCodec
+    from sitemon_adapters.codec.avro import AvroCheckResultCodec
 
     codec = AvroCheckResultCodec()
     began = time.monotonic()
@@ -115,9 +115,9 @@ class TimedRepository:
 
 async def run_consumer(params: dict[str, Any], until: Any) -> dict[str, Any]:
     """The real persister on the topic until ``until(repository)`` is true."""
+    from sitemon_adapters.bus.kafka import KafkaConnection, KafkaStatusSubscriber
     from sitemon_adapters.clock import SystemClock
-    from sitemon_adapters.kafka import KafkaConnection, KafkaStatusSubscriber
-    from sitemon_adapters.postgres import PostgresStatusRepository
+    from sitemon_adapters.store.postgres import PostgresStatusRepository
     from sitemon_core.persister import Persister
 
     connection = KafkaConnection(bootstrap_servers=params["bootstrap"])

@@ -38,8 +38,8 @@ FROM {schema}.check_history WHERE started_at >= to_timestamp($1) AND started_at 
 
 async def producer(params: dict[str, Any]) -> dict[str, Any]:
     """The scanner with the real Kafka publisher, for ``duration_s``."""
+    from sitemon_adapters.bus.kafka import KafkaConnection, KafkaStatusPublisher
     from sitemon_adapters.clock import SystemClock
-    from sitemon_adapters.kafka import KafkaConnection, KafkaStatusPublisher
     from sitemon_core.scanner import Scanner
 
     urls = [

@@ -65,7 +65,7 @@ async def _publisher(params: dict[str, Any]) -> Any:
     if not params.get("kafka"):
         yield CountingPublisher()
         return
-    from sitemon_adapters.kafka import KafkaConnection, KafkaStatusPublisher
+    from sitemon_adapters.bus.kafka import KafkaConnection, KafkaStatusPublisher
 
     connection = KafkaConnection(bootstrap_servers=params["kafka"])
     async with KafkaStatusPublisher(connection, params["topic"]) as inner:

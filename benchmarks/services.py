@@ -9,7 +9,7 @@ from benchmarks.procs import run_async
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     """Create topic ``name`` (replication 1: the devservices broker is a single node)."""
-    from sitemon_adapters.kafka import KafkaConnection, ensure_topics
+    from sitemon_adapters.bus.kafka import KafkaConnection, ensure_topics
 
     run_async(
         ensure_topics(

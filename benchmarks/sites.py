@@ -44,7 +44,7 @@ def prober_names() -> list[str]:
     try:
         import pycurl  # noqa: F401
 
-        from sitemon_adapters import curl_prober  # noqa: F401
+        from sitemon_adapters.probe.curl import prober  # noqa: F401
     except ImportError:
         return names
     return [*names, "curl"]
@@ -60,8 +60,8 @@ async def open_prober(
     see BENCHMARKS.md for why sitemon does not do it by default).
     """
     if name == "aiohttp":
-        from sitemon_adapters.aiohttp_prober import AiohttpSiteProber
-        from sitemon_adapters.http.tls import verified_tls_context
+        from sitemon_adapters.probe.aiohttp.prober import AiohttpSiteProber
+        from sitemon_adapters.probe.aiohttp.tls import verified_tls_context
 
         context = verified_tls_context(cafile) if cafile else None
         if tls_sessions and cafile:
@@ -71,7 +71,7 @@ async def open_prober(
         async with AiohttpSiteProber(REGION, clock, ssl_context=context) as prober:
             yield prober
     elif name == "curl":
-        from sitemon_adapters.curl_prober import CurlSiteProber
+        from sitemon_adapters.probe.curl.prober import CurlSiteProber
 
         async with CurlSiteProber(
             REGION, clock, cafile=cafile, tls_session_cache=tls_sessions

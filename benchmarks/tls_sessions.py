@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from sitemon_adapters.http.tls import TimedSSLContext
+from sitemon_adapters.probe.aiohttp.tls import TimedSSLContext
 
 
 class ResumingTLSContext(TimedSSLContext):

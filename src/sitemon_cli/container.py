@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from sitemon_adapters.bus.memory import InMemoryStatusBus
 from sitemon_adapters.clock import SystemClock
-from sitemon_adapters.memory_bus import InMemoryStatusBus
 from sitemon_cli import resources
 from sitemon_cli.config import Config
 from sitemon_core.persister import Persister

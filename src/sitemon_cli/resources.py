@@ -24,7 +24,7 @@ log = logging.getLogger("sitemon.process")
 
 async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
     """The default prober: aiohttp, a fresh connection per check."""
-    from sitemon_adapters.aiohttp_prober import AiohttpSiteProber
+    from sitemon_adapters.probe.aiohttp.prober import AiohttpSiteProber
 
     async with AiohttpSiteProber(
         region=config.scanner.region,
@@ -39,7 +39,7 @@ async def curl_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
     """The libcurl prober (``pip install 'sitemon[curl]'``): same timings and error kinds,
     2.1-2.4x the checks per CPU-second of aiohttp (BENCHMARKS.md)."""
     try:
-        from sitemon_adapters.curl_prober import CurlSiteProber
+        from sitemon_adapters.probe.curl.prober import CurlSiteProber
     except ImportError as exc:
         raise ConfigError(
             config.source, "scanner.prober", "curl needs pycurl: pip install 'sitemon[curl]'"
@@ -56,7 +56,7 @@ async def curl_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
 
 async def sqlite_repository(config: Config) -> AsyncIterator[Any]:
     """The embedded repository: one SQLite file, migrated on open."""
-    from sitemon_adapters.sqlite_repository import SqliteStatusRepository
+    from sitemon_adapters.store.sqlite.repository import SqliteStatusRepository
 
     async with SqliteStatusRepository(config.sqlite_path) as repository:
         await repository.migrate()
@@ -69,7 +69,7 @@ async def postgres_repository(config: Config) -> AsyncIterator[Any]:
     A database that is down at start is waited for (with backoff, up to
     ``STARTUP_WAIT_S``) so a consumer started before its database does not crash-loop.
     """
-    from sitemon_adapters.postgres import PostgresStatusRepository
+    from sitemon_adapters.store.postgres import PostgresStatusRepository
 
     settings = config.postgres
     async with AsyncExitStack() as stack:
@@ -108,7 +108,7 @@ async def _open_with_retry(stack: AsyncExitStack, make: Callable[[], Any]) -> An
 
 def kafka_connection(settings: KafkaSettings) -> Any:
     """The adapter's connection settings from the config's Kafka section."""
-    from sitemon_adapters.kafka import KafkaConnection
+    from sitemon_adapters.bus.kafka import KafkaConnection
 
     return KafkaConnection(
         bootstrap_servers=settings.bootstrap_servers,
@@ -133,7 +133,7 @@ async def create_topics(settings: KafkaSettings) -> list[str]:
     """
     from aiokafka.errors import KafkaError
 
-    from sitemon_adapters.kafka import ensure_topics
+    from sitemon_adapters.bus.kafka import ensure_topics
 
     connection = kafka_connection(settings)
     try:
@@ -149,7 +149,7 @@ async def create_topics(settings: KafkaSettings) -> list[str]:
 
 async def kafka_publisher(config: Config) -> AsyncIterator[Any]:
     """The producer side: topics ensured, then an idempotent, bounded publisher."""
-    from sitemon_adapters.kafka import KafkaStatusPublisher
+    from sitemon_adapters.bus.kafka import KafkaStatusPublisher
 
     settings = config.kafka
     await create_topics(settings)
@@ -164,7 +164,7 @@ async def kafka_publisher(config: Config) -> AsyncIterator[Any]:
 
 async def kafka_subscriber(config: Config) -> AsyncIterator[Any]:
     """The persister side: a consumer-group member with a dead-letter topic."""
-    from sitemon_adapters.kafka import KafkaStatusSubscriber
+    from sitemon_adapters.bus.kafka import KafkaStatusSubscriber
 
     settings = config.kafka
     await create_topics(settings)

@@ -15,7 +15,7 @@ import asyncio
 
 import attrs
 
-from sitemon_adapters.aiohttp_prober import MAX_HEADER_LINE_BYTES
+from sitemon_adapters.probe.aiohttp.prober import MAX_HEADER_LINE_BYTES
 from tests.contract import targets
 
 _NAME = b"X-Big"

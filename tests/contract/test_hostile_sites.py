@@ -52,7 +52,7 @@ from typing import Any
 import attrs
 import pytest
 
-from sitemon_adapters.aiohttp_prober import MAX_HEADER_LINE_BYTES
+from sitemon_adapters.probe.aiohttp.prober import MAX_HEADER_LINE_BYTES
 from sitemon_core.models import DEFAULT_MAX_BODY_BYTES, ErrorKind, Site
 from sitemon_core.ports import SiteProber
 from tests.contract import hostile, hostile_headers, targets
@@ -172,7 +172,7 @@ async def test_header_limits_are_the_same(
 def test_curl_header_limit_is_aiohttps() -> None:
     """The curl prober keeps its own copy of the limit (importing aiohttp_prober would load
     aiohttp); the two must not drift apart."""
-    curl_prober = pytest.importorskip("sitemon_adapters.curl_prober")
+    curl_prober = pytest.importorskip("sitemon_adapters.probe.curl.prober")
     assert curl_prober.MAX_HEADER_LINE_BYTES == MAX_HEADER_LINE_BYTES
 
 

@@ -7,7 +7,7 @@ import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sitemon_adapters.kafka import (
+from sitemon_adapters.bus.kafka import (
     KafkaConnection,
     KafkaStatusPublisher,
     KafkaStatusSubscriber,

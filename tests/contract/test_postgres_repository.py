@@ -17,15 +17,15 @@ import asyncpg  # type: ignore[import-untyped]
 import attrs
 import pytest
 
-from sitemon_adapters.postgres import (
+from sitemon_adapters.store.postgres import (
     LATEST_STATUS_SQL,
     RESPONSE_TIMES_SQL,
     PostgresStatusRepository,
     load_migrations,
 )
-from sitemon_adapters.postgres.errors import is_retriable
-from sitemon_adapters.postgres.migrations import LEDGER, quote_ident
-from sitemon_adapters.postgres.rows import clean_text
+from sitemon_adapters.store.postgres.errors import is_retriable
+from sitemon_adapters.store.postgres.migrations import LEDGER, quote_ident
+from sitemon_adapters.store.postgres.rows import clean_text
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, ErrorKind, SiteStatus
 
@@ -407,7 +407,7 @@ async def test_the_readme_queries_run(
 def test_configuration_errors_are_not_retried_but_outages_are() -> None:
     import ssl
 
-    from sitemon_adapters.postgres.errors import is_retriable
+    from sitemon_adapters.store.postgres.errors import is_retriable
 
     assert not is_retriable(ssl.SSLCertVerificationError("certificate verify failed"))
     assert not is_retriable(FileNotFoundError(2, "No such file", "/etc/sitemon/ca.crt"))

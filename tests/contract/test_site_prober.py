@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from sitemon_adapters.aiohttp_prober import AiohttpSiteProber
 from sitemon_adapters.clock import SystemClock
-from sitemon_adapters.http.errors import classify
-from sitemon_adapters.http.tls import verified_tls_context
+from sitemon_adapters.probe.aiohttp.errors import classify
+from sitemon_adapters.probe.aiohttp.prober import AiohttpSiteProber
+from sitemon_adapters.probe.aiohttp.tls import verified_tls_context
 from sitemon_cli.targets import OK_BODY, start_target_server
 from sitemon_core.models import CheckResult, ErrorKind, Site
 from sitemon_core.ports import Clock, SiteProber
@@ -47,7 +47,7 @@ def aiohttp_prober(*, clock: Clock | None = None, cafile: str | None = None) -> 
 
 def curl_prober(*, clock: Clock | None = None, cafile: str | None = None) -> SiteProber:
     """The libcurl adapter (pycurl), trusting ``cafile`` instead of the system CAs if given."""
-    from sitemon_adapters.curl_prober import CurlSiteProber
+    from sitemon_adapters.probe.curl.prober import CurlSiteProber
 
     return CurlSiteProber(REGION, clock or SystemClock(), cafile=cafile)  # type: ignore[return-value]
 

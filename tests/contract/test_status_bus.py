@@ -19,7 +19,7 @@ from typing import Protocol
 
 import pytest
 
-from sitemon_adapters.memory_bus import InMemoryStatusBus
+from sitemon_adapters.bus.memory import InMemoryStatusBus
 from sitemon_core.errors import PublishError
 from sitemon_core.models import CheckResult
 from sitemon_core.ports import Batch, StatusPublisher, StatusSubscriber
@@ -58,7 +58,7 @@ class KafkaBusFactory:
     delivery_timeout_s = 30.0  # a new group member first waits for its partitions
 
     def __init__(self, request: pytest.FixtureRequest) -> None:
-        from sitemon_adapters.kafka import KafkaConnection
+        from sitemon_adapters.bus.kafka import KafkaConnection
 
         self.connection = KafkaConnection(
             bootstrap_servers=request.getfixturevalue("kafka_bootstrap")
@@ -67,7 +67,7 @@ class KafkaBusFactory:
         self._created = False
 
     async def _ensure_topic(self) -> None:
-        from sitemon_adapters.kafka import ensure_topics
+        from sitemon_adapters.bus.kafka import ensure_topics
 
         if not self._created:
             await ensure_topics(self.connection, [self.topic], partitions=3, replication_factor=1)
@@ -75,7 +75,7 @@ class KafkaBusFactory:
 
     @asynccontextmanager
     async def make_publisher(self) -> AsyncIterator[StatusPublisher]:
-        from sitemon_adapters.kafka import KafkaStatusPublisher
+        from sitemon_adapters.bus.kafka import KafkaStatusPublisher
 
         await self._ensure_topic()
         async with KafkaStatusPublisher(self.connection, self.topic) as publisher:
@@ -83,7 +83,7 @@ class KafkaBusFactory:
 
     @asynccontextmanager
     async def make_subscriber(self, group: str) -> AsyncIterator[StatusSubscriber]:
-        from sitemon_adapters.kafka import KafkaStatusSubscriber
+        from sitemon_adapters.bus.kafka import KafkaStatusSubscriber
 
         await self._ensure_topic()
         async with KafkaStatusSubscriber(

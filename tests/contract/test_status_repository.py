@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sitemon_adapters.sqlite_repository import SqliteStatusRepository
+from sitemon_adapters.store.sqlite.repository import SqliteStatusRepository
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings, SiteStatus
 from sitemon_core.ports import StatusRepository
@@ -46,7 +46,7 @@ async def postgres_repository(request: pytest.FixtureRequest) -> AsyncIterator[S
     """A schema of its own on the real PostgreSQL, dropped after the test."""
     import asyncpg
 
-    from sitemon_adapters.postgres import PostgresStatusRepository
+    from sitemon_adapters.store.postgres import PostgresStatusRepository
 
     dsn = request.getfixturevalue("pg_dsn")
     schema = f"contract_{uuid.uuid4().hex[:12]}"
@@ -65,7 +65,7 @@ async def postgres_repository(request: pytest.FixtureRequest) -> AsyncIterator[S
 @asynccontextmanager
 async def memory_repository(request: pytest.FixtureRequest) -> AsyncIterator[StatusRepository]:
     """The in-process reference repository (the unit tests' fake)."""
-    from sitemon_adapters.memory_repository import InMemoryStatusRepository
+    from sitemon_adapters.store.memory import InMemoryStatusRepository
 
     yield InMemoryStatusRepository()
 
@@ -313,7 +313,7 @@ async def test_sqlite_migrate_is_idempotent(tmp_path: pathlib.Path) -> None:
 
 
 async def test_sqlite_version_1_database_is_upgraded_in_place(tmp_path: pathlib.Path) -> None:
-    from sitemon_adapters.sqlite_repository import MIGRATIONS
+    from sitemon_adapters.store.sqlite.repository import MIGRATIONS
 
     path = str(tmp_path / "v1.db")
     kept = result()

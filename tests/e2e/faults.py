@@ -21,7 +21,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from devservices import KafkaService, PostgresService
 
-from sitemon_adapters.postgres.rows import COLUMNS
+from sitemon_adapters.store.postgres.rows import COLUMNS
 from tests.e2e.conftest import kafka_section
 from tests.e2e.procs import SitemonProcess, message_is, wait_until, write_config
 
@@ -338,7 +338,7 @@ class Store:
         """Create the schema and make every batch insert into the history take at least
         ``seconds_per_batch`` (a statement trigger sleeping inside the batch's transaction),
         so a consumer cannot drain a backlog before a test has interrupted it."""
-        from sitemon_adapters.postgres.repository import PostgresStatusRepository
+        from sitemon_adapters.store.postgres.repository import PostgresStatusRepository
 
         async with PostgresStatusRepository(self.dsn, schema=self.schema) as repository:
             await repository.migrate()

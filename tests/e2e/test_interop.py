@@ -13,8 +13,8 @@ import avro.schema
 from fastavro.schema import to_parsing_canonical_form
 from kafka import KafkaConsumer
 
-from sitemon_adapters.avro_codec import CURRENT_SCHEMA_FILE, load_schema
-from sitemon_adapters.kafka import KafkaConnection, KafkaStatusPublisher, ensure_topics
+from sitemon_adapters.bus.kafka import KafkaConnection, KafkaStatusPublisher, ensure_topics
+from sitemon_adapters.codec.avro import CURRENT_SCHEMA_FILE, load_schema
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings, new_check_id
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from sitemon_adapters.avro_codec import AvroCheckResultCodec
-from sitemon_adapters.kafka import KafkaConnection, ensure_topics
+from sitemon_adapters.bus.kafka import KafkaConnection, ensure_topics
+from sitemon_adapters.codec.avro import AvroCheckResultCodec
 from sitemon_core.models import CheckResult, new_check_id
 from tests.e2e.conftest import consumer_config
 from tests.e2e.procs import SitemonProcess, message_is, wait_until, write_config

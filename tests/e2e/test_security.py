@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import pytest
 
-from sitemon_adapters.kafka import KafkaConnection
-from sitemon_adapters.kafka.connection import KafkaTlsConfigError
-from sitemon_adapters.postgres import PostgresStatusRepository
+from sitemon_adapters.bus.kafka import KafkaConnection
+from sitemon_adapters.bus.kafka.connection import KafkaTlsConfigError
+from sitemon_adapters.store.postgres import PostgresStatusRepository
 from sitemon_cli import logs
 from sitemon_cli.config import load_config, parse_config
 from sitemon_core.errors import ConfigError, RepositoryError

@@ -16,7 +16,7 @@ from fastavro.schema import to_parsing_canonical_form
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitemon_adapters.avro_codec import (
+from sitemon_adapters.codec.avro import (
     CURRENT_SCHEMA_FILE,
     HEADER_LEN,
     AvroCheckResultCodec,

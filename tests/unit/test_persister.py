@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from sitemon_adapters.memory_bus import InMemoryStatusBus
-from sitemon_adapters.memory_repository import InMemoryStatusRepository
+from sitemon_adapters.bus.memory import InMemoryStatusBus
+from sitemon_adapters.store.memory import InMemoryStatusRepository
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult
 from sitemon_core.persister import Backoff, Persister

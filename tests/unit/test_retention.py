@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from sitemon_adapters.memory_repository import InMemoryStatusRepository
+from sitemon_adapters.store.memory import InMemoryStatusRepository
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult
 from sitemon_core.retention import HistoryRetention

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import regex
 
-from sitemon_adapters.http.body_regex import compile_body_regex
+from sitemon_adapters.probe.http_common.body_regex import compile_body_regex
 from sitemon_cli.config.values import (
     Section,
     boolean,

@@ -15,8 +15,8 @@ from aiokafka.errors import (
     OutOfOrderSequenceNumber,
 )
 
-from sitemon_adapters.avro_codec import AvroCheckResultCodec, CodecError
-from sitemon_adapters.kafka.connection import KafkaConnection
+from sitemon_adapters.bus.kafka.connection import KafkaConnection
+from sitemon_adapters.codec.avro import AvroCheckResultCodec, CodecError
 from sitemon_core.errors import PublishError
 from sitemon_core.models import CheckResult
 

@@ -1,6 +1,6 @@
 """Versioned SQL migrations for the PostgreSQL repository.
 
-Migrations are the files ``sitemon_adapters/migrations/NNNN_name.sql`` (package data),
+Migrations are the files ``sitemon_adapters/store/postgres/sql/NNNN_name.sql`` (package data),
 applied in version order, each in its own transaction, and recorded in
 ``sitemon_schema_migrations``. Every transaction first takes a transaction-scoped
 advisory lock with a fixed key, so persisters that start at the same time apply each
@@ -45,7 +45,7 @@ def load_migrations() -> list[Migration]:
     Raises ``ValueError`` if two files share a version or versions have a gap: either
     would mean a broken package, and applying around it could corrupt the schema.
     """
-    folder = resources.files("sitemon_adapters").joinpath("migrations")
+    folder = resources.files("sitemon_adapters.store.postgres").joinpath("sql")
     found: list[Migration] = []
     for entry in folder.iterdir():
         match = _FILE_NAME.match(entry.name)

@@ -16,11 +16,11 @@ from typing import Self
 
 import aiohttp
 
-from sitemon_adapters.http.body_regex import RegexTimeoutError, search_body
-from sitemon_adapters.http.errors import classify
-from sitemon_adapters.http.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
-from sitemon_adapters.http.tls import current_check, system_tls_context
-from sitemon_adapters.http.trace import PhaseTrace, phase_trace_config
+from sitemon_adapters.probe.aiohttp.errors import classify
+from sitemon_adapters.probe.aiohttp.tls import current_check, system_tls_context
+from sitemon_adapters.probe.aiohttp.trace import PhaseTrace, phase_trace_config
+from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
+from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
 from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
 from sitemon_core.ports import Clock
 

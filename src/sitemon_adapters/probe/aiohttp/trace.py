@@ -33,7 +33,13 @@ from typing import Any
 
 import aiohttp
 
-from sitemon_adapters.http.stages import CONNECTING, READING, RESOLVING, TLS_STAGE, WAITING
+from sitemon_adapters.probe.http_common.stages import (
+    CONNECTING,
+    READING,
+    RESOLVING,
+    TLS_STAGE,
+    WAITING,
+)
 from sitemon_core.models import PhaseTimings
 
 _MS = 1000.0

@@ -7,7 +7,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from sitemon_adapters.kafka.connection import KafkaConnection
+from sitemon_adapters.bus.kafka.connection import KafkaConnection
 from sitemon_core.errors import SitemonError
 
 log = logging.getLogger("sitemon.kafka")

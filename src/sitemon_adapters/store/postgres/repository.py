@@ -19,9 +19,9 @@ from typing import Any, Self
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; typed at our boundary
 
-from sitemon_adapters.postgres.errors import TRANSLATED, dsn_password, leaks, translate
-from sitemon_adapters.postgres.migrations import apply_migrations, quote_ident
-from sitemon_adapters.postgres.rows import (
+from sitemon_adapters.store.postgres.errors import TRANSLATED, dsn_password, leaks, translate
+from sitemon_adapters.store.postgres.migrations import apply_migrations, quote_ident
+from sitemon_adapters.store.postgres.rows import (
     COLUMN_LIST,
     COLUMNS,
     clean_text,

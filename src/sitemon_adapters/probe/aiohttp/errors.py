@@ -19,7 +19,7 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp.http_exceptions import LineTooLong
 
-from sitemon_adapters.http.stages import TLS_STAGE, timed_out
+from sitemon_adapters.probe.http_common.stages import TLS_STAGE, timed_out
 from sitemon_core.models import ErrorKind, Site
 
 Rule = Callable[[BaseException, Site, str], tuple[ErrorKind, str]]

@@ -1,6 +1,6 @@
 """CheckResult <-> asyncpg record, for PostgreSQL's native types.
 
-The shared ``sitemon_adapters.rows`` stores ``started_at`` as integer microseconds (for
+The shared ``sitemon_adapters.store.rows`` stores ``started_at`` as integer microseconds (for
 SQLite); PostgreSQL has ``timestamptz`` with the same microsecond precision, so this
 module passes datetimes through; the column order (which the SQL and the binary COPY
 depend on) is the shared one.
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sitemon_adapters.rows import COLUMNS
+from sitemon_adapters.store.rows import COLUMNS
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings
 
 COLUMN_LIST = ", ".join(COLUMNS)

@@ -15,7 +15,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self, TypeVar
 
-from sitemon_adapters.rows import COLUMNS, Row, result_to_row, row_to_result, to_micros
+from sitemon_adapters.store.rows import COLUMNS, Row, result_to_row, row_to_result, to_micros
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
 

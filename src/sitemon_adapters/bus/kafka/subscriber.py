@@ -11,8 +11,8 @@ import attrs
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from sitemon_adapters.avro_codec import AvroCheckResultCodec, CodecError
-from sitemon_adapters.kafka.connection import KafkaConnection
+from sitemon_adapters.bus.kafka.connection import KafkaConnection
+from sitemon_adapters.codec.avro import AvroCheckResultCodec, CodecError
 from sitemon_core.errors import SubscriberError
 from sitemon_core.models import CheckResult
 from sitemon_core.ports import Batch

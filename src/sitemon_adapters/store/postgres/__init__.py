@@ -6,8 +6,8 @@ Two queries worth knowing when looking at the data by hand (psql, Grafana...):
 
 from __future__ import annotations
 
-from sitemon_adapters.postgres.migrations import apply_migrations, load_migrations
-from sitemon_adapters.postgres.repository import PostgresStatusRepository
+from sitemon_adapters.store.postgres.migrations import apply_migrations, load_migrations
+from sitemon_adapters.store.postgres.repository import PostgresStatusRepository
 
 # The latest status of every site (one row per site, kept current by the persisters).
 LATEST_STATUS_SQL = """\

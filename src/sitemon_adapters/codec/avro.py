@@ -77,7 +77,7 @@ def _shipped_schemas() -> list[dict[str, Any]]:
 class AvroCheckResultCodec:
     """Encodes with the current schema; decodes anything written with a known schema.
 
-    ``writer_schemas`` adds schemas beyond those shipped in ``sitemon_adapters/schemas``
+    ``writer_schemas`` adds schemas beyond those shipped in ``sitemon_adapters/codec/schemas``
     (e.g. written by scanners of another version). Schemas are parsed once, here.
     """
 

@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 
 import pycurl
 
-from sitemon_adapters.http.body_regex import RegexTimeoutError, search_body
-from sitemon_adapters.http.stages import (
+from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
+from sitemon_adapters.probe.http_common.stages import (
     CONNECTING,
     MAX_HEADER_LINE_BYTES,
     READING,
@@ -417,7 +417,7 @@ class CurlSiteProber:
 
 
 def _timings(info: Any, url: str, final_url: str, *, failed: bool) -> tuple[str, PhaseTimings]:
-    """The stage the check ended in, and its phase timings (see ``http/trace.py`` for what
+    """The stage the check ended in, and its phase timings (see ``probe/aiohttp/trace.py`` for what
     each phase means). libcurl's clocks run from the start of the transfer and add up over
     redirect hops; a phase a failed check was in ends at the failure."""
     lookup, connect = info(pycurl.NAMELOOKUP_TIME), info(pycurl.CONNECT_TIME)
