@@ -1,0 +1,77 @@
+"""What alerting stores and sends: incidents, notifications and delivery outcomes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+
+class Transition(enum.Enum):
+    """Why a notification is sent."""
+
+    FIRING = "firing"  # the site went down (an incident opened)
+    RESOLVED = "resolved"  # the site recovered (the incident closed)
+    REMINDER = "reminder"  # ``renotify_every`` while an incident stays open
+    FLAPPING = "flapping"  # the site changes state too often; quiet until stable
+
+
+class DeliveryState(enum.Enum):
+    """Where a notification is in its delivery."""
+
+    PENDING = "pending"  # stored, not yet delivered (or being retried)
+    HELD = "held"  # inside a maintenance window: sent when it ends, if still relevant
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up: a 4xx, or the retry deadline passed
+    DROPPED = "dropped"  # no longer relevant when its hold ended (the incident closed)
+
+
+@attrs.frozen(kw_only=True)
+class Incident:
+    """One outage of one site: opened on up→down, resolved on down→up."""
+
+    id: str  # uuid4 hex
+    site_id: str
+    url: str  # as configured; credentials are stripped before it is stored or sent
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    error_kind: str  # of the first confirming result
+    error_message: str
+    status_code: int | None = None
+    regions: tuple[str, ...] = ()  # the regions failing when it opened
+    tags: tuple[str, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the incident is still going on."""
+        return self.resolved_at is None
+
+
+@attrs.frozen(kw_only=True)
+class Notification:
+    """One message about one incident to one notifier (by its configured name).
+
+    ``key`` is stable across retries and restarts (incident id, transition and a sequence
+    number for reminders): receivers deduplicate on it (the webhook's Idempotency-Key).
+    """
+
+    id: str  # uuid4 hex, the outbox row
+    key: str
+    notifier: str
+    transition: Transition
+    incident: Incident
+    created_at: datetime
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0
+    last_error: str = ""
+    not_before: datetime | None = None  # held until then (maintenance), or next retry
+
+
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """What one attempt to deliver a notification gave."""
+
+    delivered: bool
+    retriable: bool = False  # a 5xx, a timeout, a refused connection: try again later
+    error: str = ""  # why not, for the incident's record and the logs (never a secret)
