@@ -134,7 +134,7 @@ async def run_consumer(params: dict[str, Any], until: Any) -> dict[str, Any]:
             batch_size=params["batch_size"],
         )
         cpu0 = self_cpu_s()
-        running = asyncio.create_task(persister.run_persister())
+        running = asyncio.create_task(persister.run())
         # A condition on counters, polled: nothing signals it.
         while not await until(timed):  # noqa: ASYNC110
             await asyncio.sleep(0.05)

@@ -53,7 +53,9 @@ async def producer(params: dict[str, Any]) -> dict[str, Any]:
         open_prober(params["prober"], clock, cafile=None) as prober,
         KafkaStatusPublisher(connection, params["topic"]) as publisher,
     ):
-        scanner = Scanner(prober, publisher, clock, region="bench", max_concurrency=256)
+        scanner = Scanner(
+            prober, publisher, clock, region="bench", max_concurrency=256, drain_timeout_s=10
+        )
         scanner.set_sites(sites)
         stats, cpu = await run_scanner_for(scanner, params["duration_s"])
     return {

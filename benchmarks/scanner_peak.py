@@ -95,10 +95,15 @@ async def worker(params: dict[str, Any]) -> dict[str, Any]:
         _publisher(params) as publisher,
     ):
         scanner = Scanner(
-            prober, publisher, clock, region="bench", max_concurrency=params["max_concurrency"]
+            prober,
+            publisher,
+            clock,
+            region="bench",
+            max_concurrency=params["max_concurrency"],
+            drain_timeout_s=10,
         )
         scanner.set_sites(sites)
-        running = asyncio.create_task(scanner.run_scanner(drain_timeout_s=10))
+        running = asyncio.create_task(scanner.run())
         start, end = await procs.ready_for_window()
         await _sleep_until(start)
         checks0, ok0, cpu0, t0 = publisher.count, publisher.ok, self_cpu_s(), time.monotonic()

@@ -52,6 +52,7 @@ async def worker(params: dict[str, Any]) -> dict[str, Any]:
             region="bench",
             max_concurrency=params["max_concurrency"],
             observer=observe,
+            drain_timeout_s=10,
         )
         scanner.set_sites(sites)
         del sites, urls

@@ -84,7 +84,7 @@ async def open_prober(
 async def run_scanner_for(scanner: Any, seconds: float) -> tuple[Any, float]:
     """Run ``scanner`` for ``seconds``, stop it; return its stats and the CPU it used."""
     cpu0 = self_cpu_s()
-    running = asyncio.create_task(scanner.run_scanner(drain_timeout_s=10))
+    running = asyncio.create_task(scanner.run())
     await asyncio.sleep(seconds)
     scanner.request_stop()
     stats = await running

@@ -1,27 +1,64 @@
 """The composition root: which adapter implements which port, for each deployment shape.
 
-This is the only place that knows the adapters. Runners ask it for a use case and call
-``shutdown_resources()`` in ``finally`` so the prober session, the Kafka producer and the
-database pool are closed (and flushed) on every exit path.
+This is the only place that knows the adapters. A deployment shape (``standalone``,
+``producer``, ``consumer``) is an ordered dict of named parts: the long-running services,
+stopped in that order, and the adapters whose counters ``/metrics`` serves. Runners resolve
+one shape and call ``shutdown_resources()`` in ``finally`` so the prober session, the Kafka
+producer and the database pool are closed (and flushed) on every exit path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import attrs
 from dependency_injector import containers, providers
 
 from sitemon_adapters.bus.memory import InMemoryStatusBus
 from sitemon_adapters.clock import SystemClock
 from sitemon_cli import resources
 from sitemon_cli.config import Config
+from sitemon_cli.live import log_check
+from sitemon_cli.metrics import CheckMetrics, fan_out
+from sitemon_core.models import CheckResult, Site
 from sitemon_core.persister import Persister
 from sitemon_core.retention import HistoryRetention
 from sitemon_core.scanner import Scanner
+from sitemon_core.sharding import select_shard
+
+Observer = Callable[[CheckResult, float], None]
+
+
+@attrs.frozen(kw_only=True)
+class RunOptions:
+    """What the command line adds to the config: ``--shard K/N`` and ``--quiet``."""
+
+    shard: tuple[int, int] | None = None
+    quiet: bool = False
+
+
+def shard_sites(sites: tuple[Site, ...], shard: tuple[int, int] | None) -> list[Site]:
+    """The sites this scanner owns (all of them when not sharded)."""
+    return list(sites) if shard is None else select_shard(sites, *shard)
+
+
+def check_observer(config: Config, options: RunOptions, checks: CheckMetrics) -> Observer | None:
+    """What sees every result: the per-check log line (unless quiet), the check metrics."""
+    observers: list[Observer] = [] if options.quiet else [log_check]
+    if config.metrics_listen is not None:
+        observers.append(checks.observe)
+    return fan_out(*observers) if observers else None
+
+
+def _retention_switch(config: Config) -> str:
+    return "off" if config.history_retention_s is None else "on"
 
 
 class Container(containers.DeclarativeContainer):
-    """Adapters chosen by ``config.bus`` / ``config.repository``, and the use cases."""
+    """Adapters chosen by ``config.bus`` / ``config.repository``, the use cases, the shapes."""
 
     config = providers.Dependency(instance_of=Config)
+    options = providers.Dependency(instance_of=RunOptions, default=RunOptions())
     clock = providers.Singleton(SystemClock)
 
     memory_bus = providers.Singleton(
@@ -48,6 +85,7 @@ class Container(containers.DeclarativeContainer):
         postgres=providers.Resource(resources.postgres_repository, config),
     )
 
+    check_metrics = providers.Singleton(CheckMetrics)
     scanner = providers.Singleton(
         Scanner,
         prober=prober,
@@ -56,6 +94,9 @@ class Container(containers.DeclarativeContainer):
         region=config.provided.scanner.region,
         max_concurrency=config.provided.scanner.max_concurrency,
         max_jitter_s=config.provided.scanner.start_jitter_s,
+        observer=providers.Callable(check_observer, config, options, check_metrics),
+        drain_timeout_s=config.provided.scanner.shutdown_grace_s,
+        sites=providers.Callable(shard_sites, config.provided.sites, options.provided.shard),
     )
     persister = providers.Singleton(
         Persister,
@@ -65,17 +106,34 @@ class Container(containers.DeclarativeContainer):
         batch_size=config.provided.persister.batch_size,
         poll_timeout_s=config.provided.persister.poll_timeout_s,
         max_in_flight=config.provided.persister.max_in_flight,
+        # In one process the bus dies with it: store everything the scanner published.
+        drain_on_stop=providers.Callable(lambda bus: bus == "memory", config.provided.bus),
     )
-    # Only asked for when ``repository.history_retention`` is set.
-    retention = providers.Singleton(
-        HistoryRetention,
-        repository=repository,
-        clock=clock,
-        keep_s=config.provided.history_retention_s,
-        every_s=config.provided.history_prune_every_s,
+    retention = providers.Selector(
+        providers.Callable(_retention_switch, config),
+        on=providers.Singleton(
+            HistoryRetention,
+            repository=repository,
+            clock=clock,
+            keep_s=config.provided.history_retention_s,
+            every_s=config.provided.history_prune_every_s,
+        ),
+        off=providers.Object(None),
     )
 
+    # The deployment shapes. Services stop in this order: a scanner drains into the bus
+    # before the persister that empties it stops.
+    standalone = providers.Dict(
+        scanner=scanner,
+        publisher=publisher,
+        checks=check_metrics,
+        persister=persister,
+        retention=retention,
+    )
+    producer = providers.Dict(scanner=scanner, publisher=publisher, checks=check_metrics)
+    consumer = providers.Dict(persister=persister, subscriber=subscriber, retention=retention)
 
-def build_container(config: Config) -> Container:
-    """A container wired for ``config``."""
-    return Container(config=config)
+
+def build_container(config: Config, options: RunOptions | None = None) -> Container:
+    """A container wired for ``config`` (and the command line's ``options``)."""
+    return Container(config=config, options=options or RunOptions())

@@ -14,7 +14,9 @@ import tempfile
 from pathlib import Path
 
 from sitemon_cli.config import Config, ScannerSettings
-from sitemon_cli.runners import run_scanner_process
+from sitemon_cli.container import RunOptions
+from sitemon_cli.lifecycle import Shutdown, signal_handlers
+from sitemon_cli.runners import print_status, run_shape
 from sitemon_cli.targets import start_target_server
 from sitemon_core.models import Site
 
@@ -55,18 +57,18 @@ async def run_demo(duration_s: float | None, db_path: Path | None) -> int:
             scanner=ScannerSettings(region="demo", start_jitter_s=0.5, shutdown_grace_s=2.0),
             sqlite_path=str(db_path or Path(tmp) / "demo.db"),
         )
+        shutdown = Shutdown()
+        if duration_s is not None:
+            asyncio.get_running_loop().call_later(duration_s, shutdown.stop)
         try:
-            return await run_scanner_process(
-                config, with_persister=True, stop_after_s=duration_s, show_table=True
-            )
+            await run_shape(config, "standalone", RunOptions(), shutdown)
         finally:
             await runner.cleanup()
+        return await print_status(config)
 
 
 async def serve_targets(host: str, port: int) -> int:
     """``targets``: serve the target behaviours until SIGTERM/SIGINT (compose uses it)."""
-    from sitemon_cli.lifecycle import signal_handlers
-
     runner, base = await start_target_server(host, port)
     stop = asyncio.Event()
     logging.getLogger("sitemon.process").info("targets serving", extra={"base_url": base})

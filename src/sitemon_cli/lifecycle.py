@@ -1,4 +1,4 @@
-"""Signals and resource resolution shared by the runners."""
+"""Signals and provider resolution shared by the runners."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sitemon_cli import entry
+from sitemon_cli import early_signals
 
 log = logging.getLogger("sitemon.process")
 
@@ -19,6 +19,13 @@ async def resolve(provider: Callable[[], Any]) -> Any:
     """Call a provider; await it when it depends on an async resource."""
     value = provider()
     return await value if inspect.isawaitable(value) else value
+
+
+async def shutdown_resources(container: Any) -> None:
+    """Close every resource the container opened (awaiting when any of them is async)."""
+    closing = container.shutdown_resources()
+    if inspect.isawaitable(closing):
+        await closing
 
 
 @contextmanager
@@ -39,9 +46,9 @@ def signal_handlers(
     if on_reload is not None:
         loop.add_signal_handler(signal.SIGHUP, on_reload)
         installed.append(signal.SIGHUP)
-    if entry.RECEIVED:  # a signal while the program was still loading: apply it now
-        stop(signal.Signals(entry.RECEIVED.pop(0)))
-        entry.RECEIVED.clear()
+    early = early_signals.take()
+    if early is not None:  # a signal while the program was still loading: apply it now
+        stop(signal.Signals(early))
     try:
         yield
     finally:

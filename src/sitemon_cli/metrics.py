@@ -1,30 +1,61 @@
 """``/metrics``: the process's own counters in the Prometheus text format.
 
-Opt-in (``metrics.listen: host:port``). What the scanner, publisher, persister, subscriber
-and retention count (the same figures their "... stopped" log lines give at the end),
-checks by outcome, and a histogram of check durations. No per-site series: with 100,000
-sites that would be a cardinality bomb; per-site data is what PostgreSQL is for.
+Opt-in (``metrics.listen: host:port``). Whatever the running deployment shape is made of is
+registered from that same set of parts: every part's attrs ``stats`` (the figures its
+"... stopped" log line gives at the end), checks by outcome, a histogram of check durations
+and the number of sites scheduled. No per-site series: with 100,000 sites that would be a
+cardinality bomb; per-site data is what PostgreSQL is for. ``promtool check metrics``
+accepts the exposition (a test scrapes a running process with it).
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
 from aiohttp import web
 
-from sitemon_cli.lifecycle import resolve
+from sitemon_cli.config import Config
 from sitemon_core.errors import ConfigError
 from sitemon_core.models import CheckResult
+from sitemon_core.scanner import Scanner
 
 log = logging.getLogger("sitemon.process")
 
 # Seconds; as blackbox_exporter users would bucket probe durations.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Prometheus names carry their base unit spelled out.
+_UNIT_SUFFIXES = (("_s", "_seconds"), ("_ms", "_milliseconds"))
+# HELP text per stats field; a field without one is described from its name.
+HELP = {
+    "scanner_started": "Checks started.",
+    "scanner_published": "Results handed to the bus.",
+    "scanner_dropped": "Results the bus refused (lost).",
+    "scanner_overlapped": "Runs skipped because the site's previous check was still running.",
+    "scanner_abandoned": "Checks abandoned at shutdown after the grace period.",
+    "scanner_late_starts": "Checks started more than a second after their slot.",
+    "scanner_max_lag_s": "Largest delay between a check's slot and its start.",
+    "publisher_accepted": "Results accepted for publishing.",
+    "publisher_delivered": "Results acknowledged by Kafka.",
+    "publisher_redelivery_attempts": "Sends retried after a broker error.",
+    "publisher_producer_resets": "Kafka producers recreated after a fatal error.",
+    "publisher_dropped": "Results given up on (lost): buffer full or flush deadline passed.",
+    "persister_batches": "Batches saved.",
+    "persister_saved": "Results saved to the repository.",
+    "persister_retries": "Saves retried after a retriable repository error.",
+    "subscriber_received": "Records received from Kafka.",
+    "subscriber_committed_batches": "Batches whose offsets were committed.",
+    "subscriber_dead_lettered": "Records that could not be decoded, sent to the dead-letter topic.",
+    "subscriber_commit_failures": "Offset commits that failed (the batch is redelivered).",
+    "retention_rounds": "History pruning rounds run.",
+    "retention_deleted": "History rows deleted by retention.",
+    "retention_failures": "Pruning rounds that failed (retried next round).",
+}
 
 
 class CheckMetrics:
@@ -64,6 +95,15 @@ class CheckMetrics:
         yield f"sitemon_check_duration_seconds_count {self.count}"
 
 
+def metric_name(component: str, field: str, kind: str) -> str:
+    """``sitemon_<component>_<field>``, units spelled out, ``_total`` on counters."""
+    for short, long in _UNIT_SUFFIXES:
+        if field.endswith(short):
+            field = field[: -len(short)] + long
+            break
+    return f"sitemon_{component}_{field}" + ("_total" if kind == "counter" else "")
+
+
 def render_stats(component: str, stats: Any) -> Iterable[str]:
     """An attrs stats object's fields: ints as counters, floats as gauges."""
     for field in attrs.fields(type(stats)):
@@ -71,12 +111,16 @@ def render_stats(component: str, stats: Any) -> Iterable[str]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         kind = "counter" if isinstance(value, int) else "gauge"
-        name = f"sitemon_{component}_{field.name}" + ("_total" if kind == "counter" else "")
+        name = metric_name(component, field.name, kind)
+        text = HELP.get(f"{component}_{field.name}") or field.name.replace("_", " ").capitalize()
+        yield f"# HELP {name} {text}"
         yield f"# TYPE {name} {kind}"
         yield f"{name} {value!r}"
 
 
-def fan_out(*observers: Any) -> Any:
+def fan_out(
+    *observers: Callable[[CheckResult, float], None],
+) -> Callable[[CheckResult, float], None]:
     """One scanner observer calling each of ``observers``."""
 
     def observe(result: CheckResult, lag_s: float) -> None:
@@ -86,14 +130,18 @@ def fan_out(*observers: Any) -> Any:
     return observe
 
 
+def _site_count(scanner: Scanner) -> Callable[[], float]:
+    return lambda: len(scanner.sites())
+
+
 class MetricsEndpoint:
     """Serves ``/metrics`` from whatever components are registered."""
 
     def __init__(self, host: str, port: int, source: str = "(config)") -> None:
         self.host, self.port, self.source = host, port, source
         self.checks: CheckMetrics | None = None
-        self._components: dict[str, Any] = {}
-        self._gauges: dict[str, Any] = {}
+        self._components: dict[str, object] = {}
+        self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
         self._runner: web.AppRunner | None = None
 
     def add_stats(self, component: str, owner: object) -> None:
@@ -102,26 +150,34 @@ class MetricsEndpoint:
         if stats is not None and attrs.has(type(stats)):
             self._components[component] = stats
 
-    def add_gauge(self, name: str, read: Any) -> None:
+    def add_gauge(self, name: str, read: Callable[[], float], text: str = "") -> None:
         """Expose ``read()`` as the gauge ``sitemon_<name>``."""
-        self._gauges[name] = read
+        self._gauges[name] = (text or name.replace("_", " ").capitalize(), read)
+
+    def register(self, parts: Mapping[str, object]) -> None:
+        """Register every part of a deployment shape: stats, check counters, site gauge."""
+        for name, part in parts.items():
+            if isinstance(part, CheckMetrics):
+                self.checks = part
+                continue
+            self.add_stats(name, part)
+            if isinstance(part, Scanner):
+                self.add_gauge("sites", _site_count(part), "Sites scheduled.")
 
     def render(self) -> str:
         """The whole exposition."""
         lines: list[str] = []
         for component, stats in self._components.items():
             lines.extend(render_stats(component, stats))
-        for name, read in self._gauges.items():
-            lines += [f"# TYPE sitemon_{name} gauge", f"sitemon_{name} {read()!r}"]
+        for name, (text, read) in self._gauges.items():
+            lines += [
+                f"# HELP sitemon_{name} {text}",
+                f"# TYPE sitemon_{name} gauge",
+                f"sitemon_{name} {read()!r}",
+            ]
         if self.checks is not None:
             lines.extend(self.checks.render())
         return "\n".join(lines) + "\n"
-
-    async def expose(self, container: Any, *parts: str) -> None:
-        """Register the stats of the container's ``parts`` (already resolved), then listen."""
-        for part in parts:
-            self.add_stats(part, await resolve(getattr(container, part)))
-        await self.start()
 
     async def start(self) -> None:
         """Listen; a port already in use is an error naming it."""
@@ -151,12 +207,16 @@ class MetricsEndpoint:
         return web.Response(body=self.render().encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
-def metrics_for(config: Any, *, checks: bool) -> MetricsEndpoint | None:
-    """The endpoint ``config.metrics_listen`` asks for (with check counters for a
-    scanner), or None."""
+@asynccontextmanager
+async def serving_metrics(config: Config, parts: Mapping[str, object]) -> AsyncIterator[None]:
+    """Serve ``/metrics`` for ``parts`` while the block runs, when the config asks for it."""
     if config.metrics_listen is None:
-        return None
+        yield
+        return
     endpoint = MetricsEndpoint(*config.metrics_listen, source=config.source)
-    if checks:
-        endpoint.checks = CheckMetrics()
-    return endpoint
+    endpoint.register(parts)
+    await endpoint.start()
+    try:
+        yield
+    finally:
+        await endpoint.stop()

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from sitemon_cli import entry
+from sitemon_cli import early_signals
 
 
 def worker_argv(
@@ -61,7 +61,8 @@ def run_workers(
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
-    while entry.RECEIVED:  # came while loading: the children stop as soon as they can
-        forward(entry.RECEIVED.pop(0), None)
+    early = early_signals.take()
+    if early is not None:  # came while loading: the children stop as soon as they can
+        forward(early, None)
     codes = [child.wait() for child in children]
     return next((code for code in codes if code != 0), 0)

@@ -54,6 +54,7 @@ class Persister:
         poll_timeout_s: float = 0.5,
         backoff: Backoff = Backoff(),
         max_in_flight: int = 2,
+        drain_on_stop: bool = False,
     ) -> None:
         self._subscriber = subscriber
         self._repository = repository
@@ -64,18 +65,20 @@ class Persister:
         self._depth = max(1, max_in_flight)
         self._stop = asyncio.Event()
         self._drain = False
+        self._drain_on_stop = drain_on_stop
         self.stats = PersisterStats()
 
-    def request_stop(self, *, drain: bool = False) -> None:
+    def request_stop(self, *, drain: bool | None = None) -> None:
         """Finish the batch in hand (if it can be saved now), then return from the loop.
 
-        With ``drain`` the loop first keeps going until a receive comes back empty: the
-        embedded mode uses it to store what its scanner published before stopping.
+        With ``drain`` (default: ``drain_on_stop``) the loop first keeps going until a
+        receive comes back empty: the embedded mode uses it to store what its scanner
+        published before stopping.
         """
-        self._drain = drain
+        self._drain = self._drain_on_stop if drain is None else drain
         self._stop.set()
 
-    async def run_persister(self) -> PersisterStats:
+    async def run(self) -> PersisterStats:
         """Run receive → save → acknowledge until ``request_stop``.
 
         Up to ``max_in_flight`` batches are saved at once (a database takes more rows per

@@ -70,7 +70,7 @@ class HistoryRetention:
         self.stats.deleted += deleted
         return deleted
 
-    async def run_retention(self) -> RetentionStats:
+    async def run(self) -> RetentionStats:
         """A round now, then one every ``every_s``, until ``request_stop``."""
         while not self._stop.is_set():
             try:

@@ -62,6 +62,8 @@ class Scanner:
         max_jitter_s: float | None = None,
         late_after_s: float = 1.0,
         observer: ResultObserver | None = None,
+        drain_timeout_s: float = 5.0,
+        sites: Iterable[Site] = (),
     ) -> None:
         self._prober = prober
         self._publisher = publisher
@@ -76,7 +78,9 @@ class Scanner:
         self._wake = asyncio.Event()
         self._waiting_for_slot = False
         self._stopping = False
+        self._drain_timeout_s = drain_timeout_s
         self.stats = ScannerStats()
+        self.set_sites(sites)
 
     @property
     def skipped(self) -> int:
@@ -104,18 +108,22 @@ class Scanner:
         self._wake.set()
         return CatalogueChange(added, removed, changed)
 
+    def describe(self) -> dict[str, object]:
+        """What its "scanner started" log line says."""
+        return {"sites": len(self._schedule.sites()), "region": self._region}
+
     def request_stop(self) -> None:
-        """Stop scheduling new checks; ``run_scanner`` then drains and returns."""
+        """Stop scheduling new checks; ``run`` then drains and returns."""
         self._stopping = True
         self._wake.set()
 
-    async def run_scanner(self, drain_timeout_s: float = 5.0) -> ScannerStats:
-        """Run until ``request_stop``; then finish in-flight checks within the deadline
-        (abandoning the rest), flush the publisher and return the counters."""
+    async def run(self) -> ScannerStats:
+        """Run until ``request_stop``; then finish in-flight checks within
+        ``drain_timeout_s`` (abandoning the rest), flush the publisher, return the counters."""
         while not self._stopping:
             self._start_due()
             await self._wait_for_next()
-        await self._drain(drain_timeout_s)
+        await self._drain(self._drain_timeout_s)
         await self._publisher.flush()
         return self.stats
 

@@ -48,7 +48,7 @@ async def _soak(spec: dict[str, Any]) -> dict[str, Any]:
         scanner = Scanner(prober, CountingPublisher(), clock, region="soak")
         scanner.set_sites(sites)
         baseline = _status_kib("VmRSS")
-        running = asyncio.create_task(scanner.run_scanner())
+        running = asyncio.create_task(scanner.run())
         deadline = time.monotonic() + spec["duration_s"]
         while time.monotonic() < deadline and not running.done():
             await asyncio.sleep(0.5)

@@ -50,8 +50,9 @@ async def test_sigterm_recorded_while_loading_stops_cleanly(
     # As if the signal had arrived between the first line of the console script and the
     # runner's own handlers: the runner must apply it as soon as it can.
     script = (
-        "import signal, sys; from sitemon_cli import entry; "
-        "entry.RECEIVED.append(signal.SIGTERM); sys.exit(entry.main())"
+        "import signal, sys; from sitemon_cli import early_signals, entry; "
+        "early_signals.install(); early_signals.RECEIVED.append(signal.SIGTERM); "
+        "sys.exit(entry.main())"
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -51,7 +51,7 @@ def test_exposition_has_counters_gauges_outcomes_and_a_cumulative_histogram() ->
     assert all(LINE.match(line) for line in text.splitlines()), text
     samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
     assert samples["sitemon_scanner_started_total"] == "3"
-    assert samples["sitemon_scanner_max_lag_s"] == "0.25"
+    assert samples["sitemon_scanner_max_lag_seconds"] == "0.25"
     assert "sitemon_scanner_label_total" not in samples
     assert samples["sitemon_sites"] == "7"
     assert samples['sitemon_checks_total{outcome="up"}'] == "4"

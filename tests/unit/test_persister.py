@@ -48,7 +48,7 @@ async def test_saves_everything_then_acknowledges() -> None:
     items = await results(clock, 10)
     await publish(bus, items)
     persister = Persister(bus.subscriber("p"), repo, clock, batch_size=4, poll_timeout_s=0.01)
-    task = asyncio.create_task(persister.run_persister())
+    task = asyncio.create_task(persister.run())
     await settle(50)
     persister.request_stop()
     stats = await task
@@ -68,7 +68,7 @@ async def test_retries_with_backoff_and_acknowledges_only_after_the_save() -> No
         poll_timeout_s=0.01,
         backoff=Backoff(initial_s=1, maximum_s=3, factor=2),
     )
-    task = asyncio.create_task(persister.run_persister())
+    task = asyncio.create_task(persister.run())
     await settle()
     assert repo.attempts == 1 and bus.committed("p") == 0
     await clock.advance(1)  # first retry after 1 s
@@ -89,7 +89,7 @@ async def test_stop_during_an_outage_leaves_the_batch_unacknowledged() -> None:
     repo = FlakyRepository(failures=100)
     await publish(bus, await results(clock, 3))
     persister = Persister(bus.subscriber("p"), repo, clock, poll_timeout_s=0.01)
-    task = asyncio.create_task(persister.run_persister())
+    task = asyncio.create_task(persister.run())
     await settle()
     persister.request_stop()
     await task
@@ -97,7 +97,7 @@ async def test_stop_during_an_outage_leaves_the_batch_unacknowledged() -> None:
     # A restarted persister gets the same results again and stores them.
     fresh = InMemoryStatusRepository()
     again = Persister(bus.subscriber("p"), fresh, clock, poll_timeout_s=0.01)
-    again_task = asyncio.create_task(again.run_persister())
+    again_task = asyncio.create_task(again.run())
     await settle()
     again.request_stop(drain=True)
     assert (await again_task).saved == 3
@@ -110,7 +110,7 @@ async def test_a_non_retriable_error_stops_the_loop_loudly() -> None:
         bus.subscriber("p"), FlakyRepository(1, retriable=False), clock, poll_timeout_s=0.01
     )
     with pytest.raises(RepositoryError, match="unavailable"):
-        await persister.run_persister()
+        await persister.run()
     assert bus.committed("p") == 0
 
 
@@ -140,7 +140,7 @@ async def test_batches_save_concurrently_but_are_acknowledged_in_order() -> None
     persister = Persister(
         bus.subscriber("p"), repo, clock, batch_size=3, poll_timeout_s=0.01, max_in_flight=2
     )
-    task = asyncio.create_task(persister.run_persister())
+    task = asyncio.create_task(persister.run())
     for _ in range(100):  # until the second batch is saved while the first still waits
         await asyncio.sleep(0.005)
         if repo.saves == 1:

@@ -48,7 +48,7 @@ async def test_each_round_deletes_what_left_the_window_in_chunks() -> None:
 
     repository.prune_history = counting  # type: ignore[method-assign]
     retention = HistoryRetention(repository, clock, keep_s=4.5 * HOUR, every_s=HOUR, chunk=2)
-    task = asyncio.create_task(retention.run_retention())
+    task = asyncio.create_task(retention.run())
     await settle()
     # First round at once: the 6 checks older than 4.5 h go, 2 per call (+1 empty call).
     assert await history_hours(repository, "a") == [-4, -3, -2, -1]
@@ -74,7 +74,7 @@ async def test_a_failed_round_is_counted_and_the_next_one_runs() -> None:
 
     repository.prune_history = flaky  # type: ignore[method-assign]
     retention = HistoryRetention(repository, clock, keep_s=HOUR, every_s=60)
-    task = asyncio.create_task(retention.run_retention())
+    task = asyncio.create_task(retention.run())
     await settle()
     assert retention.stats.failures == 1 and await history_hours(repository, "a") == [-5]
     await clock.advance(60)

@@ -13,7 +13,7 @@ from tests.unit.fakes import ListPublisher, ManualClock, ScriptedProber, settle,
 
 
 async def start(scanner: Scanner) -> asyncio.Task[object]:
-    task: asyncio.Task[object] = asyncio.create_task(scanner.run_scanner(drain_timeout_s=0.2))
+    task: asyncio.Task[object] = asyncio.create_task(scanner.run())
     await settle()
     return task
 
@@ -137,7 +137,7 @@ async def test_stop_finishes_quick_checks_abandons_stuck_ones_and_flushes(
 ) -> None:
     prober = ScriptedProber(clock, duration=lambda s: 100.0 if s.id == "stuck" else 0.0)
     publisher = ListPublisher()
-    scanner = Scanner(prober, publisher, clock, region="t", max_jitter_s=0)
+    scanner = Scanner(prober, publisher, clock, region="t", max_jitter_s=0, drain_timeout_s=0.2)
     scanner.set_sites([site("stuck", 200), site("fine", 200)])
     task = await start(scanner)
     scanner.request_stop()
