@@ -44,18 +44,27 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "tests", *session.posargs)
 
 
+LINTED = ("src", "tests", "devservices", "benchmarks", "noxfile.py")
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over everything."""
-    session.install("-q", "ruff>=0.5")
-    session.run("ruff", "check", "src", "tests", "devservices", "noxfile.py")
+    """ruff (lint and format) over everything; import-linter's layering contracts."""
+    session.install("-q", "ruff>=0.5", "import-linter>=2.1")
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
+    session.install("-q", "-e", ".")  # import-linter reads the installed packages
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the core (pure: it must type-check without any driver)."""
+    """mypy --strict: the core first, with nothing but attrs installed (it must type-check
+    without any driver), then everything that ships (src) with its dependencies."""
     session.install("-q", "mypy>=1.10", "attrs>=23.1")
     session.run("mypy", "--strict", "src/sitemon_core")
+    session.install("-q", "-e", ".[dev,curl]")
+    session.run("mypy", "--strict", "src")
 
 
 @nox.session(python=PYTHON)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -129,10 +130,36 @@ class FloodFilter(logging.Filter):
         return True
 
 
+class RetriedKafkaErrorFilter(logging.Filter):
+    """aiokafka logs some conditions it retries by itself at ERROR: a group coordinator not
+    elected yet while a group forms, a partition leader moving. Those are INFO for the user;
+    an error aiokafka does not retry (authorization, say) stays an ERROR."""
+
+    _ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z]+Error)\b")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Downgrade a retried Kafka error to INFO; always let the record through."""
+        if (
+            record.levelno >= logging.ERROR
+            and record.name.startswith("aiokafka")
+            and self.retried(record.getMessage())
+        ):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+    @classmethod
+    def retried(cls, message: str) -> bool:
+        """Whether ``message`` names an aiokafka error class marked ``retriable``."""
+        errors = sys.modules.get("aiokafka.errors")  # loaded whenever aiokafka logs
+        names = cls._ERROR_NAME.findall(message)
+        return any(getattr(getattr(errors, name, None), "retriable", False) for name in names)
+
+
 def setup_logging(fmt: str = "human", level: str = "info") -> None:
     """Send sitemon's logs to stderr in ``fmt`` ("human" or "json") at ``level``."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
+    handler.addFilter(RetriedKafkaErrorFilter())
     handler.addFilter(FloodFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

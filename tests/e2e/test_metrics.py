@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.e2e.procs import SitemonProcess, message_is, wait_until, write_config
+from tests.promtool import promtool_problems
 
 
 def free_port() -> int:
@@ -21,6 +22,7 @@ async def scrape(url: str) -> dict[str, float]:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = await response.text()
+    assert promtool_problems(text) == ""  # a real scrape, as Prometheus would take it
     return {
         name: float(value)
         for name, value in (

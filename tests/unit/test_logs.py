@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from sitemon_cli.logs import FloodFilter, HumanFormatter, JsonFormatter
+from sitemon_cli.logs import FloodFilter, HumanFormatter, JsonFormatter, RetriedKafkaErrorFilter
 
 
 def record(name: str, msg: str, created: float, **fields: object) -> logging.LogRecord:
@@ -44,3 +44,21 @@ def test_checks_and_other_lines_are_never_thinned() -> None:
     assert all(
         flood.filter(record("sitemon.persister", "save failed, retrying", 0.0)) for _ in range(20)
     )
+
+
+def test_kafka_errors_aiokafka_retries_are_info_others_stay_errors() -> None:
+    import aiokafka.errors  # noqa: F401  (loaded in any process where aiokafka logs)
+
+    def level_after(name: str, message: str) -> str:
+        rec = record(name, message, 0.0)
+        rec.levelno, rec.levelname = logging.ERROR, "ERROR"
+        assert RetriedKafkaErrorFilter().filter(rec)
+        return rec.levelname
+
+    forming = "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError"
+    moving = "Failed fetch offsets from 1: [Error 6] NotLeaderForPartitionError: t[2]"
+    denied = "Topic authorization failed: [Error 29] TopicAuthorizationFailedError"
+    assert level_after("aiokafka.consumer.group_coordinator", forming) == "INFO"
+    assert level_after("aiokafka.consumer.fetcher", moving) == "INFO"
+    assert level_after("aiokafka.consumer.fetcher", denied) == "ERROR"
+    assert level_after("sitemon.persister", forming) == "ERROR"  # only aiokafka's own lines

@@ -7,10 +7,15 @@ from datetime import UTC, datetime
 
 import attrs
 
+from sitemon_adapters.bus.kafka import PublisherStats, SubscriberStats
 from sitemon_cli.config import parse_config
 from sitemon_cli.metrics import CheckMetrics, MetricsEndpoint
 from sitemon_core.errors import ConfigError
 from sitemon_core.models import CheckResult, ErrorKind
+from sitemon_core.persister import PersisterStats
+from sitemon_core.retention import RetentionStats
+from sitemon_core.scanner import ScannerStats
+from tests.promtool import promtool_problems
 
 LINE = re.compile(r'^(# (HELP|TYPE) .+|[a-z_]+(\{[a-z]+="[^"]*"\})? -?[0-9.e+-]+|.*Inf.*)$')
 
@@ -80,3 +85,26 @@ def test_listen_address_is_validated() -> None:
             )
         else:
             raise AssertionError(f"{bad!r} accepted")
+
+
+def test_promtool_accepts_every_component_s_exposition() -> None:
+    endpoint = MetricsEndpoint("127.0.0.1", 9464)
+    for name, stats in (
+        ("scanner", ScannerStats(started=2, max_lag_s=0.5)),
+        ("publisher", PublisherStats()),
+        ("persister", PersisterStats()),
+        ("subscriber", SubscriberStats()),
+        ("retention", RetentionStats()),
+    ):
+        endpoint.add_stats(name, type("Owner", (), {"stats": stats})())
+    endpoint.add_gauge("sites", lambda: 3, "Sites scheduled.")
+    endpoint.checks = CheckMetrics()
+    endpoint.checks.observe(check(12.0), 0.0)
+    text = endpoint.render()
+    assert "sitemon_scanner_max_lag_seconds 0.5" in text
+    assert promtool_problems(text) == ""
+
+
+def test_promtool_catches_what_it_is_here_to_catch() -> None:
+    # The check above can fail: an unspelled unit and a missing HELP are what it reported.
+    assert "no help text" in promtool_problems("# TYPE sitemon_x_s gauge\nsitemon_x_s 1\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -30,6 +31,11 @@ class SubscriberStats:
     commit_failures: int = 0
 
 
+def partition_names(partitions: Iterable[TopicPartition]) -> list[str]:
+    """``topic[partition]`` for each, in order (for log lines people read)."""
+    return [f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions)]
+
+
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     """Lets a batch in hand be saved and committed before its partitions move away."""
 
@@ -38,10 +44,10 @@ class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         await self._subscriber.wait_idle()
-        log.info("partitions revoked", extra={"partitions": sorted(str(tp) for tp in revoked)})
+        log.info("partitions revoked", extra={"partitions": partition_names(revoked)})
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        log.info("partitions assigned", extra={"partitions": sorted(str(tp) for tp in assigned)})
+        log.info("partitions assigned", extra={"partitions": partition_names(assigned)})
 
 
 class KafkaStatusSubscriber:
