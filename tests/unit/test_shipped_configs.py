@@ -15,16 +15,17 @@ SHIPPED = sorted([*(ROOT / "example_config").glob("*.yaml"), *(ROOT / "compose")
 def test_the_shipped_configs_are_found() -> None:
     names = {path.name for path in SHIPPED}
     assert {"sitemon.yaml", "producer.yaml", "consumer.yaml"} <= names
-    assert len(SHIPPED) == 4  # example_config's three and compose's producer
+    assert len(SHIPPED) == 5  # example_config's three, compose's producer and consumer
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_shipped_config_passes_check_config(
     path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # compose/producer.yaml takes the broker from the environment with no default, as
-    # docker compose provides it.
+    # compose's configs take their endpoints from the environment with no default, as
+    # docker compose provides them.
     monkeypatch.setenv("SITEMON_KAFKA_BOOTSTRAP", "kafka:9092")
+    monkeypatch.setenv("SITEMON_PG_DSN", "postgresql://sitemon:sitemon@postgres:5432/sitemon")
     code = main(["check-config", "-c", str(path)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
