@@ -1,7 +1,8 @@
 """Command line: ``python -m devservices up|fetch``.
 
-up     start Kafka and PostgreSQL, print ``export`` lines, run until
-       SIGINT/SIGTERM, then stop both and delete their temp dirs.
+up     start Kafka and PostgreSQL, print ``export`` lines (and write them to
+       ``--env-file``), run until SIGINT/SIGTERM, then stop both and delete their
+       temp dirs and the env file.
 fetch  download the Kafka jars into the cache only (CI cache warm-up).
 """
 
@@ -47,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--kafka-property", action="append", default=[], metavar="KEY=VALUE")
     up.add_argument("--pg-setting", action="append", default=[], metavar="KEY=VALUE")
     up.add_argument(
-        "--env-file", type=Path, help="also write the export lines here once everything is ready"
+        "--env-file",
+        type=Path,
+        help="also write the export lines here once everything is ready (deleted at stop)",
     )
     return parser
 
@@ -121,6 +124,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Start the services, publish their addresses, wait, then clean up."""
     signal.signal(signal.SIGTERM, _interrupt)
     kafka, pg = _build(args)
+    env_file: Path | None = None
     try:
         _start(kafka, pg)
         text = _exports(kafka, pg)
@@ -128,6 +132,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if args.env_file:
             _write_env_file(args.env_file, text)
+            env_file = args.env_file
         return _wait_until_interrupted(kafka)
     except ServiceError as exc:
         print(f"devservices: {exc}", file=sys.stderr)
@@ -141,6 +146,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         for service in (kafka, pg):
             if service is not None:
                 service.cleanup()
+        if env_file is not None:
+            # Its addresses are dead now: a later `. ./.services.env` must fail loudly
+            # (no file) rather than point the tools at ports something else may hold.
+            env_file.unlink(missing_ok=True)
         print("devservices: stopped", file=sys.stderr)
 
 

@@ -169,11 +169,20 @@ async def test_header_limits_are_the_same(
         assert result.ok and result.status_code == 200
 
 
-def test_curl_header_limit_is_aiohttps() -> None:
-    """The curl prober keeps its own copy of the limit (importing aiohttp_prober would load
-    aiohttp); the two must not drift apart."""
-    curl_prober = pytest.importorskip("sitemon_adapters.probe.curl.prober")
-    assert curl_prober.MAX_HEADER_LINE_BYTES == MAX_HEADER_LINE_BYTES
+async def test_each_prober_reports_the_header_limit_it_enforced(prober: SiteProber) -> None:
+    """Both probers enforce the one shared limit, and say so in the same words. aiohttp's
+    number comes from its parser (the limit it was really given), curl's from the check in
+    its header callback; a prober that stopped using the shared limit would reject another
+    length, or name another number, here."""
+    over = hostile_headers.HEADS["value_over_limit"]
+    async with targets.raw_server(over.behaviour) as url:
+        result = await prober.probe(
+            Site(id="over", url=f"{url}/", interval_s=60.0, timeout_s=TIMEOUT_S)
+        )
+    assert result.error_kind is ErrorKind.PROTOCOL, result.error_message
+    assert result.error_message == (
+        f"invalid HTTP response: status or header line over {hostile_headers.LIMIT} bytes"
+    )
 
 
 async def test_test_ca_is_trusted(prober: SiteProber, certs: hostile.Certs) -> None:
