@@ -44,7 +44,7 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "tests", *session.posargs)
 
 
-LINTED = ("src", "tests", "devservices", "benchmarks", "noxfile.py")
+LINTED = ("src", "tests", "devservices", "benchmarks", "examples", "noxfile.py")
 
 
 @nox.session(python=PYTHON)

@@ -81,7 +81,7 @@ async def test_consumer_workers_share_the_partitions_and_store_each_result_once(
     consumers = SitemonProcess(
         "consumer", write_config(tmp_path / "c.yaml", consumer_doc), "--workers", "2"
     )
-    all_partitions = {f"TopicPartition(topic='{names['topic']}', partition={p})" for p in range(4)}
+    all_partitions = {f"{names['topic']}[{p}]" for p in range(4)}
     await producer.start()
     await producer.wait_for(message_is("scanner started"), timeout=90)
     await consumers.start()

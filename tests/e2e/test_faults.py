@@ -500,7 +500,7 @@ async def test_consumer_killed_in_group_partitions_move_to_survivor(
     )
     doc = consumer_doc(services.dsn, services.bootstrap, names, partitions=4, batch_size=20)
     survivor, victim = consumer(tmp_path, "survivor", doc), consumer(tmp_path, "victim", doc)
-    all_partitions = {f"TopicPartition(topic='{names['topic']}', partition={p})" for p in range(4)}
+    all_partitions = {f"{names['topic']}[{p}]" for p in range(4)}
     async with running(prod, survivor, victim):
         await start_pipeline(survivor, victim, prod)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,16 @@ async def test_results_flow_from_producer_to_postgres(
         await consumer.kill()
 
     assert await pg.fetchval("SELECT count(DISTINCT check_id) FROM check_history") == published
+    # A normal start logs no ERROR (the group forming is retried by aiokafka, not a failure)
+    # and names partitions the way people read them.
+    for proc in (producer, consumer):
+        assert [e for e in proc.logs if e.get("level") == "error"] == [], proc.tail()
+    assigned = [e for e in consumer.logs if e.get("msg") == "partitions assigned"]
+    assert assigned and all(
+        re.fullmatch(re.escape(names["topic"]) + r"\[\d+\]", name)
+        for entry in assigned
+        for name in entry["partitions"]
+    ), assigned
     latest = {r["site_id"]: r for r in await pg.fetch("SELECT * FROM site_status")}
     assert set(latest) == set(EXPECTED)
     for site_id, (ok, status, kind, regex) in EXPECTED.items():
