@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -185,7 +184,7 @@ class AlertmanagerNotifier:
 
     async def send(self, notification: Notification) -> Delivery:
         """POST the alert to every Alertmanager at once; delivered if any accepted it."""
-        body = json.dumps([self.alert(notification)]).encode()
+        body = messages.json_bytes([self.alert(notification)])
         outcomes = await asyncio.gather(
             *(self._http.post(url, body, self._headers) for url in self._urls)
         )

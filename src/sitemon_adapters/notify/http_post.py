@@ -81,6 +81,20 @@ def origin(url: str) -> str:
     return f"{parts.hostname}:{port}"
 
 
+MIN_URL_SECRET_CHARS = 8
+
+
+def url_secrets(url: str) -> list[str]:
+    """What of a secret-bearing URL (a Slack webhook's token is its last path segment) an
+    error must not show: the URL, its path and query, and every path segment or query value
+    of at least 8 characters (shorter ones are words like ``hooks``, not tokens)."""
+    parts = urllib.parse.urlsplit(url)
+    found = [url, parts.path, parts.query, f"{parts.path}?{parts.query}"]
+    pieces = parts.path.split("/") + [v for _, v in urllib.parse.parse_qsl(parts.query)]
+    found += [piece for piece in pieces if len(piece) >= MIN_URL_SECRET_CHARS]
+    return [secret for secret in found if secret not in ("", "/", "?")]
+
+
 def check_url(url: str, what: str) -> None:
     """Raise ``ValueError`` unless ``url`` is an absolute http(s) URL without credentials.
 

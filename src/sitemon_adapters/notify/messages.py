@@ -6,11 +6,24 @@ Plain text only; each format escapes it its own way (JSON by its encoder, Slack 
 
 from __future__ import annotations
 
+import json
 import string
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 from sitemon_core.alerting.models import Incident, Transition
+
+# Outside strings JSON never uses these, so escaping them anywhere is safe; inside strings
+# it keeps a body inert if a receiver pastes it into HTML (what Go's encoder does too).
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def json_bytes(value: object) -> bytes:
+    """Compact, ASCII-only, HTML-safe JSON: no raw ``<``, ``>``, ``&``, line break or
+    non-ASCII byte, whatever the strings hold (lone surrogates included)."""
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    return text.translate(_HTML_SAFE).encode("ascii")
+
 
 LINK_FIELDS = frozenset({"site_id", "incident_id"})
 

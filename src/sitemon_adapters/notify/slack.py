@@ -16,7 +16,6 @@ host does).
 
 from __future__ import annotations
 
-import json
 import logging
 from types import TracebackType
 from typing import Self
@@ -29,6 +28,7 @@ from sitemon_adapters.notify.http_post import (
     HttpPoster,
     check_url,
     origin,
+    url_secrets,
 )
 from sitemon_core.alerting.models import Delivery, Incident, Notification, Transition
 from sitemon_core.ports import Clock
@@ -103,7 +103,7 @@ class SlackNotifier:
         self._link_template = link_template
         self._clock = clock or SystemClock()
         self._http = HttpPoster(
-            timeout_s=timeout_s, max_response_bytes=max_response_bytes, secrets=(url,)
+            timeout_s=timeout_s, max_response_bytes=max_response_bytes, secrets=url_secrets(url)
         )
 
     def __repr__(self) -> str:
@@ -129,7 +129,7 @@ class SlackNotifier:
         duration = messages.format_duration(messages.outage(incident, self._clock.utcnow()))
         link = messages.link(self._link_template, incident)
         text = slack_text(notification.transition, incident, link, duration)
-        return json.dumps({"text": text}).encode()
+        return messages.json_bytes({"text": text})
 
     async def send(self, notification: Notification) -> Delivery:
         """POST the message once; see ``HttpPoster.post`` for the outcomes."""

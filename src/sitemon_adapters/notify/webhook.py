@@ -14,8 +14,9 @@ The request (``POST``, ``Content-Type: application/json``):
   more than 5 minutes from its clock: a captured request cannot be replayed later.
   ``verify_signature`` does all three.
 
-The body, version 1 (times RFC 3339 UTC; new fields may be added within a version, a
-change of meaning bumps it)::
+The body, version 1: compact ASCII JSON (``<``, ``>``, ``&`` and every non-ASCII character
+as ``\\uXXXX`` escapes), times RFC 3339 UTC; new fields may be added within a version, a
+change of meaning bumps it::
 
     {"version": 1, "event": "firing", "key": "…", "notification_id": "…",
      "created_at": "…",
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Mapping
 from types import TracebackType
@@ -47,6 +47,7 @@ from sitemon_adapters.notify.http_post import (
     HttpPoster,
     check_url,
     origin,
+    url_secrets,
 )
 from sitemon_core.alerting.models import Delivery, Incident, Notification
 from sitemon_core.ports import Clock
@@ -117,9 +118,7 @@ def webhook_body(notification: Notification, link_template: str | None = None) -
         "summary": messages.summary(notification.transition, incident),
         "link": messages.link(link_template, incident),
     }
-    # ensure_ascii: the body is plain ASCII whatever the site's strings hold (lone
-    # surrogates included), so it always encodes and signs the same way.
-    return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return messages.json_bytes(body)
 
 
 class WebhookNotifier:
@@ -155,7 +154,7 @@ class WebhookNotifier:
         self._http = HttpPoster(
             timeout_s=timeout_s,
             max_response_bytes=max_response_bytes,
-            secrets=(secret, url, *self._extra.values()),
+            secrets=(secret, *url_secrets(url), *self._extra.values()),
         )
 
     def __repr__(self) -> str:
