@@ -60,10 +60,25 @@ class Redactor:
         self._forms = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        """``text`` with every secret replaced by ``[redacted]``."""
+        """``text`` with every stretch covered by a secret replaced by ``[redacted]``.
+
+        Occurrences are found in the original text first, then merged: overlapping or
+        adjacent secrets disappear whole (replacing one after the other could leave a part
+        of the second).
+        """
+        covered = [False] * len(text)
         for form in self._forms:
-            text = text.replace(form, REDACTED)
-        return text
+            start = text.find(form)
+            while start != -1:
+                covered[start : start + len(form)] = [True] * len(form)
+                start = text.find(form, start + 1)
+        out: list[str] = []
+        for i, ch in enumerate(text):
+            if not covered[i]:
+                out.append(ch)
+            elif i == 0 or not covered[i - 1]:
+                out.append(REDACTED)
+        return "".join(out)
 
     @property
     def longest(self) -> int:
