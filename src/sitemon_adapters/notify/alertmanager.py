@@ -109,6 +109,8 @@ class AlertmanagerNotifier:
             raise ValueError("alertmanager: at least one URL is needed")
         for i, url in enumerate(urls, 1):
             check_url(url, f"alertmanager URL {i}")
+        if not (alertname and flapping_alertname and severity):
+            raise ValueError("alertmanager: alertname and severity must not be empty")
         if bearer_token and (username or password):
             raise ValueError("alertmanager: basic auth or a bearer token, not both")
         if resend_every <= timedelta(0):
