@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import pathlib
 import sqlite3
 import uuid
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from sitemon_adapters.store.sqlite.repository import SqliteStatusRepository
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings, SiteStatus
+from sitemon_core.ordering import order_key
 from sitemon_core.ports import StatusRepository
 from tests.strategies import check_results
 
@@ -142,6 +144,23 @@ async def test_same_start_time_resolves_by_check_id_whatever_the_order(
     assert (await repository.latest())[0].latest == high
 
 
+@pytest.mark.parametrize("arrival", list(itertools.permutations(range(3))), ids=str)
+async def test_ties_resolve_by_the_core_rule_whatever_the_arrival(
+    repository: StatusRepository, arrival: tuple[int, ...]
+) -> None:
+    # Same start time, ids whose code point order differs from most locales' collation
+    # ("B" < "a" < "é" by code point): every store must pick the winner the core's
+    # ordering picks, whether the tied results arrive in one batch or one by one.
+    tied = [result(check_id=c, ok=c != "a") for c in ("a", "é", "B")]
+    first, *rest = (tied[i] for i in arrival)
+    await repository.save([first])
+    await repository.save(rest)
+    winner = max(tied, key=order_key)
+    assert winner.check_id == "é"
+    assert (await repository.latest())[0].latest == winner
+    assert await repository.history("site-a") == sorted(tied, key=order_key, reverse=True)
+
+
 async def test_replaying_a_batch_changes_nothing(repository: StatusRepository) -> None:
     batch = [result("a", 0), result("a", 1), result("b", 0)]
     await repository.save(batch)
@@ -244,13 +263,9 @@ async def test_arbitrary_results_round_trip(
 
     latest = {s.site_id: s.latest for s in await repository.latest()}
     for site_id in {r.site_id for r in batch}:
-        expected = sorted((r for r in batch if r.site_id == site_id), key=_order, reverse=True)
+        expected = sorted((r for r in batch if r.site_id == site_id), key=order_key, reverse=True)
         assert await repository.history(site_id) == expected
         assert latest[site_id] == expected[0]
-
-
-def _order(r: CheckResult) -> tuple[datetime, str]:
-    return (r.started_at, r.check_id)
 
 
 # --- history retention ---

@@ -49,7 +49,8 @@ CREATE TEMP TABLE IF NOT EXISTS {STAGING} (
 # batches (a replay after a rebalance) take row locks in the same order instead of
 # deadlocking (a deadlock would still only be a retriable error; the sort costs ~nothing).
 # DISTINCT ON keeps one row per site: ON CONFLICT DO UPDATE cannot touch a row twice.
-# The WHERE clause is the ``newer`` rule: later started_at wins, then the larger check_id.
+# ORDER BY and the WHERE clause are ``sitemon_core.ordering``: later started_at wins, then
+# the larger check_id (COLLATE "C": code point order, as Python compares str).
 _MERGE = f"""
 INSERT INTO check_history ({COLUMN_LIST})
 SELECT {COLUMN_LIST} FROM {STAGING} ORDER BY check_id

@@ -18,6 +18,7 @@ from typing import Self, TypeVar
 from sitemon_adapters.store.rows import COLUMNS, Row, result_to_row, row_to_result, to_micros
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
+from sitemon_core.ordering import newer
 
 T = TypeVar("T")
 
@@ -60,9 +61,10 @@ _INSERT_HISTORY = (
     f"INSERT INTO check_history ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
     " ON CONFLICT (check_id) DO NOTHING"
 )
-# (started_at, check_id) orders results totally, so a replay or an out-of-order delivery
-# never replaces a newer status, and two results with the same start time always resolve
-# the same way whatever order they arrive in.
+# (started_at, check_id) orders results totally (``sitemon_core.ordering``; SQLite's BINARY
+# collation compares UTF-8 bytes, which is code point order), so a replay or an
+# out-of-order delivery never replaces a newer status, and two results with the same start
+# time always resolve the same way whatever order they arrive in.
 _UPSERT_STATUS = (
     f"INSERT INTO site_status ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
     " ON CONFLICT (site_id) DO UPDATE SET "
@@ -81,7 +83,6 @@ _PRUNE_HISTORY = (
     " (SELECT rowid FROM check_history WHERE started_at < ? LIMIT ?)"
 )
 _SITE_ID = COLUMNS.index("site_id")
-_ORDER_KEY = (COLUMNS.index("started_at"), COLUMNS.index("check_id"))
 
 
 class SqliteStatusRepository:
@@ -237,16 +238,15 @@ def _migrate(conn: sqlite3.Connection) -> None:
 def _save(conn: sqlite3.Connection, results: list[CheckResult]) -> None:
     rows = [result_to_row(result) for result in results]
     conn.executemany(_INSERT_HISTORY, rows)
-    conn.executemany(_UPSERT_STATUS, _newest_per_site(rows))
+    conn.executemany(_UPSERT_STATUS, _newest_per_site(results, rows))
 
 
-def _newest_per_site(rows: list[Row]) -> list[Row]:
+def _newest_per_site(results: list[CheckResult], rows: list[Row]) -> list[Row]:
     # One upsert per site instead of one per result; the WHERE clause of the upsert
     # still guards against anything newer already stored.
-    newest: dict[str, Row] = {}
-    started, check = _ORDER_KEY
-    for row in rows:
-        current = newest.get(row[_SITE_ID])
-        if current is None or (row[started], row[check]) > (current[started], current[check]):
-            newest[row[_SITE_ID]] = row
-    return list(newest.values())
+    newest: dict[str, tuple[CheckResult, Row]] = {}
+    for result, row in zip(results, rows, strict=True):
+        current = newest.get(result.site_id)
+        if newer(result, None if current is None else current[0]):
+            newest[result.site_id] = (result, row)
+    return [row for _, row in newest.values()]
