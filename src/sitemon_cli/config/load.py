@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, unquote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import yaml
 
+from sitemon_adapters.store.postgres.dsn import dsn_passwords
 from sitemon_cli.config.model import (
     Config,
     KafkaSettings,
@@ -141,28 +142,6 @@ def secrets_of(config: Config) -> list[str]:
             if name.lower() in _SECRET_HEADERS:
                 values += [value, value.partition(" ")[2]]  # "Bearer <token>": the token too
     return [v for v in values if v]
-
-
-def dsn_passwords(dsn: str) -> list[str]:
-    """Passwords in a PostgreSQL DSN: the URL's user info, ``?password=`` and
-    ``?sslpassword=`` parameters, or a ``password=`` keyword (as written and decoded)."""
-    found: list[str] = []
-    try:
-        parts = urlsplit(dsn)
-        userinfo = parts.netloc.rpartition("@")[0]
-        if ":" in userinfo:
-            found.append(userinfo.split(":", 1)[1])
-        for param in parts.query.split("&"):
-            key, _, value = param.partition("=")
-            if key in ("password", "sslpassword") and value:
-                found.append(value)
-    except ValueError:
-        pass
-    for word in dsn.split():
-        key, _, value = word.partition("=")
-        if key.strip() in ("password", "sslpassword") and value:
-            found.append(value.strip("'"))
-    return list(dict.fromkeys(f for raw in found for f in (raw, unquote(raw), unquote_plus(raw))))
 
 
 def listen_address(sec: Section, path: str, raw: Any) -> tuple[str, int]:

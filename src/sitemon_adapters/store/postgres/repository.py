@@ -19,7 +19,8 @@ from typing import Any, Self
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; typed at our boundary
 
-from sitemon_adapters.store.postgres.errors import TRANSLATED, dsn_password, leaks, translate
+from sitemon_adapters.store.postgres.dsn import dsn_passwords
+from sitemon_adapters.store.postgres.errors import TRANSLATED, leaks, translate
 from sitemon_adapters.store.postgres.migrations import apply_migrations, quote_ident
 from sitemon_adapters.store.postgres.rows import (
     COLUMN_LIST,
@@ -109,7 +110,7 @@ class PostgresStatusRepository:
         if not schema:
             raise ValueError("schema must not be empty")
         self._dsn = dsn
-        self._secret = dsn_password(dsn)
+        self._secrets = dsn_passwords(dsn)
         self._schema = schema
         self._pool_min = pool_min
         self._pool_max = pool_max
@@ -231,8 +232,8 @@ class PostgresStatusRepository:
             raise self._error(exc, operation) from self._cause(exc)
 
     def _error(self, exc: BaseException, operation: str) -> RepositoryError:
-        return translate(exc, operation, self._secret)
+        return translate(exc, operation, self._secrets)
 
     def _cause(self, exc: BaseException) -> BaseException | None:
         # Keep the driver exception for debugging unless it would print the password.
-        return None if leaks(exc, self._secret) else exc
+        return None if leaks(exc, self._secrets) else exc
