@@ -6,10 +6,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import attrs
 import yaml
 
+from sitemon_adapters.bus.kafka.connection import KafkaConnection
 from sitemon_adapters.store.postgres.dsn import dsn_passwords
 from sitemon_cli.config.model import (
+    DEFAULT_KAFKA,
     Config,
     KafkaSettings,
     PersisterSettings,
@@ -133,8 +136,8 @@ def secrets_of(config: Config) -> list[str]:
     """The secret values of ``config``: the Kafka passwords, the DSN's password (as written,
     percent-encoded, and decoded) and the values of credential headers of the sites."""
     values = [
-        config.kafka.sasl_password,
-        config.kafka.ssl_password,
+        config.kafka.connection.sasl_password,
+        config.kafka.connection.ssl_password,
         *dsn_passwords(config.postgres.dsn),
     ]
     for site in config.sites:
@@ -196,8 +199,12 @@ def _secret(sec: Section, name: str) -> str | None:
         raise sec.error(sec.key(f"{name}_file"), f"cannot read: {exc.strerror or exc}") from exc
 
 
+_CONNECTION_KEYS = set(attrs.fields_dict(KafkaConnection))
 _KAFKA_KEYS = (
-    set(KafkaSettings.__annotations__) - {"session_timeout_s"} | {"session_timeout"} | _FILE_KEYS
+    set(attrs.fields_dict(KafkaSettings)) - {"connection", "session_timeout_s"}
+    | _CONNECTION_KEYS
+    | {"session_timeout"}
+    | _FILE_KEYS
 )
 # The broker's default group.min.session.timeout.ms and group.max.session.timeout.ms.
 _SESSION_TIMEOUT_RANGE_S = (6.0, 1800.0)
@@ -216,7 +223,7 @@ def _session_timeout(sec: Section) -> float | None:
 
 
 def _kafka(sec: Section) -> KafkaSettings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         k: sec.get(k, text, None)
         for k in (
             "bootstrap_servers",
@@ -248,7 +255,12 @@ def _kafka(sec: Section) -> KafkaSettings:
             sec.key("sasl_mechanism"),
             f"security_protocol {protocol} needs sasl_mechanism and sasl_username",
         )
-    return KafkaSettings(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]
+    given = {k: v for k, v in values.items() if v is not None}
+    connection = {k: v for k, v in given.items() if k in _CONNECTION_KEYS}
+    return KafkaSettings(
+        connection=attrs.evolve(DEFAULT_KAFKA, **connection),
+        **{k: v for k, v in given.items() if k not in _CONNECTION_KEYS},
+    )
 
 
 def _postgres(sec: Section) -> PostgresSettings:
