@@ -17,7 +17,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; typed at our boundary
+import asyncpg  # no stubs (see [tool.mypy] overrides); typed at our boundary
 
 from sitemon_adapters.store.postgres.dsn import dsn_passwords
 from sitemon_adapters.store.postgres.errors import TRANSLATED, leaks, translate
@@ -28,6 +28,7 @@ from sitemon_adapters.store.postgres.rows import (
     clean_text,
     record_to_result,
     result_to_record,
+    staging_table_sql,
 )
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
@@ -37,14 +38,7 @@ STAGING = "sitemon_staging"
 # Created once per connection (IF NOT EXISTS: after a reconnect it is simply made again)
 # and emptied by every commit. Re-creating it per batch (ON COMMIT DROP) measured the same
 # speed but writes and deletes catalog rows on every batch, bloating pg_class/pg_attribute.
-_CREATE_STAGING = f"""
-CREATE TEMP TABLE IF NOT EXISTS {STAGING} (
-    check_id text COLLATE "C", site_id text COLLATE "C", url text, region text,
-    started_at timestamptz, ok boolean, total_ms double precision, status_code integer,
-    dns_ms double precision, connect_ms double precision, tls_ms double precision,
-    ttfb_ms double precision, transfer_ms double precision, regex_matched boolean,
-    bytes_read bigint, final_url text, error_kind text, error_message text
-) ON COMMIT DELETE ROWS"""
+_CREATE_STAGING = staging_table_sql(STAGING)
 
 # Rows are inserted and upserted in key order so two persisters saving overlapping
 # batches (a replay after a rebalance) take row locks in the same order instead of

@@ -15,14 +15,23 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self, TypeVar
 
-from sitemon_adapters.store.rows import COLUMNS, Row, result_to_row, row_to_result, to_micros
+from sitemon_adapters.store.sqlite.rows import (
+    COLUMN_LIST,
+    COLUMNS,
+    Row,
+    result_to_row,
+    row_to_result,
+    to_micros,
+)
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
 from sitemon_core.ordering import newer
 
 T = TypeVar("T")
 
-_COLUMN_DEFS = """
+# The columns as the first schema version made them. Migrations are history: they never
+# follow ``store.fields``; a new field gets a migration of its own.
+_VERSION_1_COLUMNS = """
     check_id      TEXT    NOT NULL,
     site_id       TEXT    NOT NULL,
     url           TEXT    NOT NULL,
@@ -46,19 +55,18 @@ _COLUMN_DEFS = """
 # STRICT makes SQLite reject a value of the wrong type instead of storing it anyway.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
-        f"CREATE TABLE check_history ({_COLUMN_DEFS}, PRIMARY KEY (check_id)) STRICT",
+        f"CREATE TABLE check_history ({_VERSION_1_COLUMNS}, PRIMARY KEY (check_id)) STRICT",
         "CREATE INDEX check_history_site_time"
         " ON check_history (site_id, started_at DESC, check_id DESC)",
-        f"CREATE TABLE site_status ({_COLUMN_DEFS}, PRIMARY KEY (site_id)) STRICT",
+        f"CREATE TABLE site_status ({_VERSION_1_COLUMNS}, PRIMARY KEY (site_id)) STRICT",
     ),
     # Version 2: history retention deletes by start time.
     ("CREATE INDEX check_history_started ON check_history (started_at)",),
 )
 
-_COLUMN_LIST = ", ".join(COLUMNS)
 _PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)
 _INSERT_HISTORY = (
-    f"INSERT INTO check_history ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
+    f"INSERT INTO check_history ({COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
     " ON CONFLICT (check_id) DO NOTHING"
 )
 # (started_at, check_id) orders results totally (``sitemon_core.ordering``; SQLite's BINARY
@@ -66,15 +74,15 @@ _INSERT_HISTORY = (
 # out-of-order delivery never replaces a newer status, and two results with the same start
 # time always resolve the same way whatever order they arrive in.
 _UPSERT_STATUS = (
-    f"INSERT INTO site_status ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
+    f"INSERT INTO site_status ({COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
     " ON CONFLICT (site_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "site_id")
     + " WHERE (excluded.started_at, excluded.check_id)"
     " > (site_status.started_at, site_status.check_id)"
 )
-_SELECT_LATEST = f"SELECT {_COLUMN_LIST} FROM site_status ORDER BY site_id"
+_SELECT_LATEST = f"SELECT {COLUMN_LIST} FROM site_status ORDER BY site_id"
 _SELECT_HISTORY = (
-    f"SELECT {_COLUMN_LIST} FROM check_history"
+    f"SELECT {COLUMN_LIST} FROM check_history"
     " WHERE site_id = ? AND started_at >= ?"
     " ORDER BY started_at DESC, check_id DESC LIMIT ?"
 )
