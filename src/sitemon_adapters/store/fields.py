@@ -68,6 +68,10 @@ FIELDS: tuple[StoredField, ...] = (
     StoredField("final_url", "final_url", _T.TEXT, nullable=True),
     StoredField("error_kind", "error_kind", _T.ERROR_KIND),
     StoredField("error_message", "error_message", _T.TEXT),
+    # Schema 2 (SQLite 3): what the log line says (up, bad_status, regex_miss, timeout...),
+    # for SQL readers; and the site's tags.
+    StoredField("outcome", "outcome", _T.TEXT, nullable=True, derived=True),
+    StoredField("tags", "tags", _T.TAGS),
 )
 
 COLUMNS: tuple[str, ...] = tuple(field.column for field in FIELDS)

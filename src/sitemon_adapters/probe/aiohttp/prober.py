@@ -21,6 +21,7 @@ from sitemon_adapters.probe.aiohttp.tls import current_check, system_tls_context
 from sitemon_adapters.probe.aiohttp.trace import PhaseTrace, phase_trace_config
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
+from sitemon_adapters.probe.tags import result_tags
 from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
 from sitemon_core.ports import Clock
 
@@ -138,6 +139,10 @@ class AiohttpSiteProber:
             kind, message = ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
         except Exception as exc:  # any target failure; CancelledError is not an Exception
             kind, message = classify(exc, site, trace.stage)
+            if exchange.status is None and trace.redirect_status is not None:
+                # Ended after a redirect (a loop, a bad Location, a dead next hop): report
+                # the last response read, as libcurl does, so both engines agree.
+                exchange.status, exchange.final_url = trace.redirect_status, trace.redirect_url
         finally:
             current_check.reset(token)
         # Phases still open end now, *before* the total is taken: the other order let a
@@ -162,6 +167,7 @@ class AiohttpSiteProber:
             final_url=exchange.final_url,
             error_kind=kind,
             error_message=message,
+            tags=result_tags(site.tags),
         )
 
     async def _exchange(

@@ -66,6 +66,8 @@ class PhaseTrace:
         "_untimed",
         "connect",
         "dns",
+        "redirect_status",
+        "redirect_url",
         "stage",
         "tls",
         "transfer",
@@ -86,6 +88,10 @@ class PhaseTrace:
         self.ttfb: float | None = None
         self.transfer: float | None = None
         self.stage = "starting"
+        # The last redirect response read: what the check reports when it ends before a
+        # final response (a redirect loop, a bad Location), as libcurl does.
+        self.redirect_status: int | None = None
+        self.redirect_url: str | None = None
 
     def connection_started(self) -> None:
         """A new connection is being opened (once per hop with fresh connections)."""
@@ -191,8 +197,13 @@ async def _on_headers_sent(
     _state(ctx).headers_sent(params.url.scheme == "https")
 
 
-async def _on_redirect(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-    _state(ctx).response_started(final=False)
+async def _on_redirect(
+    _s: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestRedirectParams
+) -> None:
+    state = _state(ctx)
+    state.response_started(final=False)
+    state.redirect_status = params.response.status
+    state.redirect_url = str(params.response.url)
 
 
 async def _on_request_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:

@@ -30,6 +30,7 @@ from sitemon_adapters.probe.curl.timings import stage_and_timings
 from sitemon_adapters.probe.curl.transfer import Transfer
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
+from sitemon_adapters.probe.tags import result_tags
 from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
 from sitemon_core.ports import Clock
 
@@ -197,6 +198,7 @@ class CurlSiteProber:
             final_url=final_url if status is not None else None,
             error_kind=kind,
             error_message=detail,
+            tags=result_tags(site.tags),
         )
 
 

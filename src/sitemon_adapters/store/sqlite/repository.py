@@ -62,6 +62,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # Version 2: history retention deletes by start time.
     ("CREATE INDEX check_history_started ON check_history (started_at)",),
+    # Version 3: the outcome (for SQL readers; derived for the rows already there, as
+    # CheckResult.outcome derives it) and the site's tags as a JSON array.
+    tuple(
+        statement
+        for table in ("check_history", "site_status")
+        for statement in (
+            f"ALTER TABLE {table} ADD COLUMN outcome TEXT",
+            f"ALTER TABLE {table} ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+            f"UPDATE {table} SET outcome = CASE WHEN ok THEN 'up'"
+            " WHEN error_kind <> 'none' THEN error_kind"
+            " WHEN regex_matched = 0 THEN 'regex_miss' ELSE 'bad_status' END",
+        )
+    ),
 )
 
 _PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)

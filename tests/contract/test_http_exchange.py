@@ -1,0 +1,133 @@
+"""Both HTTP engines record the same thing for the same exchange (issue 14, item 17).
+
+Each scenario is checked once with every prober adapter, against the same loopback
+server; the results must agree with each other and with what is expected. When a check
+ends after one or more redirects but before a final response (a redirect loop, a
+``Location`` that is not HTTP, a next hop that refuses), the status is that of the last
+response read: the redirect that could not be followed.
+
+One known difference: when the next hop itself fails (a non-HTTP ``Location``, a dead
+next hop), libcurl reports as its effective URL the one it was redirected to, and cannot
+tell the URL of the response from inside a transfer; the aiohttp prober reports the URL
+of the redirect response. On a redirect loop or a chain too long, both report the URL of
+the last response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import attrs
+import pytest
+
+from sitemon_cli.targets import start_target_server
+from sitemon_core.models import CheckResult, ErrorKind, Site
+from tests.contract import targets
+from tests.contract.test_site_prober import ADAPTERS, check, make_site
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@attrs.frozen
+class Seen:
+    """What both engines must record for a scenario (``{url}``: the server's base URL)."""
+
+    status: int | None
+    final_url: str | None
+    kind: ErrorKind
+    curl_final_url: str | None = None  # the known difference, see the module docstring
+
+
+@asynccontextmanager
+async def _target(path: str) -> AsyncIterator[str]:
+    runner, url = await start_target_server()
+    try:
+        yield url
+    finally:
+        await runner.cleanup()
+
+
+def _redirect_to(location: str) -> Callable[[], AbstractAsyncContextManager[str]]:
+    raw = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+    return lambda: targets.raw_server(targets._answer(raw.encode()))
+
+
+DEAD = f"http://127.0.0.1:{targets.closed_port()}/next"
+
+# name -> (server, path and site overrides, expected)
+SCENARIOS: dict[
+    str, tuple[Callable[[], AbstractAsyncContextManager[str]], str, dict[str, int], Seen]
+] = {
+    "redirect loop": (
+        lambda: _target("/loop"),
+        "/loop",
+        {},
+        Seen(302, "{url}/loop", ErrorKind.TOO_MANY_REDIRECTS),
+    ),
+    "redirect chain too long": (
+        lambda: _target("/redirect/3"),
+        "/redirect/3",
+        {"max_redirects": 2},
+        Seen(302, "{url}/redirect/1", ErrorKind.TOO_MANY_REDIRECTS),
+    ),
+    "redirect to a non-HTTP URL": (
+        _redirect_to("ftp://127.0.0.1/file"),
+        "/start",
+        {},
+        Seen(302, "{url}/start", ErrorKind.PROTOCOL, curl_final_url="ftp://127.0.0.1/file"),
+    ),
+    "redirect chain followed": (
+        lambda: _target("/redirect/2"),
+        "/redirect/2",
+        {},
+        Seen(200, "{url}/ok", ErrorKind.NONE),
+    ),
+    "redirect not followed": (
+        lambda: _target("/redirect/1"),
+        "/redirect/1",
+        {"follow_redirects": False},
+        Seen(302, "{url}/redirect/1", ErrorKind.NONE),
+    ),
+}
+
+
+async def _probe_all(site: Site) -> dict[str, CheckResult]:
+    results: dict[str, CheckResult] = {}
+    for param in ADAPTERS:
+        (factory,) = param.values
+        async with factory() as prober:
+            results[str(param.id)] = await check(prober, site)
+    return results
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+async def test_both_engines_record_the_same_exchange(name: str) -> None:
+    serve, path, overrides, seen = SCENARIOS[name]
+    async with serve() as url:
+        results = await _probe_all(make_site(f"{url}{path}", **overrides))
+    recorded = {engine: (r.status_code, r.final_url, r.error_kind) for engine, r in results.items()}
+    final_url = None if seen.final_url is None else seen.final_url.format(url=url)
+    expected = dict.fromkeys(results, (seen.status, final_url, seen.kind))
+    if seen.curl_final_url is not None:
+        expected["curl"] = (seen.status, seen.curl_final_url, seen.kind)
+    assert recorded == expected
+
+
+async def test_a_dead_next_hop_reports_the_redirect_and_the_failure() -> None:
+    async with _redirect_to(DEAD)() as url:
+        results = await _probe_all(make_site(f"{url}/start"))
+    assert {e: (r.status_code, r.error_kind) for e, r in results.items()} == dict.fromkeys(
+        results, (302, ErrorKind.CONNECT)
+    )
+    assert all(not r.ok for r in results.values())
+    assert (results["aiohttp"].final_url, results["curl"].final_url) == (f"{url}/start", DEAD)
+
+
+async def test_both_engines_stamp_the_site_tags_sorted() -> None:
+    async with _target("/ok") as url:
+        site = make_site(f"{url}/ok", tags=frozenset({"team=web", "prod", "ünï"}))
+        results = await _probe_all(site)
+        untagged = await _probe_all(make_site(f"{url}/ok"))
+    assert {r.tags for r in results.values()} == {("prod", "team=web", "ünï")}
+    assert {r.tags for r in untagged.values()} == {()}
