@@ -128,30 +128,14 @@ class AiohttpSiteProber:
         trace = PhaseTrace(self._clock.monotonic)
         exchange = _Exchange()
         exchange.deadline = time.monotonic() + site.timeout_s
-        kind, message = ErrorKind.NONE, ""
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
-        token = current_check.set(trace)
-        try:
-            async with asyncio.timeout(site.timeout_s + TIMEOUT_GRACE_S):
-                await self._exchange(session, site, trace, exchange)
-        except RegexTimeoutError:
-            kind, message = ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
-        except Exception as exc:  # any target failure; CancelledError is not an Exception
-            kind, message = classify(exc, site, trace.stage)
-            if exchange.status is None and trace.redirect_status is not None:
-                # Ended after a redirect (a loop, a bad Location, a dead next hop): report
-                # the last response read, as libcurl does, so both engines agree.
-                exchange.status, exchange.final_url = trace.redirect_status, trace.redirect_url
-        finally:
-            current_check.reset(token)
+        kind, message = await self._attempt(session, site, trace, exchange)
         # Phases still open end now, *before* the total is taken: the other order let a
         # pause between the two clock reads (GC, a busy host) make the phases add up to
         # more than the whole check.
         timings = trace.timings()
         total_ms = (self._clock.monotonic() - start) * 1000.0
-        if exchange.too_large and kind is ErrorKind.NONE:
-            kind, message = ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
@@ -169,6 +153,28 @@ class AiohttpSiteProber:
             error_message=message,
             tags=result_tags(site.tags),
         )
+
+    async def _attempt(
+        self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange
+    ) -> tuple[ErrorKind, str]:
+        """Run the exchange within the site's timeout; how it failed, classified."""
+        token = current_check.set(trace)
+        try:
+            async with asyncio.timeout(site.timeout_s + TIMEOUT_GRACE_S):
+                await self._exchange(session, site, trace, out)
+        except RegexTimeoutError:
+            return ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
+        except Exception as exc:  # any target failure; CancelledError is not an Exception
+            if out.status is None and trace.redirect_status is not None:
+                # Ended after a redirect (a loop, a bad Location, a dead next hop): report
+                # the last response read, as libcurl does, so both engines agree.
+                out.status, out.final_url = trace.redirect_status, trace.redirect_url
+            return classify(exc, site, trace.stage)
+        finally:
+            current_check.reset(token)
+        if out.too_large:
+            return ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
+        return ErrorKind.NONE, ""
 
     async def _exchange(
         self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange

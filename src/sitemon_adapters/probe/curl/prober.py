@@ -166,23 +166,15 @@ class CurlSiteProber:
         total_ms: float,
         matched: bool | RegexTimeoutError | None,
     ) -> CheckResult:
-        code, message = outcome
+        code = outcome[0]
         easy = transfer.easy
         # The last response's status, whichever hop it was (on a redirect loop: the last
         # redirect), as the aiohttp prober reports it.
         status = easy.getinfo(pycurl.RESPONSE_CODE) or None
         final_url: str = easy.getinfo(pycurl.EFFECTIVE_URL)
         stage, timings = stage_and_timings(easy.getinfo, site.url, final_url, failed=code != 0)
-        kind, detail = ErrorKind.NONE, ""
+        kind, detail = _failure(site, transfer, outcome, stage, matched)
         regex_matched = None if isinstance(matched, RegexTimeoutError) else matched
-        if isinstance(matched, RegexTimeoutError):
-            kind, detail = ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
-        elif transfer.too_large:
-            kind, detail = ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
-        elif transfer.head_too_long:
-            kind, detail = ErrorKind.PROTOCOL, HEADER_TOO_LONG
-        elif code != 0:
-            kind, detail = classify(code, message, site, stage, easy)
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
@@ -200,6 +192,26 @@ class CurlSiteProber:
             error_message=detail,
             tags=result_tags(site.tags),
         )
+
+
+def _failure(
+    site: Site,
+    transfer: Transfer,
+    outcome: Outcome,
+    stage: str,
+    matched: bool | RegexTimeoutError | None,
+) -> tuple[ErrorKind, str]:
+    """How the check failed (``ErrorKind.NONE`` if it did not), most telling cause first."""
+    code, message = outcome
+    if isinstance(matched, RegexTimeoutError):
+        return ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
+    if transfer.too_large:
+        return ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
+    if transfer.head_too_long:
+        return ErrorKind.PROTOCOL, HEADER_TOO_LONG
+    if code != 0:
+        return classify(code, message, site, stage, transfer.easy)
+    return ErrorKind.NONE, ""
 
 
 async def _within(curl: CurlLoop, easy: pycurl.Curl, timeout_s: float) -> Outcome:
