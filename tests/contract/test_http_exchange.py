@@ -17,14 +17,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import attrs
 import pytest
 
+from sitemon_adapters.clock import SystemClock
 from sitemon_cli.targets import start_target_server
 from sitemon_core.models import CheckResult, ErrorKind, Site
+from sitemon_core.ports import SiteProber
 from tests.contract import targets
-from tests.contract.test_site_prober import ADAPTERS, check, make_site
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -39,8 +41,31 @@ class Seen:
     curl_final_url: str | None = None  # the known difference, see the module docstring
 
 
+def _aiohttp() -> AbstractAsyncContextManager[SiteProber]:
+    from sitemon_adapters.probe.aiohttp.prober import AiohttpSiteProber
+
+    return AiohttpSiteProber("exchange-test", SystemClock())
+
+
+def _curl() -> AbstractAsyncContextManager[SiteProber]:
+    from sitemon_adapters.probe.curl.prober import CurlSiteProber
+
+    return CurlSiteProber("exchange-test", SystemClock())
+
+
+ENGINES: dict[str, Callable[[], AbstractAsyncContextManager[SiteProber]]] = {
+    "aiohttp": _aiohttp,
+    "curl": _curl,
+}
+
+
+def make_site(url: str, **overrides: Any) -> Site:
+    """A site with a 2 s timeout (a loopback exchange takes milliseconds)."""
+    return Site(**({"id": "site-1", "url": url, "interval_s": 60.0, "timeout_s": 2.0} | overrides))
+
+
 @asynccontextmanager
-async def _target(path: str) -> AsyncIterator[str]:
+async def _target() -> AsyncIterator[str]:
     runner, url = await start_target_server()
     try:
         yield url
@@ -60,13 +85,13 @@ SCENARIOS: dict[
     str, tuple[Callable[[], AbstractAsyncContextManager[str]], str, dict[str, int], Seen]
 ] = {
     "redirect loop": (
-        lambda: _target("/loop"),
+        _target,
         "/loop",
         {},
         Seen(302, "{url}/loop", ErrorKind.TOO_MANY_REDIRECTS),
     ),
     "redirect chain too long": (
-        lambda: _target("/redirect/3"),
+        _target,
         "/redirect/3",
         {"max_redirects": 2},
         Seen(302, "{url}/redirect/1", ErrorKind.TOO_MANY_REDIRECTS),
@@ -78,13 +103,13 @@ SCENARIOS: dict[
         Seen(302, "{url}/start", ErrorKind.PROTOCOL, curl_final_url="ftp://127.0.0.1/file"),
     ),
     "redirect chain followed": (
-        lambda: _target("/redirect/2"),
+        _target,
         "/redirect/2",
         {},
         Seen(200, "{url}/ok", ErrorKind.NONE),
     ),
     "redirect not followed": (
-        lambda: _target("/redirect/1"),
+        _target,
         "/redirect/1",
         {"follow_redirects": False},
         Seen(302, "{url}/redirect/1", ErrorKind.NONE),
@@ -94,10 +119,9 @@ SCENARIOS: dict[
 
 async def _probe_all(site: Site) -> dict[str, CheckResult]:
     results: dict[str, CheckResult] = {}
-    for param in ADAPTERS:
-        (factory,) = param.values
-        async with factory() as prober:
-            results[str(param.id)] = await check(prober, site)
+    for engine, make in ENGINES.items():
+        async with make() as prober:
+            results[engine] = await prober.probe(site)
     return results
 
 
@@ -125,7 +149,7 @@ async def test_a_dead_next_hop_reports_the_redirect_and_the_failure() -> None:
 
 
 async def test_both_engines_stamp_the_site_tags_sorted() -> None:
-    async with _target("/ok") as url:
+    async with _target() as url:
         site = make_site(f"{url}/ok", tags=frozenset({"team=web", "prod", "ünï"}))
         results = await _probe_all(site)
         untagged = await _probe_all(make_site(f"{url}/ok"))

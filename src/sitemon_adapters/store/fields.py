@@ -87,22 +87,27 @@ _NESTED: dict[str, Callable[..., Any]] = {"timings": PhaseTimings}
 
 
 def row_writer(conversions: Conversions) -> Callable[[CheckResult], Row]:
-    """A function making a row (values in ``COLUMNS`` order) of a result."""
-    read_all = operator.attrgetter(*(field.attribute for field in FIELDS))
-    steps = [
-        (index, conversions[field.type])
-        for index, field in enumerate(FIELDS)
-        if field.type in conversions
-    ]
+    """A function making a row (values in ``COLUMNS`` order) of a result.
 
-    def to_row(result: CheckResult) -> Row:
-        values = list(read_all(result))  # one C call for every attribute
-        for index, convert in steps:
-            value = values[index]
-            if value is not None:
-                values[index] = convert(value)
-        return tuple(values)
-
+    The function is generated as straight-line code (as attrs and dataclasses generate
+    theirs): it runs once per saved result, and a loop over the fields measured ~2x the
+    cost of the hand-written mapping it replaces.
+    """
+    namespace: dict[str, Any] = {
+        "read_all": operator.attrgetter(*(field.attribute for field in FIELDS))
+    }
+    values = []
+    for index, field in enumerate(FIELDS):
+        value = f"v[{index}]"
+        convert = conversions.get(field.type)
+        if convert is not None:
+            namespace[f"convert_{index}"] = convert
+            call = f"convert_{index}({value})"
+            value = f"(None if {value} is None else {call})" if field.nullable else call
+        values.append(value)
+    source = f"def to_row(result):\n    v = read_all(result)\n    return ({', '.join(values)},)\n"
+    exec(source, namespace)  # built above from the declaration only, no outside input
+    to_row: Callable[[CheckResult], Row] = namespace["to_row"]
     return to_row
 
 

@@ -73,6 +73,10 @@ def _aware(moment: datetime) -> datetime:
     return moment
 
 
+def _clean_tags(tags: tuple[str, ...]) -> list[str]:
+    return [clean_text(tag) for tag in tags] if tags else []  # most sites have no tags
+
+
 def staging_table_sql(name: str) -> str:
     """``CREATE TEMP TABLE`` for a session-local table of ``name`` with every stored column,
     emptied by each commit."""
@@ -86,7 +90,7 @@ result_to_record = row_writer(
         ValueType.TEXT: clean_text,
         ValueType.TIME: _aware,
         ValueType.ERROR_KIND: lambda kind: kind.value,
-        ValueType.TAGS: lambda tags: [clean_text(tag) for tag in tags],
+        ValueType.TAGS: _clean_tags,
     }
 )
 result_to_record.__doc__ = """``result`` as a tuple in ``COLUMNS`` order, text cleaned by

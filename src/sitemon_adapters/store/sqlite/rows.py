@@ -65,7 +65,8 @@ def from_micros(micros: int) -> datetime:
 
 
 def _tags_to_json(tags: tuple[str, ...]) -> str:
-    return json.dumps(list(tags))  # ASCII-escaped: any string, lone surrogates included
+    # ASCII-escaped: any string, lone surrogates included. Most sites have no tags.
+    return json.dumps(list(tags)) if tags else "[]"
 
 
 def _tags_from_json(text: str) -> tuple[str, ...]:
