@@ -79,7 +79,7 @@ COLUMN_LIST = ", ".join(COLUMNS)
 
 Row = tuple[Any, ...]
 # Per value type, how a store turns a model value into a column value or back; types
-# without an entry pass through as they are. None always passes through.
+# without an entry pass through as they are, and so does None in a nullable column.
 Conversions = Mapping[ValueType, Callable[[Any], Any]]
 
 # Nested attributes of CheckResult, by the name of the attribute holding them.

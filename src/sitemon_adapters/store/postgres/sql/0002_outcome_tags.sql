@@ -4,7 +4,8 @@
 --   timeout, connect...), so SQL and Grafana can tell a 404 from a regex miss and group
 --   by it. Rows already stored get it derived below, exactly as CheckResult.outcome
 --   derives it. It stays nullable: a persister of the previous release still running
---   during a rolling upgrade writes NULL (derive it the same way when reading such rows).
+--   during a rolling upgrade writes NULL into check_history (and leaves site_status's
+--   outcome as it was); derive it the same way when reading such rows.
 --   No CHECK: new outcomes (such as a degraded verdict) must not need a migration.
 -- * tags are the site's tags, sorted; '{}' for rows stored before (and from persisters
 --   of the previous release). Adding a column with a constant default rewrites nothing.
