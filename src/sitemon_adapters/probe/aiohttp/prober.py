@@ -166,9 +166,7 @@ class AiohttpSiteProber:
             return ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
         except Exception as exc:  # any target failure; CancelledError is not an Exception
             if out.status is None and trace.redirect_status is not None:
-                # Ended after a redirect (a loop, a bad Location, a dead next hop): report
-                # the last response read, as libcurl does, so both engines agree.
-                out.status, out.final_url = trace.redirect_status, trace.redirect_url
+                _after_redirect(exc, trace, out)
             return classify(exc, site, trace.stage)
         finally:
             current_check.reset(token)
@@ -219,6 +217,18 @@ class AiohttpSiteProber:
                 keep.append(chunk)
         out.too_large = out.bytes_read >= limit
         return b"".join(keep) if keep else b""
+
+
+def _after_redirect(exc: Exception, trace: PhaseTrace, out: _Exchange) -> None:
+    """A check that ended after a redirect (a loop, a bad Location, a dead next hop)
+    reports what libcurl reports, so both engines record the same exchange: the status of
+    the last response read, and the URL the check was at: the redirect's own when no more
+    redirects were allowed, else the one it was going to (when it was a URL)."""
+    out.status = trace.redirect_status
+    if isinstance(exc, aiohttp.TooManyRedirects) or trace.next_url is None:
+        out.final_url = trace.redirect_url
+    else:
+        out.final_url = trace.next_url
 
 
 def _decode(body: bytes, charset: str | None) -> str:
