@@ -67,4 +67,7 @@ def check_results(
         error_kind=st.sampled_from(ErrorKind),
         # Longer than the model's cap so truncation is exercised too.
         error_message=st.text(alphabet, max_size=400),
+        tags=st.lists(st.text(alphabet, max_size=20), max_size=4, unique=True).map(
+            lambda tags: tuple(sorted(tags))
+        ),
     )

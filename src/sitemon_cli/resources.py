@@ -6,23 +6,30 @@ never loads asyncpg and the embedded mode never loads aiokafka.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
-from typing import Any
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import TypeVar
 
+from sitemon_adapters.clock import SystemClock
 from sitemon_cli.config import Config, KafkaSettings
 from sitemon_core.errors import ConfigError, RepositoryError
 from sitemon_core.persister import Backoff
-from sitemon_core.ports import Clock
+from sitemon_core.ports import (
+    Clock,
+    SiteProber,
+    StatusPublisher,
+    StatusRepository,
+    StatusSubscriber,
+)
+
+T = TypeVar("T")
 
 log = logging.getLogger("sitemon.process")
 
 
-async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
+async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[SiteProber]:
     """The default prober: aiohttp, a fresh connection per check."""
     from sitemon_adapters.probe.aiohttp.prober import AiohttpSiteProber
 
@@ -35,7 +42,7 @@ async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
         yield prober
 
 
-async def curl_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
+async def curl_prober(config: Config, clock: Clock) -> AsyncIterator[SiteProber]:
     """The libcurl prober (``pip install 'sitemon[curl]'``): same timings and error kinds,
     2.1-2.4x the checks per CPU-second of aiohttp (BENCHMARKS.md)."""
     try:
@@ -54,7 +61,7 @@ async def curl_prober(config: Config, clock: Clock) -> AsyncIterator[Any]:
         yield prober
 
 
-async def sqlite_repository(config: Config) -> AsyncIterator[Any]:
+async def sqlite_repository(config: Config) -> AsyncIterator[StatusRepository]:
     """The embedded repository: one SQLite file, migrated on open."""
     from sitemon_adapters.store.sqlite.repository import SqliteStatusRepository
 
@@ -63,7 +70,7 @@ async def sqlite_repository(config: Config) -> AsyncIterator[Any]:
         yield repository
 
 
-async def postgres_repository(config: Config) -> AsyncIterator[Any]:
+async def postgres_repository(config: Config) -> AsyncIterator[StatusRepository]:
     """PostgreSQL through an asyncpg pool; migrations are applied (safely) on open.
 
     A database that is down at start is waited for (with backoff, up to
@@ -89,39 +96,30 @@ async def postgres_repository(config: Config) -> AsyncIterator[Any]:
 STARTUP_WAIT_S = 60.0
 
 
-async def _open_with_retry(stack: AsyncExitStack, make: Callable[[], Any]) -> Any:
+async def _open_with_retry(
+    stack: AsyncExitStack,
+    make: Callable[[], AbstractAsyncContextManager[T]],
+    *,
+    clock: Clock | None = None,
+    wait_s: float | None = None,
+) -> T:
+    """Enter ``make()`` on ``stack``, retrying a retriable ``RepositoryError`` with backoff
+    for up to ``wait_s`` (default ``STARTUP_WAIT_S``) of ``clock``'s time."""
+    clock = clock or SystemClock()
     backoff = Backoff(initial_s=0.5, maximum_s=5.0)
-    deadline = time.monotonic() + STARTUP_WAIT_S
+    deadline = clock.monotonic() + (STARTUP_WAIT_S if wait_s is None else wait_s)
     for attempt in itertools.count(1):
         try:
             return await stack.enter_async_context(make())
         except RepositoryError as exc:
-            if not exc.retriable or time.monotonic() + backoff.delay(attempt) > deadline:
+            if not exc.retriable or clock.monotonic() + backoff.delay(attempt) > deadline:
                 raise
             log.warning(
                 "repository unavailable at start, retrying",
                 extra={"error": str(exc), "attempt": attempt},
             )
-            await asyncio.sleep(backoff.delay(attempt))
+            await clock.sleep(backoff.delay(attempt))
     raise AssertionError("unreachable")
-
-
-def kafka_connection(settings: KafkaSettings) -> Any:
-    """The adapter's connection settings from the config's Kafka section."""
-    from sitemon_adapters.bus.kafka import KafkaConnection
-
-    return KafkaConnection(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=settings.client_id,
-        security_protocol=settings.security_protocol,
-        ssl_cafile=settings.ssl_cafile,
-        ssl_certfile=settings.ssl_certfile,
-        ssl_keyfile=settings.ssl_keyfile,
-        ssl_password=settings.ssl_password,
-        sasl_mechanism=settings.sasl_mechanism,
-        sasl_username=settings.sasl_username,
-        sasl_password=settings.sasl_password,
-    )
 
 
 async def create_topics(settings: KafkaSettings) -> list[str]:
@@ -135,7 +133,7 @@ async def create_topics(settings: KafkaSettings) -> list[str]:
 
     from sitemon_adapters.bus.kafka import ensure_topics
 
-    connection = kafka_connection(settings)
+    connection = settings.connection
     try:
         return await ensure_topics(
             connection,
@@ -147,14 +145,14 @@ async def create_topics(settings: KafkaSettings) -> list[str]:
         raise await connection.explain_failure(exc) from exc
 
 
-async def kafka_publisher(config: Config) -> AsyncIterator[Any]:
+async def kafka_publisher(config: Config) -> AsyncIterator[StatusPublisher]:
     """The producer side: topics ensured, then an idempotent, bounded publisher."""
     from sitemon_adapters.bus.kafka import KafkaStatusPublisher
 
     settings = config.kafka
     await create_topics(settings)
     async with KafkaStatusPublisher(
-        kafka_connection(settings),
+        settings.connection,
         settings.topic,
         max_buffered=settings.max_buffered,
         flush_timeout_s=config.scanner.shutdown_grace_s,
@@ -162,14 +160,14 @@ async def kafka_publisher(config: Config) -> AsyncIterator[Any]:
         yield publisher
 
 
-async def kafka_subscriber(config: Config) -> AsyncIterator[Any]:
+async def kafka_subscriber(config: Config) -> AsyncIterator[StatusSubscriber]:
     """The persister side: a consumer-group member with a dead-letter topic."""
     from sitemon_adapters.bus.kafka import KafkaStatusSubscriber
 
     settings = config.kafka
     await create_topics(settings)
     async with KafkaStatusSubscriber(
-        kafka_connection(settings),
+        settings.connection,
         settings.topic,
         settings.group_id,
         dead_letter_topic=settings.dead_letter_topic,

@@ -115,6 +115,7 @@ class CheckResult:
     final_url: str | None = None
     error_kind: ErrorKind = ErrorKind.NONE
     error_message: str = attrs.field(default="", converter=_short)
+    tags: tuple[str, ...] = ()  # the site's tags, sorted, so results can be grouped by them
 
     @property
     def outcome(self) -> str:

@@ -432,3 +432,92 @@ async def test_one_pruner_per_schema_at_a_time(
     assert await repo.prune_history(cutoff, max_rows=100) == 5
     rows = await query(pg_dsn, schema, "SELECT min(started_at) AS m FROM check_history")
     assert rows[0]["m"] == cutoff
+
+
+# --- the stored fields: declaration, staging table, migrations ---
+
+_TYPES_SQL = """
+SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+       coalesce(c.collname, '') AS collation
+FROM pg_attribute a LEFT JOIN pg_collation c
+  ON c.oid = a.attcollation AND a.attcollation <> 100  -- 100: the database default
+WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum"""
+
+
+async def test_tables_and_staging_have_the_declared_fields(
+    pg_dsn: str, repo: PostgresStatusRepository, schema: str
+) -> None:
+    # Fails when a field is added to store.fields without a migration adding its column,
+    # or when the staging table (derived from the declaration) and the tables disagree.
+    from sitemon_adapters.store.fields import FIELDS
+    from sitemon_adapters.store.postgres.rows import staging_table_sql
+
+    conn = await asyncpg.connect(pg_dsn, server_settings={"search_path": quote_ident(schema)})
+    try:
+        await conn.execute(staging_table_sql("staging_probe"))
+        staging = [tuple(r) for r in await conn.fetch(_TYPES_SQL, "staging_probe")]
+        for table, extra in (("check_history", "inserted_at"), ("site_status", "updated_at")):
+            columns = {r["name"]: tuple(r) for r in await conn.fetch(_TYPES_SQL, table)}
+            del columns[extra]
+            assert sorted(columns.values()) == sorted(staging), table
+    finally:
+        await conn.close()
+    assert [name for name, _, _ in staging] == [f.column for f in FIELDS]
+    assert {name for name, _, collation in staging if collation == "C"} == {
+        f.column for f in FIELDS if f.type.value == "id"
+    }
+
+
+OUTCOMES = {
+    "up": {},
+    "bad_status": {"ok": False, "status_code": 404},
+    "regex_miss": {"ok": False, "regex_matched": False},
+    "timeout": {"ok": False, "status_code": None, "error_kind": ErrorKind.TIMEOUT},
+}
+
+
+async def test_outcome_and_tags_columns(
+    pg_dsn: str, repo: PostgresStatusRepository, schema: str
+) -> None:
+    batch = [result(f"s-{name}", tags=(name, "x"), **f) for name, f in OUTCOMES.items()]
+    await repo.save(batch)
+    expected = sorted((r.site_id, r.outcome, [r.tags[0], "x"]) for r in batch)
+    for table in ("check_history", "site_status"):
+        rows = await query(pg_dsn, schema, f"SELECT site_id, outcome, tags FROM {table}")
+        assert sorted(tuple(r) for r in rows) == expected
+    grouped = await query(
+        pg_dsn, schema, "SELECT outcome, count(*) AS n FROM check_history GROUP BY outcome"
+    )
+    assert sorted(r["outcome"] for r in grouped) == sorted(OUTCOMES)
+
+
+async def test_a_version_1_schema_gets_outcome_and_tags(pg_dsn: str, schema: str) -> None:
+    from sitemon_adapters.store.postgres.migrations import _bootstrap
+
+    old = [result(f"s-{name}", **fields) for name, fields in OUTCOMES.items()]
+    v1 = "check_id, site_id, url, region, started_at, ok, total_ms, status_code, regex_matched,"
+    v1 += " bytes_read, error_kind, error_message"
+    conn = await asyncpg.connect(pg_dsn, server_settings={"search_path": quote_ident(schema)})
+    try:  # the schema as the previous release left it
+        await _bootstrap(conn, schema)
+        await conn.execute(load_migrations()[0].sql)
+        await conn.execute(f"INSERT INTO {LEDGER} (version, name) VALUES (1, 'initial')")
+        for table in ("check_history", "site_status"):
+            await conn.executemany(
+                f"INSERT INTO {table} ({v1}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+                [
+                    (r.check_id, r.site_id, r.url, r.region, r.started_at, r.ok, r.total_ms,
+                     r.status_code, r.regex_matched, r.bytes_read, r.error_kind.value,
+                     r.error_message)
+                    for r in old
+                ],
+            )  # fmt: skip
+    finally:
+        await conn.close()
+    async with PostgresStatusRepository(pg_dsn, schema=schema) as repository:
+        assert 2 in await repository.migrate()
+        assert [s.latest for s in await repository.latest()] == sorted(old, key=_site)
+    for table in ("check_history", "site_status"):
+        rows = await query(pg_dsn, schema, f"SELECT site_id, outcome, tags FROM {table}")
+        assert sorted(tuple(r) for r in rows) == sorted((r.site_id, r.outcome, []) for r in old)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import pathlib
 import sqlite3
 import uuid
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from sitemon_adapters.store.sqlite.repository import SqliteStatusRepository
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings, SiteStatus
+from sitemon_core.ordering import order_key
 from sitemon_core.ports import StatusRepository
 from tests.strategies import check_results
 
@@ -142,6 +144,23 @@ async def test_same_start_time_resolves_by_check_id_whatever_the_order(
     assert (await repository.latest())[0].latest == high
 
 
+@pytest.mark.parametrize("arrival", list(itertools.permutations(range(3))), ids=str)
+async def test_ties_resolve_by_the_core_rule_whatever_the_arrival(
+    repository: StatusRepository, arrival: tuple[int, ...]
+) -> None:
+    # Same start time, ids whose code point order differs from most locales' collation
+    # ("B" < "a" < "é" by code point): every store must pick the winner the core's
+    # ordering picks, whether the tied results arrive in one batch or one by one.
+    tied = [result(check_id=c, ok=c != "a") for c in ("a", "é", "B")]
+    first, *rest = (tied[i] for i in arrival)
+    await repository.save([first])
+    await repository.save(rest)
+    winner = max(tied, key=order_key)
+    assert winner.check_id == "é"
+    assert (await repository.latest())[0].latest == winner
+    assert await repository.history("site-a") == sorted(tied, key=order_key, reverse=True)
+
+
 async def test_replaying_a_batch_changes_nothing(repository: StatusRepository) -> None:
     batch = [result("a", 0), result("a", 1), result("b", 0)]
     await repository.save(batch)
@@ -216,10 +235,33 @@ async def test_every_field_round_trips(repository: StatusRepository) -> None:
         timings=PhaseTimings(
             dns_ms=0.1, connect_ms=None, tls_ms=3e-300, ttfb_ms=1e300, transfer_ms=7.0
         ),
+        tags=("prod", "team=web", "ünï ✓", ""),
     )
     await repository.save([full])
     assert await repository.history("full") == [full]
     assert (await repository.latest())[0].latest == full
+
+
+# One result per outcome the model computes: up, bad_status, regex_miss, an error kind.
+OUTCOMES = {
+    "up": {},
+    "bad_status": {"ok": False, "status_code": 404},
+    "regex_miss": {"ok": False, "regex_matched": False},
+    "timeout": {"ok": False, "status_code": None, "error_kind": ErrorKind.TIMEOUT},
+}
+
+
+async def test_outcome_and_tags_are_read_back(repository: StatusRepository) -> None:
+    batch = [
+        result(f"site-{name}", tags=(name, "prod"), **fields) for name, fields in OUTCOMES.items()
+    ]
+    assert [r.outcome for r in batch] == list(OUTCOMES)
+    await repository.save(batch)
+    latest = [s.latest for s in await repository.latest()]
+    by_site = sorted(batch, key=lambda r: r.site_id)
+    assert [(r.outcome, r.tags) for r in latest] == [(r.outcome, r.tags) for r in by_site]
+    for r in batch:
+        assert await repository.history(r.site_id) == [r]
 
 
 @settings(
@@ -244,13 +286,9 @@ async def test_arbitrary_results_round_trip(
 
     latest = {s.site_id: s.latest for s in await repository.latest()}
     for site_id in {r.site_id for r in batch}:
-        expected = sorted((r for r in batch if r.site_id == site_id), key=_order, reverse=True)
+        expected = sorted((r for r in batch if r.site_id == site_id), key=order_key, reverse=True)
         assert await repository.history(site_id) == expected
         assert latest[site_id] == expected[0]
-
-
-def _order(r: CheckResult) -> tuple[datetime, str]:
-    return (r.started_at, r.check_id)
 
 
 # --- history retention ---
@@ -308,29 +346,52 @@ async def test_sqlite_migrate_is_idempotent(tmp_path: pathlib.Path) -> None:
         assert conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == [
             (1,),
             (2,),
+            (3,),
         ]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 async def test_sqlite_version_1_database_is_upgraded_in_place(tmp_path: pathlib.Path) -> None:
-    from sitemon_adapters.store.sqlite.repository import MIGRATIONS
-
     path = str(tmp_path / "v1.db")
-    kept = result()
-    with contextlib.closing(sqlite3.connect(path)) as conn:  # as the first release left it
-        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        for statement in MIGRATIONS[0]:
-            conn.execute(statement)
-        conn.execute("INSERT INTO schema_version VALUES (1)")
-        conn.commit()
+    kept = result(started_at=T0)
+    _old_sqlite_database(path, 1, [kept])  # as the first release left it
     async with SqliteStatusRepository(path) as repo:
-        await repo.save([kept])  # works on version 1 ...
         await repo.migrate()
-        assert await repo.history("site-a") == [kept]  # ... and survives the upgrade
+        assert await repo.history("site-a") == [kept]  # survives the upgrade
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (2,)
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (3,)
         indexes = {row[1] for row in conn.execute("PRAGMA index_list(check_history)")}
         assert "check_history_started" in indexes
+
+
+def _old_sqlite_database(path: str, version: int, results: list[CheckResult]) -> None:
+    """A database at schema ``version`` (1 or 2), holding ``results`` in both tables as
+    that release stored them (no outcome, no tags)."""
+    from sitemon_adapters.store.sqlite.repository import MIGRATIONS
+    from sitemon_adapters.store.sqlite.rows import result_to_row
+
+    old_columns = _V2_COLUMNS
+    placeholders = ", ".join("?" * len(old_columns))
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for number, statements in enumerate(MIGRATIONS[:version], start=1):
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (?)", (number,))
+        rows = [result_to_row(r)[: len(old_columns)] for r in results]
+        for table in ("check_history", "site_status"):
+            conn.executemany(
+                f"INSERT INTO {table} ({', '.join(old_columns)}) VALUES ({placeholders})", rows
+            )
+        conn.commit()
+
+
+# The columns of schema versions 1 and 2, which the current ones extend at the end.
+_V2_COLUMNS = (
+    "check_id", "site_id", "url", "region", "started_at", "ok", "total_ms", "status_code",
+    "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms", "regex_matched",
+    "bytes_read", "final_url", "error_kind", "error_message",
+)  # fmt: skip
 
 
 async def test_sqlite_locked_database_is_a_retriable_error(tmp_path: pathlib.Path) -> None:
@@ -362,3 +423,48 @@ async def test_sqlite_naive_datetime_is_a_non_retriable_error(tmp_path: pathlib.
             await repo.save([result("other"), naive])
         assert not caught.value.retriable
         assert await repo.latest() == []  # the whole batch was rolled back
+
+
+def _sqlite_columns(path: str, table: str) -> list[tuple[str, str]]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return [(row[1], row[2]) for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+async def test_sqlite_tables_have_the_declared_fields(tmp_path: pathlib.Path) -> None:
+    # Fails when a field is added to store.fields without a migration adding its column.
+    from sitemon_adapters.store.fields import FIELDS
+    from sitemon_adapters.store.sqlite.rows import SQL_TYPES
+
+    path = str(tmp_path / "fields.db")
+    async with SqliteStatusRepository(path) as repo:
+        await repo.migrate()
+    declared = [(f.column, SQL_TYPES[f.type]) for f in FIELDS]
+    assert _sqlite_columns(path, "check_history") == declared
+    assert _sqlite_columns(path, "site_status") == declared
+
+
+async def test_sqlite_stores_the_outcome_and_json_tags(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "outcome.db")
+    batch = [result(f"s-{name}", tags=(name, "x"), **f) for name, f in OUTCOMES.items()]
+    async with SqliteStatusRepository(path) as repo:
+        await repo.migrate()
+        await repo.save(batch)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        for table in ("check_history", "site_status"):
+            rows = conn.execute(f"SELECT site_id, outcome, tags FROM {table} ORDER BY site_id")
+            assert rows.fetchall() == sorted(
+                (r.site_id, r.outcome, f'["{r.tags[0]}", "x"]') for r in batch
+            )
+
+
+async def test_sqlite_version_2_database_gets_outcome_and_tags(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "v2.db")
+    old = [result(f"s-{name}", **fields) for name, fields in OUTCOMES.items()]
+    _old_sqlite_database(path, 2, old)  # as the previous release left it
+    async with SqliteStatusRepository(path) as repo:
+        await repo.migrate()
+        assert [s.latest for s in await repo.latest()] == sorted(old, key=lambda r: r.site_id)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        for table in ("check_history", "site_status"):
+            rows = conn.execute(f"SELECT site_id, outcome, tags FROM {table} ORDER BY site_id")
+            assert rows.fetchall() == sorted((r.site_id, r.outcome, "[]") for r in old)

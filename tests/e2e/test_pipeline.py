@@ -16,7 +16,7 @@ from tests.e2e.procs import SitemonProcess, message_is, wait_until, write_config
 def behaviour_sites(base: str, refused: str) -> list[dict[str, Any]]:
     common = {"interval": "1s", "timeout": "700ms"}
     return [
-        {"id": "ok", "url": f"{base}/ok", **common},
+        {"id": "ok", "url": f"{base}/ok", "tags": ["team=web", "prod"], **common},
         {"id": "not-found", "url": f"{base}/status/404", **common},
         {"id": "server-error", "url": f"{base}/status/500", **common},
         {"id": "slow", "url": f"{base}/slow/5", **common},
@@ -34,6 +34,17 @@ EXPECTED = {  # site -> (ok, status_code, error_kind, regex_matched)
     "regex-hit": (True, 200, "none", True),
     "regex-miss": (False, 200, "none", False),
     "refused": (False, None, "connect", None),
+}
+
+
+OUTCOMES = {
+    "ok": "up",
+    "not-found": "bad_status",
+    "server-error": "bad_status",
+    "slow": "timeout",
+    "regex-hit": "up",
+    "regex-miss": "regex_miss",
+    "refused": "connect",
 }
 
 
@@ -103,6 +114,12 @@ async def test_results_flow_from_producer_to_postgres(
         "SELECT site_id, max(started_at) AS t FROM check_history GROUP BY site_id"
     )
     assert {r["site_id"]: r["t"] for r in newest} == {k: v["started_at"] for k, v in latest.items()}
+    # The outcome tells a 404 from a regex miss; the site's tags travel with every result.
+    assert {k: (v["outcome"], v["tags"]) for k, v in latest.items()} == {
+        site_id: (outcome, ["prod", "team=web"] if site_id == "ok" else [])
+        for site_id, outcome in OUTCOMES.items()
+    }
+    assert await pg.fetchval("SELECT count(*) FROM check_history WHERE outcome IS NULL") == 0
 
 
 async def _checks_logged(proc: SitemonProcess, n: int) -> bool:

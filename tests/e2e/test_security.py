@@ -881,8 +881,8 @@ def test_a_0600_config_with_0600_secret_files_loads(tmp_path: Path) -> None:
 
     config = load_config(config_path)
 
-    assert config.kafka.sasl_password == KAFKA_PASSWORD
-    assert config.kafka.ssl_password == CLIENT_KEY_PASSWORD
+    assert config.kafka.connection.sasl_password == KAFKA_PASSWORD
+    assert config.kafka.connection.ssl_password == CLIENT_KEY_PASSWORD
     assert PG_PASSWORD in config.postgres.dsn
     assert_no_secret(repr(config), "repr(config)")
     done = check_config(config_path, {})

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from sitemon_adapters.codec.avro import (
     CURRENT_SCHEMA_FILE,
     HEADER_LEN,
+    MAGIC,
+    PREVIOUS_SCHEMA_FILE,
     AvroCheckResultCodec,
     DecodeError,
     EncodeError,
@@ -125,7 +127,46 @@ def test_reference_library_reads_the_body_with_the_published_schema(result: Chec
         "final_url": result.final_url,
         "error_kind": result.error_kind.value,
         "error_message": result.error_message,
+        "outcome": result.outcome,
+        "tags": list(result.tags),
     }
+
+
+# --- schema evolution: version 1 (the previous release) <-> version 2 (outcome, tags) ---
+
+SCHEMA_V1 = avro.schema.parse(PREVIOUS_SCHEMA_FILE.read_text(encoding="utf-8"))
+SCHEMA_V2 = avro.schema.parse(CURRENT_SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def test_version_2_adds_outcome_and_tags_with_defaults_and_nothing_else() -> None:
+    old, new = load_schema(PREVIOUS_SCHEMA_FILE), load_schema()
+    added = new["fields"][len(old["fields"]) :]
+    assert new["fields"][: len(old["fields"])] == old["fields"]
+    assert [(f["name"], f["default"]) for f in added] == [("outcome", None), ("tags", [])]
+
+
+@given(check_results(alphabet=ANY_CHARACTERS))
+@settings(max_examples=50)
+def test_a_reader_on_version_1_reads_version_2_records(result: CheckResult) -> None:
+    # The Apache library is the judge: schema resolution as the specification defines it.
+    body = io.BytesIO(CODEC.encode(result)[HEADER_LEN:])
+    reader = avro.io.DatumReader(writers_schema=SCHEMA_V2, readers_schema=SCHEMA_V1)
+    record = reader.read(avro.io.BinaryDecoder(body))
+    assert record == {**_as_record(result), "started_at": result.started_at}
+    assert "outcome" not in record and "tags" not in record
+
+
+@given(check_results(alphabet=ANY_CHARACTERS))
+@settings(max_examples=50)
+def test_a_reader_on_version_2_reads_version_1_records(result: CheckResult) -> None:
+    body = io.BytesIO()
+    avro.io.DatumWriter(SCHEMA_V1).write(_as_record(result), avro.io.BinaryEncoder(body))
+    reader = avro.io.DatumReader(writers_schema=SCHEMA_V1, readers_schema=SCHEMA_V2)
+    record = reader.read(avro.io.BinaryDecoder(io.BytesIO(body.getvalue())))
+    assert record == {**_as_record(result), "outcome": None, "tags": []}
+    # ... and so does the codec, finding version 1 by its fingerprint in the frame.
+    frame = MAGIC + schema_fingerprint(load_schema(PREVIOUS_SCHEMA_FILE)) + body.getvalue()
+    assert CODEC.decode(frame) == attrs.evolve(result, tags=())
 
 
 def test_frame_is_marker_then_little_endian_crc64_fingerprint() -> None:

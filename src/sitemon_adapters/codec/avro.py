@@ -26,7 +26,8 @@ from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
 SCHEMA_DIR = Path(__file__).parent / "schemas"
-CURRENT_SCHEMA_FILE = SCHEMA_DIR / "check_result.avsc"
+CURRENT_SCHEMA_FILE = SCHEMA_DIR / "check_result.avsc"  # version 2
+PREVIOUS_SCHEMA_FILE = SCHEMA_DIR / "check_result.1.avsc"
 
 # A dict lookup is cheaper than ErrorKind(value)'s enum machinery on the hot decode path.
 _ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
@@ -70,7 +71,8 @@ def schema_fingerprint(schema: str | list[Any] | dict[str, Any]) -> bytes:
 
 
 def _shipped_schemas() -> list[dict[str, Any]]:
-    # Older versions are kept next to the current one as check_result.<version>.avsc.
+    # Older versions are kept next to the current one as check_result.<version>.avsc, so
+    # records written by scanners of an earlier release still decode (with defaults).
     return [load_schema(path) for path in sorted(SCHEMA_DIR.glob("check_result*.avsc"))]
 
 
@@ -193,6 +195,8 @@ def _to_record(result: CheckResult, started_at_micros: int) -> dict[str, Any]:
         "final_url": result.final_url,
         "error_kind": result.error_kind.value,
         "error_message": result.error_message,
+        "outcome": result.outcome,
+        "tags": result.tags,
     }
 
 
@@ -219,4 +223,6 @@ def _from_record(record: Any) -> CheckResult:
         final_url=record["final_url"],
         error_kind=_ERROR_KINDS[record["error_kind"]],
         error_message=record["error_message"],
+        # ``outcome`` is not read back: the model derives it from the fields above.
+        tags=tuple(record["tags"]),
     )

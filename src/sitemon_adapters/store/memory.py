@@ -7,21 +7,12 @@ from datetime import datetime
 
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
-
-
-def newer(candidate: CheckResult, current: CheckResult | None) -> bool:
-    """Whether ``candidate`` should replace ``current`` as a site's latest result.
-
-    Later start time wins; equal times fall back to the check id so the rule is total and
-    every adapter agrees on the winner whatever the delivery order.
-    """
-    if current is None:
-        return True
-    return (candidate.started_at, candidate.check_id) > (current.started_at, current.check_id)
+from sitemon_core.ordering import newer, order_key
 
 
 class InMemoryStatusRepository:
-    """Keeps everything in dicts; same semantics as the SQL repositories."""
+    """Keeps everything in dicts; same semantics as the SQL repositories (the latest result
+    per site by ``sitemon_core.ordering``)."""
 
     def __init__(self) -> None:
         self._latest: dict[str, CheckResult] = {}
@@ -49,7 +40,7 @@ class InMemoryStatusRepository:
             for r in self._history.values()
             if r.site_id == site_id and (since is None or r.started_at >= since)
         ]
-        rows.sort(key=lambda r: (r.started_at, r.check_id), reverse=True)
+        rows.sort(key=order_key, reverse=True)
         return rows[:limit]
 
     async def prune_history(self, started_before: datetime, *, max_rows: int) -> int:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, unquote_plus, urlsplit
+from urllib.parse import urlsplit
 
+import attrs
 import yaml
 
+from sitemon_adapters.bus.kafka.connection import KafkaConnection
+from sitemon_adapters.store.postgres.dsn import dsn_passwords
 from sitemon_cli.config.model import (
+    DEFAULT_KAFKA,
     Config,
     KafkaSettings,
     PersisterSettings,
@@ -132,8 +136,8 @@ def secrets_of(config: Config) -> list[str]:
     """The secret values of ``config``: the Kafka passwords, the DSN's password (as written,
     percent-encoded, and decoded) and the values of credential headers of the sites."""
     values = [
-        config.kafka.sasl_password,
-        config.kafka.ssl_password,
+        config.kafka.connection.sasl_password,
+        config.kafka.connection.ssl_password,
         *dsn_passwords(config.postgres.dsn),
     ]
     for site in config.sites:
@@ -141,28 +145,6 @@ def secrets_of(config: Config) -> list[str]:
             if name.lower() in _SECRET_HEADERS:
                 values += [value, value.partition(" ")[2]]  # "Bearer <token>": the token too
     return [v for v in values if v]
-
-
-def dsn_passwords(dsn: str) -> list[str]:
-    """Passwords in a PostgreSQL DSN: the URL's user info, ``?password=`` and
-    ``?sslpassword=`` parameters, or a ``password=`` keyword (as written and decoded)."""
-    found: list[str] = []
-    try:
-        parts = urlsplit(dsn)
-        userinfo = parts.netloc.rpartition("@")[0]
-        if ":" in userinfo:
-            found.append(userinfo.split(":", 1)[1])
-        for param in parts.query.split("&"):
-            key, _, value = param.partition("=")
-            if key in ("password", "sslpassword") and value:
-                found.append(value)
-    except ValueError:
-        pass
-    for word in dsn.split():
-        key, _, value = word.partition("=")
-        if key.strip() in ("password", "sslpassword") and value:
-            found.append(value.strip("'"))
-    return list(dict.fromkeys(f for raw in found for f in (raw, unquote(raw), unquote_plus(raw))))
 
 
 def listen_address(sec: Section, path: str, raw: Any) -> tuple[str, int]:
@@ -217,8 +199,12 @@ def _secret(sec: Section, name: str) -> str | None:
         raise sec.error(sec.key(f"{name}_file"), f"cannot read: {exc.strerror or exc}") from exc
 
 
+_CONNECTION_KEYS = set(attrs.fields_dict(KafkaConnection))
 _KAFKA_KEYS = (
-    set(KafkaSettings.__annotations__) - {"session_timeout_s"} | {"session_timeout"} | _FILE_KEYS
+    set(attrs.fields_dict(KafkaSettings)) - {"connection", "session_timeout_s"}
+    | _CONNECTION_KEYS
+    | {"session_timeout"}
+    | _FILE_KEYS
 )
 # The broker's default group.min.session.timeout.ms and group.max.session.timeout.ms.
 _SESSION_TIMEOUT_RANGE_S = (6.0, 1800.0)
@@ -237,7 +223,7 @@ def _session_timeout(sec: Section) -> float | None:
 
 
 def _kafka(sec: Section) -> KafkaSettings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         k: sec.get(k, text, None)
         for k in (
             "bootstrap_servers",
@@ -269,7 +255,12 @@ def _kafka(sec: Section) -> KafkaSettings:
             sec.key("sasl_mechanism"),
             f"security_protocol {protocol} needs sasl_mechanism and sasl_username",
         )
-    return KafkaSettings(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]
+    given = {k: v for k, v in values.items() if v is not None}
+    connection = {k: v for k, v in given.items() if k in _CONNECTION_KEYS}
+    return KafkaSettings(
+        connection=attrs.evolve(DEFAULT_KAFKA, **connection),
+        **{k: v for k, v in given.items() if k not in _CONNECTION_KEYS},
+    )
 
 
 def _postgres(sec: Section) -> PostgresSettings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from sitemon_adapters.bus.kafka.connection import KafkaConnection
 from sitemon_core.models import Site
 
 
@@ -22,29 +23,27 @@ class ScannerSettings:
     dns_cache_ttl_s: int | None = None
 
 
+DEFAULT_KAFKA = KafkaConnection(bootstrap_servers="127.0.0.1:9092")
+
+
 @attrs.frozen(kw_only=True)
 class KafkaSettings:
-    """Where and how to reach Kafka. Secrets come from ``${ENV}`` references or files."""
+    """Where and how to reach Kafka. Secrets come from ``${ENV}`` references or files.
 
-    bootstrap_servers: str = "127.0.0.1:9092"
+    ``connection`` (servers, TLS files, SASL credentials) is the adapter's own type, built
+    by the loader from the same keys of the ``bus.kafka`` section.
+    """
+
+    connection: KafkaConnection = DEFAULT_KAFKA
     topic: str = "sitemon.check-results"
     dead_letter_topic: str = "sitemon.check-results.dlq"
     group_id: str = "sitemon-persister"
-    client_id: str = "sitemon"
     partitions: int = 6
     replication_factor: int = 1
     max_buffered: int = 100_000
     # How long the group waits for a silent consumer before moving its partitions: the
     # failover time after a consumer dies. Kafka brokers accept 6 s to 30 min by default.
     session_timeout_s: float = 10.0
-    security_protocol: str = "PLAINTEXT"
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-    ssl_password: str | None = attrs.field(default=None, repr=False)
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -1,9 +1,37 @@
-"""Kafka adapters (aiokafka): the results publisher, the persister's subscriber, topics."""
+"""Kafka adapters (aiokafka): the results publisher, the persister's subscriber, topics.
 
-from sitemon_adapters.bus.kafka.admin import ensure_topics
+The driver loads on first use of a name that needs it, so the configuration loader can
+use ``connection.KafkaConnection`` (plain settings) without loading aiokafka.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from sitemon_adapters.bus.kafka.connection import KafkaConnection
-from sitemon_adapters.bus.kafka.publisher import KafkaStatusPublisher, PublisherStats
-from sitemon_adapters.bus.kafka.subscriber import KafkaStatusSubscriber, SubscriberStats
+
+if TYPE_CHECKING:
+    from sitemon_adapters.bus.kafka.admin import ensure_topics
+    from sitemon_adapters.bus.kafka.publisher import KafkaStatusPublisher, PublisherStats
+    from sitemon_adapters.bus.kafka.subscriber import KafkaStatusSubscriber, SubscriberStats
+
+_LAZY = {
+    "ensure_topics": "admin",
+    "KafkaStatusPublisher": "publisher",
+    "PublisherStats": "publisher",
+    "KafkaStatusSubscriber": "subscriber",
+    "SubscriberStats": "subscriber",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The driver-backed names, imported when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "KafkaConnection",

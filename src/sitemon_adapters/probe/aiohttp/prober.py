@@ -21,6 +21,7 @@ from sitemon_adapters.probe.aiohttp.tls import current_check, system_tls_context
 from sitemon_adapters.probe.aiohttp.trace import PhaseTrace, phase_trace_config
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
+from sitemon_adapters.probe.tags import result_tags
 from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
 from sitemon_core.ports import Clock
 
@@ -127,26 +128,14 @@ class AiohttpSiteProber:
         trace = PhaseTrace(self._clock.monotonic)
         exchange = _Exchange()
         exchange.deadline = time.monotonic() + site.timeout_s
-        kind, message = ErrorKind.NONE, ""
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
-        token = current_check.set(trace)
-        try:
-            async with asyncio.timeout(site.timeout_s + TIMEOUT_GRACE_S):
-                await self._exchange(session, site, trace, exchange)
-        except RegexTimeoutError:
-            kind, message = ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
-        except Exception as exc:  # any target failure; CancelledError is not an Exception
-            kind, message = classify(exc, site, trace.stage)
-        finally:
-            current_check.reset(token)
+        kind, message = await self._attempt(session, site, trace, exchange)
         # Phases still open end now, *before* the total is taken: the other order let a
         # pause between the two clock reads (GC, a busy host) make the phases add up to
         # more than the whole check.
         timings = trace.timings()
         total_ms = (self._clock.monotonic() - start) * 1000.0
-        if exchange.too_large and kind is ErrorKind.NONE:
-            kind, message = ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
@@ -162,7 +151,28 @@ class AiohttpSiteProber:
             final_url=exchange.final_url,
             error_kind=kind,
             error_message=message,
+            tags=result_tags(site.tags),
         )
+
+    async def _attempt(
+        self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange
+    ) -> tuple[ErrorKind, str]:
+        """Run the exchange within the site's timeout; how it failed, classified."""
+        token = current_check.set(trace)
+        try:
+            async with asyncio.timeout(site.timeout_s + TIMEOUT_GRACE_S):
+                await self._exchange(session, site, trace, out)
+        except RegexTimeoutError:
+            return ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
+        except Exception as exc:  # any target failure; CancelledError is not an Exception
+            if out.status is None and trace.redirect_status is not None:
+                _after_redirect(exc, trace, out)
+            return classify(exc, site, trace.stage)
+        finally:
+            current_check.reset(token)
+        if out.too_large:
+            return ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
+        return ErrorKind.NONE, ""
 
     async def _exchange(
         self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange
@@ -207,6 +217,18 @@ class AiohttpSiteProber:
                 keep.append(chunk)
         out.too_large = out.bytes_read >= limit
         return b"".join(keep) if keep else b""
+
+
+def _after_redirect(exc: Exception, trace: PhaseTrace, out: _Exchange) -> None:
+    """A check that ended after a redirect (a loop, a bad Location, a dead next hop)
+    reports what libcurl reports, so both engines record the same exchange: the status of
+    the last response read, and the URL the check was at: the redirect's own when no more
+    redirects were allowed, else the one it was going to (when it was a URL)."""
+    out.status = trace.redirect_status
+    if isinstance(exc, aiohttp.TooManyRedirects) or trace.next_url is None:
+        out.final_url = trace.redirect_url
+    else:
+        out.final_url = trace.next_url
 
 
 def _decode(body: bytes, charset: str | None) -> str:

@@ -32,6 +32,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from sitemon_adapters.probe.http_common.stages import (
     CONNECTING,
@@ -66,6 +67,9 @@ class PhaseTrace:
         "_untimed",
         "connect",
         "dns",
+        "next_url",
+        "redirect_status",
+        "redirect_url",
         "stage",
         "tls",
         "transfer",
@@ -86,6 +90,11 @@ class PhaseTrace:
         self.ttfb: float | None = None
         self.transfer: float | None = None
         self.stage = "starting"
+        # The last redirect response read and where it pointed: what the check reports
+        # when it ends before a final response (see ``redirected``).
+        self.redirect_status: int | None = None
+        self.redirect_url: str | None = None
+        self.next_url: str | None = None
 
     def connection_started(self) -> None:
         """A new connection is being opened (once per hop with fresh connections)."""
@@ -136,6 +145,17 @@ class PhaseTrace:
             self.stage = READING
         else:
             self.stage = "following a redirect"
+
+    def redirected(self, response: aiohttp.ClientResponse) -> None:
+        """A redirect response arrived: remember its status, its URL and its target."""
+        self.response_started(final=False)
+        self.redirect_status = response.status
+        self.redirect_url = str(response.url)
+        location = response.headers.get("Location")
+        try:
+            self.next_url = str(response.url.join(URL(location))) if location else None
+        except ValueError:  # a Location that is no URL: aiohttp fails the check on it
+            self.next_url = None
 
     def body_ended(self) -> None:
         """The body read ended (complete, or stopped at the cap)."""
@@ -191,8 +211,10 @@ async def _on_headers_sent(
     _state(ctx).headers_sent(params.url.scheme == "https")
 
 
-async def _on_redirect(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-    _state(ctx).response_started(final=False)
+async def _on_redirect(
+    _s: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestRedirectParams
+) -> None:
+    _state(ctx).redirected(params.response)
 
 
 async def _on_request_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:

@@ -2,12 +2,34 @@
 
 Two queries worth knowing when looking at the data by hand (psql, Grafana...):
 ``LATEST_STATUS_SQL`` and ``RESPONSE_TIMES_SQL`` below.
+
+The driver (asyncpg) loads on first use of a name that needs it, so the configuration
+loader can use ``dsn`` without loading it.
 """
 
 from __future__ import annotations
 
-from sitemon_adapters.store.postgres.migrations import apply_migrations, load_migrations
-from sitemon_adapters.store.postgres.repository import PostgresStatusRepository
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sitemon_adapters.store.postgres.migrations import apply_migrations, load_migrations
+    from sitemon_adapters.store.postgres.repository import PostgresStatusRepository
+
+_LAZY = {
+    "PostgresStatusRepository": "repository",
+    "apply_migrations": "migrations",
+    "load_migrations": "migrations",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The driver-backed names, imported when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 # The latest status of every site (one row per site, kept current by the persisters).
 LATEST_STATUS_SQL = """\

@@ -8,9 +8,9 @@ schema is not retriable, since a redelivery would fail the same way.
 from __future__ import annotations
 
 import ssl
-from urllib.parse import unquote, urlsplit
+from collections.abc import Sequence
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; typed at our boundary
+import asyncpg  # no stubs (see [tool.mypy] overrides); typed at our boundary
 
 from sitemon_core.errors import RepositoryError
 
@@ -64,31 +64,19 @@ def is_retriable(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
-def dsn_password(dsn: str) -> str | None:
-    """The password embedded in ``dsn``, if any (URL or ``password=`` keyword form)."""
-    try:
-        password = urlsplit(dsn).password
-    except ValueError:
-        password = None
-    if password:
-        return unquote(password)
-    for part in dsn.split():
-        key, _, value = part.partition("=")
-        if key.strip() == "password" and value:
-            return value.strip("'")
-    return None
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every occurrence of each of ``secrets`` masked, longest first (a
+    shorter variant may be part of a longer one)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
-def scrub(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` masked."""
-    return text.replace(secret, "***") if secret else text
-
-
-def translate(exc: BaseException, operation: str, secret: str | None) -> RepositoryError:
+def translate(exc: BaseException, operation: str, secrets: Sequence[str]) -> RepositoryError:
     """A ``RepositoryError`` for ``exc``, raised while doing ``operation``.
 
-    The message names the exception type and SQLSTATE but never ``secret`` (the DSN's
-    password), even if a driver message happened to quote it.
+    The message names the exception type and SQLSTATE but never one of ``secrets`` (the
+    DSN's passwords, see ``dsn.dsn_passwords``), even if a driver message quoted it.
     """
     detail, retriable = _describe(exc), is_retriable(exc)
     first = exc.__context__
@@ -98,7 +86,7 @@ def translate(exc: BaseException, operation: str, secret: str | None) -> Reposit
         detail += f" (after {_describe(first)})"
         retriable = retriable or is_retriable(first)
     return RepositoryError(
-        f"PostgreSQL {operation} failed: {scrub(detail, secret)}", retriable=retriable
+        f"PostgreSQL {operation} failed: {scrub(detail, secrets)}", retriable=retriable
     )
 
 
@@ -107,13 +95,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}" + (f" [{state}]" if state else "") + f": {exc}"
 
 
-def leaks(exc: BaseException, secret: str | None) -> bool:
-    """Whether ``exc`` or anything it chains to mentions ``secret``."""
+def leaks(exc: BaseException, secrets: Sequence[str]) -> bool:
+    """Whether ``exc`` or anything it chains to mentions one of ``secrets``."""
     seen: set[int] = set()
     current: BaseException | None = exc
-    while secret and current is not None and id(current) not in seen:
+    while secrets and current is not None and id(current) not in seen:
         seen.add(id(current))
-        if secret in str(current) or secret in repr(current.args):
+        text, args = str(current), repr(current.args)
+        if any(secret in text or secret in args for secret in secrets):
             return True
         current = current.__cause__ or current.__context__
     return False

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; typed at our boundary
+import asyncpg  # no stubs (see [tool.mypy] overrides); typed at our boundary
 
 # Any fixed 64-bit key works; it only has to be the same for every sitemon process and
 # unlikely to collide with another application's advisory locks ("sitemon" + 1).

@@ -17,9 +17,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; typed at our boundary
+import asyncpg  # no stubs (see [tool.mypy] overrides); typed at our boundary
 
-from sitemon_adapters.store.postgres.errors import TRANSLATED, dsn_password, leaks, translate
+from sitemon_adapters.store.postgres.dsn import dsn_passwords
+from sitemon_adapters.store.postgres.errors import TRANSLATED, leaks, translate
 from sitemon_adapters.store.postgres.migrations import apply_migrations, quote_ident
 from sitemon_adapters.store.postgres.rows import (
     COLUMN_LIST,
@@ -27,6 +28,7 @@ from sitemon_adapters.store.postgres.rows import (
     clean_text,
     record_to_result,
     result_to_record,
+    staging_table_sql,
 )
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
@@ -36,20 +38,14 @@ STAGING = "sitemon_staging"
 # Created once per connection (IF NOT EXISTS: after a reconnect it is simply made again)
 # and emptied by every commit. Re-creating it per batch (ON COMMIT DROP) measured the same
 # speed but writes and deletes catalog rows on every batch, bloating pg_class/pg_attribute.
-_CREATE_STAGING = f"""
-CREATE TEMP TABLE IF NOT EXISTS {STAGING} (
-    check_id text COLLATE "C", site_id text COLLATE "C", url text, region text,
-    started_at timestamptz, ok boolean, total_ms double precision, status_code integer,
-    dns_ms double precision, connect_ms double precision, tls_ms double precision,
-    ttfb_ms double precision, transfer_ms double precision, regex_matched boolean,
-    bytes_read bigint, final_url text, error_kind text, error_message text
-) ON COMMIT DELETE ROWS"""
+_CREATE_STAGING = staging_table_sql(STAGING)
 
 # Rows are inserted and upserted in key order so two persisters saving overlapping
 # batches (a replay after a rebalance) take row locks in the same order instead of
 # deadlocking (a deadlock would still only be a retriable error; the sort costs ~nothing).
 # DISTINCT ON keeps one row per site: ON CONFLICT DO UPDATE cannot touch a row twice.
-# The WHERE clause is the ``newer`` rule: later started_at wins, then the larger check_id.
+# ORDER BY and the WHERE clause are ``sitemon_core.ordering``: later started_at wins, then
+# the larger check_id (COLLATE "C": code point order, as Python compares str).
 _MERGE = f"""
 INSERT INTO check_history ({COLUMN_LIST})
 SELECT {COLUMN_LIST} FROM {STAGING} ORDER BY check_id
@@ -108,7 +104,7 @@ class PostgresStatusRepository:
         if not schema:
             raise ValueError("schema must not be empty")
         self._dsn = dsn
-        self._secret = dsn_password(dsn)
+        self._secrets = dsn_passwords(dsn)
         self._schema = schema
         self._pool_min = pool_min
         self._pool_max = pool_max
@@ -230,8 +226,8 @@ class PostgresStatusRepository:
             raise self._error(exc, operation) from self._cause(exc)
 
     def _error(self, exc: BaseException, operation: str) -> RepositoryError:
-        return translate(exc, operation, self._secret)
+        return translate(exc, operation, self._secrets)
 
     def _cause(self, exc: BaseException) -> BaseException | None:
         # Keep the driver exception for debugging unless it would print the password.
-        return None if leaks(exc, self._secret) else exc
+        return None if leaks(exc, self._secrets) else exc

@@ -1,23 +1,50 @@
-"""CheckResult <-> asyncpg record, for PostgreSQL's native types.
+"""CheckResult <-> asyncpg record and the staging table, derived from ``store.fields``.
 
-The shared ``sitemon_adapters.store.rows`` stores ``started_at`` as integer microseconds (for
-SQLite); PostgreSQL has ``timestamptz`` with the same microsecond precision, so this
-module passes datetimes through; the column order (which the SQL and the binary COPY
-depend on) is the shared one.
+PostgreSQL has ``timestamptz`` with microsecond precision, so datetimes pass through;
+text is cleaned of what PostgreSQL cannot store; tags are a ``text[]``. The column order
+(which the SQL and the binary COPY depend on) is the shared one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sitemon_adapters.store.rows import COLUMNS
-from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings
+from sitemon_adapters.store.fields import (
+    COLUMN_LIST,
+    COLUMNS,
+    FIELDS,
+    Row,
+    ValueType,
+    row_reader,
+    row_writer,
+)
+from sitemon_core.models import ErrorKind
 
-COLUMN_LIST = ", ".join(COLUMNS)
+__all__ = [
+    "COLUMNS",
+    "COLUMN_LIST",
+    "SQL_TYPES",
+    "Record",
+    "clean_text",
+    "record_to_result",
+    "result_to_record",
+    "staging_table_sql",
+]
 
-Record = tuple[Any, ...]
+Record = Row
+
+# The column type of each value type, as the migrations declare it.
+SQL_TYPES = {
+    ValueType.ID: 'text COLLATE "C"',
+    ValueType.TEXT: "text",
+    ValueType.TIME: "timestamptz",
+    ValueType.BOOL: "boolean",
+    ValueType.FLOAT: "double precision",
+    ValueType.INT: "integer",
+    ValueType.COUNT: "bigint",
+    ValueType.ERROR_KIND: "text",
+    ValueType.TAGS: "text[]",
+}
 
 _ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
 
@@ -46,62 +73,34 @@ def _aware(moment: datetime) -> datetime:
     return moment
 
 
-def result_to_record(result: CheckResult) -> Record:
-    """``result`` as a tuple in ``COLUMNS`` order, text cleaned by ``clean_text``.
-
-    Raises ``ValueError`` for a naive ``started_at``.
-    """
-    timings = result.timings
-    final_url = result.final_url
-    return (
-        clean_text(result.check_id),
-        clean_text(result.site_id),
-        clean_text(result.url),
-        clean_text(result.region),
-        _aware(result.started_at),
-        result.ok,
-        result.total_ms,
-        result.status_code,
-        timings.dns_ms,
-        timings.connect_ms,
-        timings.tls_ms,
-        timings.ttfb_ms,
-        timings.transfer_ms,
-        result.regex_matched,
-        result.bytes_read,
-        None if final_url is None else clean_text(final_url),
-        result.error_kind.value,
-        clean_text(result.error_message),
-    )
+def _clean_tags(tags: tuple[str, ...]) -> list[str]:
+    return [clean_text(tag) for tag in tags] if tags else []  # most sites have no tags
 
 
-def record_to_result(record: Sequence[Any]) -> CheckResult:
-    """The CheckResult stored as ``record`` (values in ``COLUMNS`` order)."""
-    (
-        check_id, site_id, url, region, started_at, ok, total_ms, status_code,
-        dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms,
-        regex_matched, bytes_read, final_url, error_kind, error_message,
-    ) = record  # fmt: skip
-    return CheckResult(
-        check_id=check_id,
-        site_id=site_id,
-        url=url,
-        region=region,
-        started_at=started_at,
-        ok=ok,
-        total_ms=total_ms,
-        status_code=status_code,
-        timings=PhaseTimings(
-            dns_ms=dns_ms,
-            connect_ms=connect_ms,
-            tls_ms=tls_ms,
-            ttfb_ms=ttfb_ms,
-            transfer_ms=transfer_ms,
-        ),
-        regex_matched=regex_matched,
-        bytes_read=bytes_read,
-        final_url=final_url,
+def staging_table_sql(name: str) -> str:
+    """``CREATE TEMP TABLE`` for a session-local table of ``name`` with every stored column,
+    emptied by each commit."""
+    columns = ", ".join(f"{field.column} {SQL_TYPES[field.type]}" for field in FIELDS)
+    return f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS"
+
+
+result_to_record = row_writer(
+    {
+        ValueType.ID: clean_text,
+        ValueType.TEXT: clean_text,
+        ValueType.TIME: _aware,
+        ValueType.ERROR_KIND: lambda kind: kind.value,
+        ValueType.TAGS: _clean_tags,
+    }
+)
+result_to_record.__doc__ = """``result`` as a tuple in ``COLUMNS`` order, text cleaned by
+``clean_text``. Raises ``ValueError`` for a naive ``started_at``."""
+
+record_to_result = row_reader(
+    {
         # An unknown kind (written by a newer version) reads as internal, like on the bus.
-        error_kind=_ERROR_KINDS.get(error_kind, ErrorKind.INTERNAL),
-        error_message=error_message,
-    )
+        ValueType.ERROR_KIND: lambda value: _ERROR_KINDS.get(value, ErrorKind.INTERNAL),
+        ValueType.TAGS: tuple,
+    }
+)
+record_to_result.__doc__ = "The CheckResult stored as ``record`` (values in ``COLUMNS`` order)."

@@ -15,13 +15,23 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self, TypeVar
 
-from sitemon_adapters.store.rows import COLUMNS, Row, result_to_row, row_to_result, to_micros
+from sitemon_adapters.store.sqlite.rows import (
+    COLUMN_LIST,
+    COLUMNS,
+    Row,
+    result_to_row,
+    row_to_result,
+    to_micros,
+)
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
+from sitemon_core.ordering import newer
 
 T = TypeVar("T")
 
-_COLUMN_DEFS = """
+# The columns as the first schema version made them. Migrations are history: they never
+# follow ``store.fields``; a new field gets a migration of its own.
+_VERSION_1_COLUMNS = """
     check_id      TEXT    NOT NULL,
     site_id       TEXT    NOT NULL,
     url           TEXT    NOT NULL,
@@ -45,34 +55,47 @@ _COLUMN_DEFS = """
 # STRICT makes SQLite reject a value of the wrong type instead of storing it anyway.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
-        f"CREATE TABLE check_history ({_COLUMN_DEFS}, PRIMARY KEY (check_id)) STRICT",
+        f"CREATE TABLE check_history ({_VERSION_1_COLUMNS}, PRIMARY KEY (check_id)) STRICT",
         "CREATE INDEX check_history_site_time"
         " ON check_history (site_id, started_at DESC, check_id DESC)",
-        f"CREATE TABLE site_status ({_COLUMN_DEFS}, PRIMARY KEY (site_id)) STRICT",
+        f"CREATE TABLE site_status ({_VERSION_1_COLUMNS}, PRIMARY KEY (site_id)) STRICT",
     ),
     # Version 2: history retention deletes by start time.
     ("CREATE INDEX check_history_started ON check_history (started_at)",),
+    # Version 3: the outcome (for SQL readers; derived for the rows already there, as
+    # CheckResult.outcome derives it) and the site's tags as a JSON array.
+    tuple(
+        statement
+        for table in ("check_history", "site_status")
+        for statement in (
+            f"ALTER TABLE {table} ADD COLUMN outcome TEXT",
+            f"ALTER TABLE {table} ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+            f"UPDATE {table} SET outcome = CASE WHEN ok THEN 'up'"
+            " WHEN error_kind <> 'none' THEN error_kind"
+            " WHEN regex_matched = 0 THEN 'regex_miss' ELSE 'bad_status' END",
+        )
+    ),
 )
 
-_COLUMN_LIST = ", ".join(COLUMNS)
 _PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)
 _INSERT_HISTORY = (
-    f"INSERT INTO check_history ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
+    f"INSERT INTO check_history ({COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
     " ON CONFLICT (check_id) DO NOTHING"
 )
-# (started_at, check_id) orders results totally, so a replay or an out-of-order delivery
-# never replaces a newer status, and two results with the same start time always resolve
-# the same way whatever order they arrive in.
+# (started_at, check_id) orders results totally (``sitemon_core.ordering``; SQLite's BINARY
+# collation compares UTF-8 bytes, which is code point order), so a replay or an
+# out-of-order delivery never replaces a newer status, and two results with the same start
+# time always resolve the same way whatever order they arrive in.
 _UPSERT_STATUS = (
-    f"INSERT INTO site_status ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
+    f"INSERT INTO site_status ({COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"
     " ON CONFLICT (site_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "site_id")
     + " WHERE (excluded.started_at, excluded.check_id)"
     " > (site_status.started_at, site_status.check_id)"
 )
-_SELECT_LATEST = f"SELECT {_COLUMN_LIST} FROM site_status ORDER BY site_id"
+_SELECT_LATEST = f"SELECT {COLUMN_LIST} FROM site_status ORDER BY site_id"
 _SELECT_HISTORY = (
-    f"SELECT {_COLUMN_LIST} FROM check_history"
+    f"SELECT {COLUMN_LIST} FROM check_history"
     " WHERE site_id = ? AND started_at >= ?"
     " ORDER BY started_at DESC, check_id DESC LIMIT ?"
 )
@@ -81,7 +104,6 @@ _PRUNE_HISTORY = (
     " (SELECT rowid FROM check_history WHERE started_at < ? LIMIT ?)"
 )
 _SITE_ID = COLUMNS.index("site_id")
-_ORDER_KEY = (COLUMNS.index("started_at"), COLUMNS.index("check_id"))
 
 
 class SqliteStatusRepository:
@@ -237,16 +259,15 @@ def _migrate(conn: sqlite3.Connection) -> None:
 def _save(conn: sqlite3.Connection, results: list[CheckResult]) -> None:
     rows = [result_to_row(result) for result in results]
     conn.executemany(_INSERT_HISTORY, rows)
-    conn.executemany(_UPSERT_STATUS, _newest_per_site(rows))
+    conn.executemany(_UPSERT_STATUS, _newest_per_site(results, rows))
 
 
-def _newest_per_site(rows: list[Row]) -> list[Row]:
+def _newest_per_site(results: list[CheckResult], rows: list[Row]) -> list[Row]:
     # One upsert per site instead of one per result; the WHERE clause of the upsert
     # still guards against anything newer already stored.
-    newest: dict[str, Row] = {}
-    started, check = _ORDER_KEY
-    for row in rows:
-        current = newest.get(row[_SITE_ID])
-        if current is None or (row[started], row[check]) > (current[started], current[check]):
-            newest[row[_SITE_ID]] = row
-    return list(newest.values())
+    newest: dict[str, tuple[CheckResult, Row]] = {}
+    for result, row in zip(results, rows, strict=True):
+        current = newest.get(result.site_id)
+        if newer(result, None if current is None else current[0]):
+            newest[result.site_id] = (result, row)
+    return [row for _, row in newest.values()]

@@ -1,0 +1,59 @@
+"""What one check's transfer reads: libcurl's write and header callbacks, with the caps."""
+
+from __future__ import annotations
+
+import pycurl
+
+from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES
+
+
+class Transfer:
+    """One check in flight: the easy handle and what its callbacks read."""
+
+    __slots__ = ("body", "bytes_read", "cap", "easy", "head_too_long", "keep", "too_large")
+
+    def __init__(self, easy: pycurl.Curl, cap: int, keep: bool) -> None:
+        """Hook the callbacks to ``easy``: count at most ``cap`` body bytes, keep them if
+        ``keep`` (a regex needs them)."""
+        self.easy = easy
+        self.cap = cap
+        self.keep = keep
+        self.body: list[bytes] = []
+        self.bytes_read = 0
+        self.too_large = False
+        self.head_too_long = False
+        easy.setopt(pycurl.WRITEFUNCTION, self.write)
+        easy.setopt(pycurl.HEADERFUNCTION, self.header)
+
+    def write(self, chunk: bytes) -> int | None:
+        """libcurl's write callback: count (and keep) body bytes; abort past the cap."""
+        self.bytes_read += len(chunk)
+        if self.keep:
+            self.body.append(chunk)
+        if self.bytes_read > self.cap:
+            self.too_large = True
+            return 0  # any other count than len(chunk) aborts the transfer (CURLE_WRITE_ERROR)
+        return None
+
+    def header(self, line: bytes) -> int | None:
+        """libcurl's header callback, once per status or header line (CRLF included): abort
+        on a name or value over ``MAX_HEADER_LINE_BYTES``, as the aiohttp prober does.
+
+        The common case costs one length check: a line no longer than the limit cannot hold
+        a name or value over it. libcurl itself fails lines over 100 KiB (CURLE_TOO_LARGE)
+        and heads over 300 KiB before calling this.
+        """
+        if len(line) > MAX_HEADER_LINE_BYTES and _field_too_long(line):
+            self.head_too_long = True
+            return 0  # aborts the transfer (CURLE_WRITE_ERROR); the prober reads the flag
+        return None
+
+
+def _field_too_long(line: bytes) -> bool:
+    """Whether a long header line has a name or value over the limit. aiohttp's parser (C,
+    llhttp) checks each on its own, the value without the whitespace around it (it adds the
+    name's length only for the first header); a status line has no colon, so all of it
+    counts, like aiohttp's limit on the status line."""
+    name, _, value = line.partition(b":")
+    limit = MAX_HEADER_LINE_BYTES
+    return len(name) > limit or len(value.strip(b" \t\r\n")) > limit

@@ -1,0 +1,35 @@
+"""The passwords a PostgreSQL DSN carries, so they can be masked wherever text is shown.
+
+No driver import: the configuration loader uses this too, to register the secrets with
+the log filter before anything connects.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, unquote_plus, urlsplit
+
+_PASSWORD_KEYS = ("password", "sslpassword")
+
+
+def dsn_passwords(dsn: str) -> list[str]:
+    """Passwords in a PostgreSQL DSN: the URL's user info, ``?password=`` and
+    ``?sslpassword=`` parameters, or a ``password=`` keyword; each as written, percent-
+    decoded and form-decoded (a driver message may quote any of them), without repeats."""
+    found: list[str] = []
+    try:
+        parts = urlsplit(dsn)
+        userinfo = parts.netloc.rpartition("@")[0]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+        for param in parts.query.split("&"):
+            key, _, value = param.partition("=")
+            if key in _PASSWORD_KEYS and value:
+                found.append(value)
+    except ValueError:
+        pass
+    for word in dsn.split():
+        key, _, value = word.partition("=")
+        if key.strip() in _PASSWORD_KEYS and value:
+            found.append(value.strip("'"))
+    variants = (v for raw in found for v in (raw, unquote(raw), unquote_plus(raw)))
+    return [v for v in dict.fromkeys(variants) if v]
