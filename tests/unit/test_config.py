@@ -92,8 +92,8 @@ def test_defaults_units_env_and_secret_files(
     )
     first, second = config.sites
     assert (first.id, first.interval_s, first.timeout_s) == ("example.com/health", 120.0, 1.5)
-    assert first.headers == (("X-T", "abc"),)
-    assert (second.id, second.interval_s, second.expected_statuses) == ("api", 30.0, {204})
+    assert first.spec.headers == (("X-T", "abc"),)
+    assert (second.id, second.interval_s, second.spec.expected_statuses) == ("api", 30.0, {204})
     assert config.kafka.sasl_password == "hunter2"
     assert "hunter2" not in repr(config)
 

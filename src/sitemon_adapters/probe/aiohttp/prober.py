@@ -21,7 +21,7 @@ from sitemon_adapters.probe.aiohttp.tls import current_check, system_tls_context
 from sitemon_adapters.probe.aiohttp.trace import PhaseTrace, phase_trace_config
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
-from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
+from sitemon_core.models import CheckResult, ErrorKind, HttpSpec, Site, judge, new_check_id
 from sitemon_core.ports import Clock
 
 # The outer safety net fires this long after the site's own timeout, in case a phase
@@ -146,14 +146,14 @@ class AiohttpSiteProber:
         timings = trace.timings()
         total_ms = (self._clock.monotonic() - start) * 1000.0
         if exchange.too_large and kind is ErrorKind.NONE:
-            kind, message = ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
+            kind, message = ErrorKind.BODY_TOO_LARGE, f"body over {site.spec.max_body_bytes} bytes"
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
-            url=site.url,
+            url=site.spec.url,
             region=self._region,
             started_at=started_at,
-            ok=judge(site, exchange.status, exchange.regex_matched, kind),
+            ok=judge(site.spec, exchange.status, exchange.regex_matched, kind),
             total_ms=total_ms,
             status_code=exchange.status,
             timings=timings,
@@ -167,36 +167,37 @@ class AiohttpSiteProber:
     async def _exchange(
         self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange
     ) -> None:
+        spec = site.spec
         # aiohttp raises TooManyRedirects once the redirect count *reaches* max_redirects,
         # so "follow at most N" is N + 1 (and 0 would mean unlimited to aiohttp).
         async with session.request(
-            site.method,
-            site.url,
-            headers=site.headers or None,
-            allow_redirects=site.follow_redirects,
-            max_redirects=site.max_redirects + 1,
+            spec.method,
+            spec.url,
+            headers=spec.headers or None,
+            allow_redirects=spec.follow_redirects,
+            max_redirects=spec.max_redirects + 1,
             timeout=_client_timeout(site.timeout_s),
             trace_request_ctx=trace,
         ) as response:
             out.status = response.status
             out.final_url = str(response.url)
-            body = await self._read_body(response, site, out)
+            body = await self._read_body(response, spec, out)
             trace.body_ended()
             if out.too_large:
                 response.close()  # don't drain the rest
-        if site.regex is not None:
+        if spec.regex is not None:
             text = _decode(body, response.charset)
             trace.stage = SEARCHING
-            out.regex_matched = await search_body(site.regex, text, out.deadline)
+            out.regex_matched = await search_body(spec.regex, text, out.deadline)
 
     async def _read_body(
-        self, response: aiohttp.ClientResponse, site: Site, out: _Exchange
+        self, response: aiohttp.ClientResponse, spec: HttpSpec, out: _Exchange
     ) -> bytes:
         """Read at most ``max_body_bytes + 1`` (decompressed) bytes, so a huge or
         decompression-bomb body costs no more than the cap. Keeps the bytes only when a
         regex needs them."""
-        limit = site.max_body_bytes + 1
-        keep: list[bytes] | None = [] if site.regex is not None else None
+        limit = spec.max_body_bytes + 1
+        keep: list[bytes] | None = [] if spec.regex is not None else None
         content = response.content
         while out.bytes_read < limit and not content.at_eof():
             chunk = await content.read(min(READ_CHUNK, limit - out.bytes_read))
