@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from sitemon_cli import entry, runners
-from sitemon_cli.config import Config, load_config
+from sitemon_cli.config import Config, load_config, require_sites
 from sitemon_cli.logs import redact, setup_logging
 from sitemon_core.errors import ConfigError, SitemonError
 
@@ -134,8 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             setup_logging(args.log_format or "human")
             return asyncio.run(serve_targets(args.host, args.port))
         if args.command == "check-config":
+            require_sites(load_config(args.config), args.command)  # a warning only
             return runners.check_config(args.config)
         config = _for_worker(load_config(args.config), getattr(args, "worker_index", 0))
+        require_sites(config, args.command)
         if getattr(args, "workers", 1) > 1:
             return _run_workers(args, config)
         setup_logging(args.log_format or config.log_format, config.log_level)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,16 +11,17 @@ import regex
 
 from sitemon_adapters.probe.http_common.body_regex import compile_body_regex
 from sitemon_cli.config.values import (
+    Parser,
     Section,
     boolean,
     choice,
+    pick_value,
     positive_int,
     string_map,
     text,
 )
 from sitemon_core.models import DEFAULT_MAX_BODY_BYTES, HttpSpec
 
-# The site keys of an HTTP check, and the ones ``defaults`` may set for every site.
 HTTP_KEYS = {
     "url",
     "regex",
@@ -30,29 +32,23 @@ HTTP_KEYS = {
     "max_redirects",
     "max_body_bytes",
 }
-HTTP_DEFAULT_KEYS = HTTP_KEYS - {"url", "regex"}
 
 
-def pick(sec: Section, defaults: Section, name: str, parse: Any, fallback: Any) -> Any:
-    """``name`` from the site, else from ``defaults``, else ``fallback``."""
-    if sec.data.get(name) is not None:
-        return sec.get(name, parse, fallback)
-    return defaults.get(name, parse, fallback)
+def parse_http_spec(sec: Section, defaults: Mapping[str, Any]) -> HttpSpec:
+    """The HTTP spec of one site mapping, with the parsed ``defaults`` applied."""
 
+    def pick(name: str, fallback: Any) -> Any:
+        return pick_value(sec, defaults, name, HTTP_DEFAULTABLE[name], fallback)
 
-def parse_http_spec(sec: Section, defaults: Section) -> HttpSpec:
-    """The HTTP spec of one site mapping, with ``defaults`` applied."""
     return HttpSpec(
         url=sec.require("url", _url),
         regex=sec.get("regex", _regex, None),
-        expected_statuses=frozenset(
-            pick(sec, defaults, "expected_status", _statuses, range(200, 300))
-        ),
-        headers=pick(sec, defaults, "headers", string_map, {}),
-        method=pick(sec, defaults, "method", choice("GET", "HEAD", "POST"), "GET"),
-        follow_redirects=pick(sec, defaults, "follow_redirects", boolean, True),
-        max_redirects=pick(sec, defaults, "max_redirects", positive_int, 10),
-        max_body_bytes=pick(sec, defaults, "max_body_bytes", positive_int, DEFAULT_MAX_BODY_BYTES),
+        expected_statuses=frozenset(pick("expected_status", range(200, 300))),
+        headers=pick("headers", {}),
+        method=pick("method", "GET"),
+        follow_redirects=pick("follow_redirects", True),
+        max_redirects=pick("max_redirects", 10),
+        max_body_bytes=pick("max_body_bytes", DEFAULT_MAX_BODY_BYTES),
     )
 
 
@@ -91,3 +87,14 @@ def _statuses(sec: Section, path: str, raw: Any) -> list[int]:
             raise sec.error(f"{path}[{i}]", f"must be an HTTP status code 100-599, got {item!r}")
         codes.append(item)
     return codes
+
+
+# The site keys of an HTTP check that ``defaults`` may set for every site, with their parsers.
+HTTP_DEFAULTABLE: dict[str, Parser] = {
+    "expected_status": _statuses,
+    "headers": string_map,
+    "method": choice("GET", "HEAD", "POST"),
+    "follow_redirects": boolean,
+    "max_redirects": positive_int,
+    "max_body_bytes": positive_int,
+}

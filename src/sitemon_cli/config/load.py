@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-import yaml
-
+from sitemon_cli.config.document import read_document
 from sitemon_cli.config.model import (
     Config,
     KafkaSettings,
@@ -15,6 +14,7 @@ from sitemon_cli.config.model import (
     PostgresSettings,
     ScannerSettings,
 )
+from sitemon_cli.config.requirements import curl_problem
 from sitemon_cli.config.sites import parse_sites
 from sitemon_cli.config.values import (
     Section,
@@ -33,20 +33,7 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 def load_config(path: str | Path) -> Config:
     """Read and validate ``path``; raises ``ConfigError`` naming file, key path and problem."""
-    source = str(path)
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(source, "(file)", f"cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "(file)", f"invalid YAML: {_yaml_problem(exc)}") from exc
-    return parse_config(source, document)
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
+    return parse_config(str(path), read_document(Path(path)))
 
 
 def parse_config(source: str, document: object) -> Config:
@@ -176,9 +163,13 @@ def listen_address(sec: Section, path: str, raw: Any) -> tuple[str, int]:
 
 
 def _scanner(sec: Section) -> ScannerSettings:
+    prober = sec.get("prober", choice("aiohttp", "curl"), "aiohttp")
+    problem = curl_problem() if prober == "curl" else None
+    if problem:  # caught by check-config, not only when the scanner starts
+        raise sec.error(sec.key("prober"), problem)
     return ScannerSettings(
         region=sec.get("region", text, "local"),
-        prober=sec.get("prober", choice("aiohttp", "curl"), "aiohttp"),
+        prober=prober,
         max_concurrency=sec.get("max_concurrency", positive_int, 256),
         start_jitter_s=sec.get("start_jitter", duration, None),
         shutdown_grace_s=sec.get("shutdown_grace", duration, 5.0),

@@ -7,23 +7,31 @@ kind by that kind's module (``config/http.py``).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from sitemon_cli.config.http import HTTP_DEFAULT_KEYS, HTTP_KEYS, parse_http_spec, pick
-from sitemon_cli.config.values import Section, duration, string_list, text
+from sitemon_cli.config.http import HTTP_DEFAULTABLE, HTTP_KEYS, parse_http_spec
+from sitemon_cli.config.values import Parser, Section, duration, pick_value, string_list, text
 from sitemon_core.models import Site
 
-COMMON_KEYS = {"id", "interval", "timeout", "tags"}
+# What every site has whatever its kind; the ones ``defaults`` may set, with their parsers.
+COMMON_DEFAULTABLE: dict[str, Parser] = {
+    "interval": duration,
+    "timeout": duration,
+    "tags": string_list,
+}
+COMMON_KEYS = {"id", *COMMON_DEFAULTABLE}
 SITE_KEYS = COMMON_KEYS | HTTP_KEYS
-DEFAULT_KEYS = (COMMON_KEYS - {"id"}) | HTTP_DEFAULT_KEYS
+DEFAULTABLE = COMMON_DEFAULTABLE | HTTP_DEFAULTABLE
+DEFAULT_KEYS = set(DEFAULTABLE)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 _SLUG = re.compile(r"[^A-Za-z0-9._:/-]+")
 
 
 def parse_sites(root: Section) -> tuple[Site, ...]:
     """The sites of the document, with ``defaults`` applied; ids must be unique."""
-    defaults = root.child("defaults", DEFAULT_KEYS)
+    defaults = parse_defaults(root.child("defaults", DEFAULT_KEYS))
     raw = root.data.get("sites")
     if raw is None:
         return ()
@@ -42,11 +50,17 @@ def parse_sites(root: Section) -> tuple[Site, ...]:
     return tuple(sites)
 
 
-def parse_site(sec: Section, defaults: Section) -> Site:
+def parse_defaults(sec: Section) -> dict[str, Any]:
+    """The values set under ``defaults``, parsed (and so checked) even if no site uses them."""
+    parsed = {name: sec.get(name, parse, None) for name, parse in DEFAULTABLE.items()}
+    return {name: value for name, value in parsed.items() if value is not None}
+
+
+def parse_site(sec: Section, defaults: Mapping[str, Any]) -> Site:
     """One site mapping, validated: its spec, a positive interval, timeout <= interval."""
     spec = parse_http_spec(sec, defaults)
-    interval = pick(sec, defaults, "interval", duration, 60.0)
-    timeout = pick(sec, defaults, "timeout", duration, min(10.0, interval))
+    interval = pick_value(sec, defaults, "interval", duration, 60.0)
+    timeout = pick_value(sec, defaults, "timeout", duration, min(10.0, interval))
     if timeout > interval:
         raise sec.error(
             sec.key("timeout"), f"{timeout:g}s is longer than the interval ({interval:g}s)"
@@ -56,7 +70,7 @@ def parse_site(sec: Section, defaults: Section) -> Site:
         interval_s=interval,
         timeout_s=timeout,
         spec=spec,
-        tags=frozenset(pick(sec, defaults, "tags", string_list, [])),
+        tags=frozenset(pick_value(sec, defaults, "tags", string_list, [])),
     )
 
 
