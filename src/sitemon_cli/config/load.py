@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from sitemon_cli.config.document import read_document
+from sitemon_cli.config.keys import SECTION_KEYS
 from sitemon_cli.config.model import (
     Config,
     KafkaSettings,
@@ -26,7 +27,6 @@ from sitemon_cli.config.values import (
 from sitemon_cli.logs import register_secret
 from sitemon_core.errors import ConfigError
 
-TOP_KEYS = {"sites", "defaults", "scanner", "persister", "bus", "repository", "logging", "metrics"}
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -38,41 +38,28 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(source: str, document: object) -> Config:
     """Validate an already parsed document (``source`` names it in errors)."""
-    root = Section(source, "", document, TOP_KEYS)
-    bus = root.child("bus", {"kind", "kafka"})
-    repo = root.child("repository", {"kind", "sqlite", "postgres", "history_retention"})
-    logging_ = root.child("logging", {"format", "level"})
+    root = Section(source, "", document, SECTION_KEYS[""])
+    bus = root.child("bus", SECTION_KEYS["bus"])
+    repo = root.child("repository", SECTION_KEYS["repository"])
+    logging_ = root.child("logging", SECTION_KEYS["logging"])
     config = Config(
         source=source,
         sites=parse_sites(root),
-        scanner=_scanner(
-            root.child(
-                "scanner",
-                {
-                    "region",
-                    "prober",
-                    "max_concurrency",
-                    "start_jitter",
-                    "shutdown_grace",
-                    "user_agent",
-                    "dns_cache_ttl",
-                },
-            )
-        ),
-        persister=_persister(
-            root.child("persister", {"batch_size", "poll_timeout", "max_in_flight"})
-        ),
+        scanner=_scanner(root.child("scanner", SECTION_KEYS["scanner"])),
+        persister=_persister(root.child("persister", SECTION_KEYS["persister"])),
         bus=bus.get("kind", choice("memory", "kafka"), "memory"),
         repository=repo.get("kind", choice("sqlite", "postgres"), "sqlite"),
-        sqlite_path=repo.child("sqlite", {"path"}).get("path", text, "sitemon.db"),
-        history_retention_s=repo.get("history_retention", duration, None),
-        kafka=_kafka(bus.child("kafka", _KAFKA_KEYS)),
-        postgres=_postgres(
-            repo.child("postgres", {"dsn", "dsn_file", "schema", "pool_min", "pool_max"})
+        sqlite_path=repo.child("sqlite", SECTION_KEYS["repository.sqlite"]).get(
+            "path", text, "sitemon.db"
         ),
+        history_retention_s=repo.get("history_retention", duration, None),
+        kafka=_kafka(bus.child("kafka", SECTION_KEYS["bus.kafka"])),
+        postgres=_postgres(repo.child("postgres", SECTION_KEYS["repository.postgres"])),
         log_format=logging_.get("format", choice("human", "json"), "human"),
         log_level=logging_.get("level", choice("debug", "info", "warning", "error"), "info"),
-        metrics_listen=root.child("metrics", {"listen"}).get("listen", listen_address, None),
+        metrics_listen=root.child("metrics", SECTION_KEYS["metrics"]).get(
+            "listen", listen_address, None
+        ),
     )
     for secret in secrets_of(config):
         register_secret(secret)  # masked in every log line from now on
@@ -190,7 +177,6 @@ def _persister(sec: Section) -> PersisterSettings:
     )
 
 
-_FILE_KEYS = {"ssl_password_file", "sasl_password_file"}
 _SECRET_KEYS = ("ssl_password", "sasl_password")
 
 
@@ -208,9 +194,6 @@ def _secret(sec: Section, name: str) -> str | None:
         raise sec.error(sec.key(f"{name}_file"), f"cannot read: {exc.strerror or exc}") from exc
 
 
-_KAFKA_KEYS = (
-    set(KafkaSettings.__annotations__) - {"session_timeout_s"} | {"session_timeout"} | _FILE_KEYS
-)
 # The broker's default group.min.session.timeout.ms and group.max.session.timeout.ms.
 _SESSION_TIMEOUT_RANGE_S = (6.0, 1800.0)
 
