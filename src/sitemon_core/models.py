@@ -62,8 +62,10 @@ class HttpSpec:
         return self.url
 
 
-# The specs of every probe kind. A new kind (TCP, DNS...) adds its spec class here, making
-# this a union, and its prober to ``sitemon_adapters.probe.router``.
+# The specs of every probe kind. A new kind (TCP, DNS...) adds its spec class (with its
+# ``kind`` name and ``target``) here, making this a union, and its prober to the router's
+# map in the container; the HTTP probers then narrow ``site.spec`` to ``HttpSpec`` (the
+# router sends them ``http`` sites only).
 ProbeSpec = HttpSpec
 
 
