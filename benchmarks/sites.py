@@ -26,7 +26,7 @@ def farm_sites(
     """One site per URL (ids ``site-<i>``); the sites of ``shard`` (K, N) only, if given —
     the same split ``sitemon-run producer --shard K/N`` makes."""
     sites = [
-        Site(
+        Site.http(
             id=f"site-{i}",
             url=url,
             interval_s=interval_s,

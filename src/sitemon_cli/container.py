@@ -16,6 +16,7 @@ from dependency_injector import containers, providers
 
 from sitemon_adapters.bus.memory import InMemoryStatusBus
 from sitemon_adapters.clock import SystemClock
+from sitemon_adapters.probe.router import ProbeRouter
 from sitemon_cli import resources
 from sitemon_cli.config import Config
 from sitemon_cli.live import log_check
@@ -64,10 +65,16 @@ class Container(containers.DeclarativeContainer):
     memory_bus = providers.Singleton(
         InMemoryStatusBus, max_buffered=config.provided.kafka.max_buffered
     )
-    prober = providers.Selector(
+    http_prober = providers.Selector(
         config.provided.scanner.prober,
         aiohttp=providers.Resource(resources.aiohttp_prober, config, clock),
         curl=providers.Resource(resources.curl_prober, config, clock),
+    )
+    prober = providers.Singleton(
+        ProbeRouter,
+        providers.Dict(http=http_prober),
+        region=config.provided.scanner.region,
+        clock=clock,
     )
     publisher = providers.Selector(
         config.provided.bus,

@@ -12,6 +12,7 @@ import logging
 import socket
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from sitemon_cli.config import Config, ScannerSettings
 from sitemon_cli.container import RunOptions
@@ -31,8 +32,8 @@ def refused_port() -> int:
 def demo_sites(base: str, refused: int) -> tuple[Site, ...]:
     """One site per behaviour of the local targets."""
 
-    def site(site_id: str, path: str, **kw: object) -> Site:
-        return Site(id=site_id, url=f"{base}{path}", interval_s=3.0, timeout_s=1.0, **kw)  # type: ignore[arg-type]
+    def site(site_id: str, path: str, **kw: Any) -> Site:
+        return Site.http(id=site_id, url=f"{base}{path}", interval_s=3.0, timeout_s=1.0, **kw)
 
     return (
         site("up", "/ok"),
@@ -43,7 +44,7 @@ def demo_sites(base: str, refused: int) -> tuple[Site, ...]:
         site("slow", "/slow/5"),
         site("redirect-loop", "/loop"),
         site("redirect-ok", "/redirect/3"),
-        Site(id="refused", url=f"http://127.0.0.1:{refused}/", interval_s=3.0, timeout_s=1.0),
+        Site.http(id="refused", url=f"http://127.0.0.1:{refused}/", interval_s=3.0, timeout_s=1.0),
     )
 
 

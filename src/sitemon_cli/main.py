@@ -12,7 +12,7 @@ import attrs
 
 from sitemon_cli import early_signals
 from sitemon_cli.commands import BY_NAME, COMMANDS, Command
-from sitemon_cli.config import Config, load_config
+from sitemon_cli.config import Config, load_config, require_sites
 from sitemon_cli.logs import redact, setup_logging
 from sitemon_core.errors import ConfigError, SitemonError
 
@@ -69,6 +69,7 @@ def _load(command: Command, args: argparse.Namespace) -> Config | None:
     if not command.needs_config:
         return None
     config = load_config(args.config)
+    require_sites(config, command.name)
     index = getattr(args, "worker_index", 0)
     if index and config.metrics_listen is not None:
         host, port = config.metrics_listen

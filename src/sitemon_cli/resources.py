@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from sitemon_adapters.clock import SystemClock
 from sitemon_cli.config import Config, KafkaSettings
+from sitemon_cli.config.requirements import CURL_INSTALL_HINT
 from sitemon_core.errors import ConfigError, RepositoryError
 from sitemon_core.persister import Backoff
 from sitemon_core.ports import (
@@ -43,13 +44,13 @@ async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[SiteProb
 
 
 async def curl_prober(config: Config, clock: Clock) -> AsyncIterator[SiteProber]:
-    """The libcurl prober (``pip install 'sitemon[curl]'``): same timings and error kinds,
+    """The libcurl prober (``pip install -e '.[curl]'``): same timings and error kinds,
     2.1-2.4x the checks per CPU-second of aiohttp (BENCHMARKS.md)."""
     try:
         from sitemon_adapters.probe.curl.prober import CurlSiteProber
     except ImportError as exc:
         raise ConfigError(
-            config.source, "scanner.prober", "curl needs pycurl: pip install 'sitemon[curl]'"
+            config.source, "scanner.prober", f"curl needs pycurl: {CURL_INSTALL_HINT}"
         ) from exc
 
     async with CurlSiteProber(

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sitemon_cli import resources
-from sitemon_cli.config import Config, load_config
+from sitemon_cli.config import Config, load_config, require_sites
 from sitemon_cli.container import RunOptions, build_container, shard_sites
 from sitemon_cli.lifecycle import Shutdown, resolve, shutdown_resources, signal_handlers
 from sitemon_cli.live import format_status_table
@@ -115,6 +115,7 @@ async def print_status(config: Config) -> int:
 def check_config(path: Path) -> int:
     """``check-config``: validate without starting anything."""
     config = load_config(path)
+    require_sites(config, "check-config")  # a warning: a consumer's config has no sites
     print(
         f"{config.source}: ok ({len(config.sites)} sites, bus={config.bus}, "
         f"repository={config.repository})"

@@ -12,7 +12,16 @@ from sitemon_core.errors import (
     SitemonError,
     SubscriberError,
 )
-from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings, Site, SiteStatus, judge
+from sitemon_core.models import (
+    CheckResult,
+    ErrorKind,
+    HttpSpec,
+    PhaseTimings,
+    ProbeSpec,
+    Site,
+    SiteStatus,
+    judge,
+)
 from sitemon_core.persister import Backoff, Persister, PersisterStats
 from sitemon_core.ports import (
     Batch,
@@ -34,9 +43,11 @@ __all__ = [
     "Clock",
     "ConfigError",
     "ErrorKind",
+    "HttpSpec",
     "Persister",
     "PersisterStats",
     "PhaseTimings",
+    "ProbeSpec",
     "PublishError",
     "RepositoryError",
     "Scanner",

@@ -6,6 +6,7 @@ import enum
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, ClassVar
 
 import attrs
 
@@ -41,24 +42,75 @@ def _freeze_headers(value: Mapping[str, str] | Headers) -> Headers:
 
 
 @attrs.frozen(kw_only=True)
+class HttpSpec:
+    """What an HTTP(S) check requests and what counts as a healthy answer."""
+
+    kind: ClassVar[str] = "http"  # the name the probe router files this spec's prober under
+
+    url: str
+    method: str = "GET"
+    headers: Headers = attrs.field(default=(), converter=_freeze_headers, repr=False)
+    expected_statuses: frozenset[int] = DEFAULT_EXPECTED_STATUSES
+    regex: str | None = None  # searched in the body (re syntax) by the probers
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    @property
+    def target(self) -> str:
+        """What the check is aimed at, as results name it (``CheckResult.url``)."""
+        return self.url
+
+
+# The specs of every probe kind. A new kind (TCP, DNS...) adds its spec class (with its
+# ``kind`` name and ``target``) here, making this a union, and its prober to the router's
+# map in the container; the HTTP probers then narrow ``site.spec`` to ``HttpSpec`` (the
+# router sends them ``http`` sites only).
+ProbeSpec = HttpSpec
+
+
+@attrs.frozen(kw_only=True)
 class Site:
-    """One monitored URL and what counts as healthy for it.
+    """One monitored target: what every check has (id, schedule, tags) plus the spec of its kind.
 
     Frozen and hashable so a catalogue reload can tell unchanged sites from changed ones.
     """
 
     id: str
-    url: str
     interval_s: float
-    timeout_s: float
-    regex: str | None = None  # searched in the body (re syntax) by the probers
-    expected_statuses: frozenset[int] = DEFAULT_EXPECTED_STATUSES
-    headers: Headers = attrs.field(default=(), converter=_freeze_headers, repr=False)
-    method: str = "GET"
-    follow_redirects: bool = True
-    max_redirects: int = 10
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    timeout_s: float  # bounds the whole check, whatever its kind
+    spec: ProbeSpec
     tags: frozenset[str] = frozenset()
+
+    @property
+    def kind(self) -> str:
+        """The probe kind (``http``), from the spec's type."""
+        return self.spec.kind
+
+    @property
+    def target(self) -> str:
+        """What the check is aimed at, as results name it (``CheckResult.url``)."""
+        return self.spec.target
+
+    @classmethod
+    def http(
+        cls,
+        *,
+        id: str,
+        url: str,
+        interval_s: float,
+        timeout_s: float,
+        tags: frozenset[str] = frozenset(),
+        **spec: Any,
+    ) -> Site:
+        """An HTTP site; ``spec`` takes the other fields of ``HttpSpec`` (``regex=...``)."""
+        return cls(
+            id=id,
+            interval_s=interval_s,
+            timeout_s=timeout_s,
+            tags=tags,
+            spec=HttpSpec(url=url, **spec),
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -134,12 +186,13 @@ class CheckResult:
 
 
 def judge(
-    site: Site, status_code: int | None, regex_matched: bool | None, error: ErrorKind
+    spec: HttpSpec, status_code: int | None, regex_matched: bool | None, error: ErrorKind
 ) -> bool:
-    """Whether a check counts as healthy: it completed, the status is expected, the regex hit."""
+    """Whether an HTTP check counts as healthy: it completed, the status is expected, the
+    regex hit."""
     if error is not ErrorKind.NONE or status_code is None:
         return False
-    if status_code not in site.expected_statuses:
+    if status_code not in spec.expected_statuses:
         return False
     return regex_matched is not False
 

@@ -16,7 +16,11 @@ from sitemon_core.models import CheckResult, Site, SiteStatus
 
 
 class SiteProber(Protocol):
-    """Checks one site once."""
+    """Checks one site once.
+
+    One adapter per probe kind (``site.kind``); a router that picks the prober by kind is a
+    ``SiteProber`` too, so the scanner never knows the kinds.
+    """
 
     async def probe(self, site: Site) -> CheckResult:
         """Check ``site`` and return what was found.

@@ -223,7 +223,7 @@ def internal_error_result(site: Site, region: str, clock: Clock, exc: BaseExcept
     return CheckResult(
         check_id=new_check_id(),
         site_id=site.id,
-        url=site.url,
+        url=site.target,
         region=region,
         started_at=clock.utcnow(),
         ok=False,

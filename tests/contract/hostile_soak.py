@@ -1,6 +1,6 @@
 """The memory soak's subprocess: the real scanner and a prober over all the hostile sites.
 
-It runs the factory of ``test_site_prober.ADAPTERS`` named in the spec (``"adapter":
+It runs the factory of ``probers.ADAPTERS`` named in the spec (``"adapter":
 "curl_prober"``), so that ``test_scanner_memory_stays_bounded`` holds every adapter to the
 same peak RSS.
 """
@@ -25,7 +25,7 @@ async def _soak(spec: dict[str, Any]) -> dict[str, Any]:
     from sitemon_adapters.clock import SystemClock
     from sitemon_core.models import CheckResult, Site
     from sitemon_core.scanner import Scanner
-    from tests.contract import test_site_prober
+    from tests.contract import probers
 
     counts: collections.Counter[str] = collections.Counter()
     kinds: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -40,8 +40,8 @@ async def _soak(spec: dict[str, Any]) -> dict[str, Any]:
         async def flush(self) -> None:
             pass
 
-    factory = getattr(test_site_prober, spec["adapter"])
-    sites = [Site(**fields) for fields in spec["sites"]]
+    factory = getattr(probers, spec["adapter"])
+    sites = [Site.http(**fields) for fields in spec["sites"]]
     clock = SystemClock()
     samples: list[int] = []
     async with factory(clock=clock, cafile=spec["cafile"]) as prober:
@@ -69,7 +69,7 @@ async def _soak(spec: dict[str, Any]) -> dict[str, Any]:
 def soak_main() -> None:
     """Entry of the soak subprocess: a JSON spec on stdin, a JSON report on stdout.
 
-    spec: ``{"adapter": factory name in test_site_prober, "sites": [Site fields...],
+    spec: ``{"adapter": factory name in probers, "sites": [Site fields...],
     "cafile": str, "duration_s": float}``. The report adds ``problems``: every warning or
     error logged meanwhile (scanner, asyncio, warnings module), which should be none.
     """

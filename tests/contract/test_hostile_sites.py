@@ -1,6 +1,6 @@
 """Hostile sites: every way a target can try to hang, flood or confuse the scanner.
 
-Every test runs once per prober adapter (``test_site_prober.ADAPTERS``: aiohttp, curl), and
+Every test runs once per prober adapter (``probers.ADAPTERS``: aiohttp, curl), and
 each adapter must classify each behaviour the same way. One table, one row per behaviour
 (some repeat rows of ``test_site_prober.py``, so that this file is the complete list).
 Each check must come back as a ``CheckResult`` of the expected error kind within the site's
@@ -56,7 +56,7 @@ from sitemon_adapters.probe.aiohttp.prober import MAX_HEADER_LINE_BYTES
 from sitemon_core.models import DEFAULT_MAX_BODY_BYTES, ErrorKind, Site
 from sitemon_core.ports import SiteProber
 from tests.contract import hostile, hostile_headers, targets
-from tests.contract.test_site_prober import ADAPTERS, ProberFactory
+from tests.contract.probers import ADAPTERS, ProberFactory
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -120,7 +120,7 @@ async def test_hostile_site_is_classified_in_time(
 ) -> None:
     expect = EXPECTED[name]
     async with hostile.serve(name, certs) as url:
-        site = Site(id=name, url=url, interval_s=60.0, timeout_s=TIMEOUT_S, regex=expect.regex)
+        site = Site.http(id=name, url=url, interval_s=60.0, timeout_s=TIMEOUT_S, regex=expect.regex)
         start = time.monotonic()
         result = await prober.probe(site)
         elapsed = time.monotonic() - start
@@ -152,7 +152,7 @@ async def test_header_limits_are_the_same(
     if head.curl_differs and type(prober).__name__ == "CurlSiteProber":
         request.applymarker(pytest.mark.xfail(reason=head.curl_differs, strict=True))
     async with targets.raw_server(head.behaviour) as url:
-        site = Site(id=name, url=f"{url}/", interval_s=60.0, timeout_s=TIMEOUT_S)
+        site = Site.http(id=name, url=f"{url}/", interval_s=60.0, timeout_s=TIMEOUT_S)
         start = time.monotonic()
         result = await prober.probe(site)
         elapsed = time.monotonic() - start
@@ -188,7 +188,9 @@ async def test_each_prober_reports_the_header_limit_it_enforced(prober: SiteProb
 async def test_test_ca_is_trusted(prober: SiteProber, certs: hostile.Certs) -> None:
     """The control for the TLS rows: the CA's valid certificate, by its name, is fine."""
     async with hostile.serve("tls_valid", certs) as url:
-        result = await prober.probe(Site(id="tls", url=url, interval_s=60, timeout_s=TIMEOUT_S))
+        result = await prober.probe(
+            Site.http(id="tls", url=url, interval_s=60, timeout_s=TIMEOUT_S)
+        )
     assert result.ok, result.error_message
 
 

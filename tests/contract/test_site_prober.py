@@ -1,12 +1,13 @@
-"""Contract of the ``SiteProber`` port, run against every adapter of it.
+"""HTTP rules of the ``SiteProber`` contract, run against every HTTP engine.
+
+The rules every prober obeys whatever its kind (classified failures, the timeout bounding
+the check, no exception escaping, cancellation) are in ``test_prober_rules.py``.
 
 Real loopback servers only: the target app of ``sitemon_cli.targets`` for HTTP behaviours,
 raw asyncio servers (``tests.contract.targets``) for byte-level misbehaviour, and a
 self-signed certificate made with the ``openssl`` CLI for TLS.
 
-To add an adapter, add a factory to ``ADAPTERS``: it takes keyword arguments ``clock``
-(a Clock or None) and ``cafile`` (a PEM file of extra trusted CAs, or None) and returns an
-async context manager yielding the prober.
+To add an engine, add a factory to ``tests.contract.probers.ADAPTERS``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,34 +24,15 @@ import pytest
 from sitemon_adapters.clock import SystemClock
 from sitemon_adapters.probe.aiohttp.errors import classify
 from sitemon_adapters.probe.aiohttp.prober import AiohttpSiteProber
-from sitemon_adapters.probe.aiohttp.tls import verified_tls_context
 from sitemon_cli.targets import OK_BODY, start_target_server
-from sitemon_core.models import CheckResult, ErrorKind, Site
-from sitemon_core.ports import Clock, SiteProber
+from sitemon_core.models import ErrorKind, Site
+from sitemon_core.ports import SiteProber
 from tests.contract import targets
+from tests.contract.probers import ADAPTERS, REGION, TIME_SLACK_S, ProberFactory, check
 
 pytestmark = pytest.mark.timeout(30)
 
-ProberFactory = Callable[..., AbstractAsyncContextManager[SiteProber]]
-REGION = "contract-test"
 CHUNK_SLACK = 64 * 1024  # "bytes_read <= cap + one chunk"
-TIME_SLACK_S = 1.0  # a probe returns within its timeout plus this
-
-
-def aiohttp_prober(*, clock: Clock | None = None, cafile: str | None = None) -> AiohttpSiteProber:
-    """The aiohttp adapter, trusting ``cafile`` on top of nothing if given."""
-    context = verified_tls_context(cafile) if cafile is not None else None
-    return AiohttpSiteProber(REGION, clock or SystemClock(), ssl_context=context)
-
-
-def curl_prober(*, clock: Clock | None = None, cafile: str | None = None) -> SiteProber:
-    """The libcurl adapter (pycurl), trusting ``cafile`` instead of the system CAs if given."""
-    from sitemon_adapters.probe.curl.prober import CurlSiteProber
-
-    return CurlSiteProber(REGION, clock or SystemClock(), cafile=cafile)  # type: ignore[return-value]
-
-
-ADAPTERS = [pytest.param(aiohttp_prober, id="aiohttp"), pytest.param(curl_prober, id="curl")]
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -95,29 +75,9 @@ async def tls_port(tls_cert: tuple[Path, Path]) -> AsyncIterator[int]:
 
 
 def make_site(url: str, **overrides: Any) -> Site:
-    """A site with test-friendly defaults (1 s timeout)."""
+    """An HTTP site with test-friendly defaults (1 s timeout)."""
     fields: dict[str, Any] = {"id": "site-1", "url": url, "interval_s": 60.0, "timeout_s": 1.0}
-    return Site(**(fields | overrides))
-
-
-async def check(prober: SiteProber, site: Site) -> CheckResult:
-    """Probe ``site`` and assert what must hold for every result of every check."""
-    start = time.monotonic()
-    result = await prober.probe(site)
-    elapsed = time.monotonic() - start
-    assert elapsed <= site.timeout_s + TIME_SLACK_S
-    assert (result.site_id, result.url, result.region) == (site.id, site.url, REGION)
-    assert len(result.check_id) >= 16
-    assert result.started_at.tzinfo is not None
-    assert 0 <= result.total_ms <= elapsed * 1000 + 1
-    assert (result.error_kind is ErrorKind.NONE) == (result.error_message == "")
-    assert result.bytes_read >= 0
-    phases = [getattr(result.timings, f) for f in ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms")]
-    phases.append(result.timings.transfer_ms)
-    assert all(p is None or p >= 0 for p in phases)
-    # The phases are disjoint parts of the check, so they cannot add up to more than it.
-    assert sum(p for p in phases if p is not None) <= result.total_ms + 0.01
-    return result
+    return Site.http(**(fields | overrides))
 
 
 # --- healthy and unhealthy HTTP answers ------------------------------------------------
@@ -240,7 +200,7 @@ async def test_redirects_not_followed_when_disabled(prober: SiteProber, base_url
     site = make_site(f"{base_url}/redirect/1", follow_redirects=False)
     result = await check(prober, site)
     assert (result.ok, result.status_code, result.error_kind) == (False, 302, ErrorKind.NONE)
-    assert result.final_url == site.url
+    assert result.final_url == site.spec.url
 
 
 # --- timeouts ------------------------------------------------------------------------
@@ -261,12 +221,6 @@ async def test_stalled_body_times_out(prober: SiteProber, base_url: str) -> None
     assert result.status_code == 200  # the headers did arrive
 
 
-async def test_server_that_never_answers(prober: SiteProber) -> None:
-    async with targets.raw_server(targets.silent) as url:
-        result = await check(prober, make_site(url, timeout_s=0.5))
-    assert result.error_kind is ErrorKind.TIMEOUT
-
-
 # --- network, protocol and TLS failures --------------------------------------------------
 
 
@@ -274,12 +228,6 @@ async def test_connection_refused(prober: SiteProber) -> None:
     result = await check(prober, make_site(f"http://127.0.0.1:{targets.closed_port()}/"))
     assert not result.ok and result.error_kind is ErrorKind.CONNECT
     assert "refused" in result.error_message
-
-
-async def test_unresolvable_name(prober: SiteProber) -> None:
-    # The .invalid TLD never resolves (RFC 6761); resolvers fail it fast, even offline.
-    result = await check(prober, make_site("http://nonexistent.invalid/"))
-    assert not result.ok and result.error_kind is ErrorKind.DNS
 
 
 async def test_garbage_instead_of_http(prober: SiteProber) -> None:
@@ -333,48 +281,6 @@ async def test_misbehaving_servers_never_raise(prober: SiteProber, name: str) ->
         result = await check(prober, make_site(f"{url}/x", timeout_s=0.5))
     assert not result.ok
     assert result.error_kind in {ErrorKind.PROTOCOL, ErrorKind.TIMEOUT}
-
-
-# --- identity, clock and cancellation ----------------------------------------------------
-
-
-class FixedWallClock(SystemClock):
-    """Real monotonic time, a fixed wall time."""
-
-    NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-    def utcnow(self) -> datetime:
-        return self.NOW
-
-
-async def test_started_at_comes_from_the_clock(
-    prober_factory: ProberFactory, base_url: str
-) -> None:
-    async with prober_factory(clock=FixedWallClock()) as clocked:
-        result = await check(clocked, make_site(f"{base_url}/ok"))
-    assert result.started_at == FixedWallClock.NOW
-
-
-async def test_every_check_has_its_own_id(prober: SiteProber, base_url: str) -> None:
-    site = make_site(f"{base_url}/ok")
-    results = await asyncio.gather(*(prober.probe(site) for _ in range(5)))
-    assert len({r.check_id for r in results}) == 5
-    assert all(r.ok for r in results)
-
-
-async def test_cancellation_propagates(prober: SiteProber) -> None:
-    connected = asyncio.Event()
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connected.set()
-        await targets.silent(reader, writer)
-
-    async with targets.raw_server(hold) as url:
-        task = asyncio.create_task(prober.probe(make_site(url, timeout_s=5)))
-        await asyncio.wait_for(connected.wait(), timeout=5)  # the check is in flight
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
 
 
 # --- aiohttp adapter specifics (not part of the port's contract) -----------------------------

@@ -86,7 +86,7 @@ class ScriptedProber:
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
-            url=site.url,
+            url=site.target,
             region="test",
             started_at=self.clock.utcnow(),
             ok=True,
@@ -116,7 +116,7 @@ class ListPublisher:
 
 def site(site_id: str, interval: float = 10.0, **kw: object) -> Site:
     """A site on a local URL with a short timeout."""
-    return Site(
+    return Site.http(
         id=site_id,
         url=f"http://127.0.0.1:9/{site_id}",
         interval_s=interval,

@@ -93,7 +93,7 @@ async def test_sites_added_removed_and_changed_at_runtime(clock: ManualClock) ->
     await task
     assert len(prober.starts["drop"]) == dropped_runs
     assert len(prober.starts["new"]) >= 5
-    assert prober.seen["edit"][-1].regex == "x"
+    assert prober.seen["edit"][-1].spec.regex == "x"
     assert all(t % 10 == pytest.approx(edit_phase) for t in prober.starts["edit"])
 
 

@@ -8,13 +8,17 @@ from sitemon_cli.config.model import (
     PostgresSettings,
     ScannerSettings,
 )
+from sitemon_cli.config.requirements import CURL_INSTALL_HINT, curl_problem, require_sites
 
 __all__ = [
+    "CURL_INSTALL_HINT",
     "Config",
     "KafkaSettings",
     "PersisterSettings",
     "PostgresSettings",
     "ScannerSettings",
+    "curl_problem",
     "load_config",
     "parse_config",
+    "require_sites",
 ]

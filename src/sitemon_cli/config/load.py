@@ -7,10 +7,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
-import yaml
 
 from sitemon_adapters.bus.kafka.connection import KafkaConnection
 from sitemon_adapters.store.postgres.dsn import dsn_passwords
+from sitemon_cli.config.document import read_document
+from sitemon_cli.config.keys import SECTION_KEYS
 from sitemon_cli.config.model import (
     DEFAULT_KAFKA,
     Config,
@@ -19,6 +20,7 @@ from sitemon_cli.config.model import (
     PostgresSettings,
     ScannerSettings,
 )
+from sitemon_cli.config.requirements import curl_problem
 from sitemon_cli.config.sites import parse_sites
 from sitemon_cli.config.values import (
     Section,
@@ -30,66 +32,39 @@ from sitemon_cli.config.values import (
 from sitemon_cli.logs import register_secret
 from sitemon_core.errors import ConfigError
 
-TOP_KEYS = {"sites", "defaults", "scanner", "persister", "bus", "repository", "logging", "metrics"}
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 def load_config(path: str | Path) -> Config:
     """Read and validate ``path``; raises ``ConfigError`` naming file, key path and problem."""
-    source = str(path)
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(source, "(file)", f"cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "(file)", f"invalid YAML: {_yaml_problem(exc)}") from exc
-    return parse_config(source, document)
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
+    return parse_config(str(path), read_document(Path(path)))
 
 
 def parse_config(source: str, document: object) -> Config:
     """Validate an already parsed document (``source`` names it in errors)."""
-    root = Section(source, "", document, TOP_KEYS)
-    bus = root.child("bus", {"kind", "kafka"})
-    repo = root.child("repository", {"kind", "sqlite", "postgres", "history_retention"})
-    logging_ = root.child("logging", {"format", "level"})
+    root = Section(source, "", document, SECTION_KEYS[""])
+    bus = root.child("bus", SECTION_KEYS["bus"])
+    repo = root.child("repository", SECTION_KEYS["repository"])
+    logging_ = root.child("logging", SECTION_KEYS["logging"])
     config = Config(
         source=source,
         sites=parse_sites(root),
-        scanner=_scanner(
-            root.child(
-                "scanner",
-                {
-                    "region",
-                    "prober",
-                    "max_concurrency",
-                    "start_jitter",
-                    "shutdown_grace",
-                    "user_agent",
-                    "dns_cache_ttl",
-                },
-            )
-        ),
-        persister=_persister(
-            root.child("persister", {"batch_size", "poll_timeout", "max_in_flight"})
-        ),
+        scanner=_scanner(root.child("scanner", SECTION_KEYS["scanner"])),
+        persister=_persister(root.child("persister", SECTION_KEYS["persister"])),
         bus=bus.get("kind", choice("memory", "kafka"), "memory"),
         repository=repo.get("kind", choice("sqlite", "postgres"), "sqlite"),
-        sqlite_path=repo.child("sqlite", {"path"}).get("path", text, "sitemon.db"),
-        history_retention_s=repo.get("history_retention", duration, None),
-        kafka=_kafka(bus.child("kafka", _KAFKA_KEYS)),
-        postgres=_postgres(
-            repo.child("postgres", {"dsn", "dsn_file", "schema", "pool_min", "pool_max"})
+        sqlite_path=repo.child("sqlite", SECTION_KEYS["repository.sqlite"]).get(
+            "path", text, "sitemon.db"
         ),
+        history_retention_s=repo.get("history_retention", duration, None),
+        kafka=_kafka(bus.child("kafka", SECTION_KEYS["bus.kafka"])),
+        postgres=_postgres(repo.child("postgres", SECTION_KEYS["repository.postgres"])),
         log_format=logging_.get("format", choice("human", "json"), "human"),
         log_level=logging_.get("level", choice("debug", "info", "warning", "error"), "info"),
-        metrics_listen=root.child("metrics", {"listen"}).get("listen", listen_address, None),
+        metrics_listen=root.child("metrics", SECTION_KEYS["metrics"]).get(
+            "listen", listen_address, None
+        ),
     )
     for secret in secrets_of(config):
         register_secret(secret)  # masked in every log line from now on
@@ -141,7 +116,7 @@ def secrets_of(config: Config) -> list[str]:
         *dsn_passwords(config.postgres.dsn),
     ]
     for site in config.sites:
-        for name, value in site.headers:
+        for name, value in site.spec.headers:
             if name.lower() in _SECRET_HEADERS:
                 values += [value, value.partition(" ")[2]]  # "Bearer <token>": the token too
     return [v for v in values if v]
@@ -158,9 +133,13 @@ def listen_address(sec: Section, path: str, raw: Any) -> tuple[str, int]:
 
 
 def _scanner(sec: Section) -> ScannerSettings:
+    prober = sec.get("prober", choice("aiohttp", "curl"), "aiohttp")
+    problem = curl_problem() if prober == "curl" else None
+    if problem:  # caught by check-config, not only when the scanner starts
+        raise sec.error(sec.key("prober"), problem)
     return ScannerSettings(
         region=sec.get("region", text, "local"),
-        prober=sec.get("prober", choice("aiohttp", "curl"), "aiohttp"),
+        prober=prober,
         max_concurrency=sec.get("max_concurrency", positive_int, 256),
         start_jitter_s=sec.get("start_jitter", duration, None),
         shutdown_grace_s=sec.get("shutdown_grace", duration, 5.0),
@@ -181,7 +160,6 @@ def _persister(sec: Section) -> PersisterSettings:
     )
 
 
-_FILE_KEYS = {"ssl_password_file", "sasl_password_file"}
 _SECRET_KEYS = ("ssl_password", "sasl_password")
 
 
@@ -200,12 +178,6 @@ def _secret(sec: Section, name: str) -> str | None:
 
 
 _CONNECTION_KEYS = set(attrs.fields_dict(KafkaConnection))
-_KAFKA_KEYS = (
-    set(attrs.fields_dict(KafkaSettings)) - {"connection", "session_timeout_s"}
-    | _CONNECTION_KEYS
-    | {"session_timeout"}
-    | _FILE_KEYS
-)
 # The broker's default group.min.session.timeout.ms and group.max.session.timeout.ms.
 _SESSION_TIMEOUT_RANGE_S = (6.0, 1800.0)
 

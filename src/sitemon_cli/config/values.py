@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sitemon_core.errors import ConfigError
 
 T = TypeVar("T")
+Parser = Callable[["Section", str, Any], Any]  # (section, key path, raw value) -> value
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -60,14 +61,36 @@ class Section:
         return parse(self, self.key(name), self.data[name])
 
 
+def pick_value(
+    sec: Section, defaults: Mapping[str, Any], name: str, parse: Parser, fallback: Any
+) -> Any:
+    """``name`` parsed from ``sec``, else the already parsed ``defaults[name]``, else
+    ``fallback``."""
+    if sec.data.get(name) is not None:
+        return sec.get(name, parse, fallback)
+    return defaults.get(name, fallback)
+
+
 def _kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
+def _not_a_string(raw: Any, what: str = "must be a string") -> str:
+    # YAML reads 42, 1.5, yes and 2024-01-01 as numbers, booleans and dates: a scalar that
+    # was meant as text only needs quotes, and saying so is the whole fix.
+    if isinstance(raw, list | Mapping) or raw is None:
+        return f"{what}, got {_kind(raw)}"
+    return f"{what}, got {_kind(raw)} {raw} (quote it if you mean a string)"
+
+
 def text(sec: Section, path: str, raw: Any) -> str:
-    """A string, with ``${VAR}`` / ``${VAR:-default}`` taken from the environment."""
-    if not isinstance(raw, str | int | float) or isinstance(raw, bool):
-        raise sec.error(path, f"must be a string, got {_kind(raw)}")
+    """A string, with ``${VAR}`` / ``${VAR:-default}`` taken from the environment.
+
+    Only a YAML string is one: ``42`` or ``yes`` where a string is expected is an error, never
+    silently turned into ``"42"`` or ``"True"``.
+    """
+    if not isinstance(raw, str):
+        raise sec.error(path, _not_a_string(raw))
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
@@ -76,7 +99,7 @@ def text(sec: Section, path: str, raw: Any) -> str:
             raise sec.error(path, f"environment variable {name} is not set")
         return value
 
-    return _ENV_REF.sub(substitute, str(raw))
+    return _ENV_REF.sub(substitute, raw)
 
 
 def boolean(sec: Section, path: str, raw: Any) -> bool:
@@ -128,7 +151,10 @@ def string_map(sec: Section, path: str, raw: Any) -> dict[str, str]:
     """A mapping of strings to strings (HTTP headers)."""
     if not isinstance(raw, Mapping):
         raise sec.error(path, f"must be a mapping, got {_kind(raw)}")
-    return {str(k): text(sec, f"{path}.{k}", v) for k, v in raw.items()}
+    for key in raw:
+        if not isinstance(key, str):
+            raise sec.error(f"{path}.{key}", _not_a_string(key, "the name must be a string"))
+    return {k: text(sec, f"{path}.{k}", v) for k, v in raw.items()}
 
 
 def string_list(sec: Section, path: str, raw: Any) -> list[str]:

@@ -35,7 +35,7 @@ def _os_reason(error: BaseException | None) -> str:
 
 
 def _too_many_redirects(_exc: BaseException, site: Site, _stage: str) -> tuple[ErrorKind, str]:
-    return ErrorKind.TOO_MANY_REDIRECTS, f"more than {site.max_redirects} redirects"
+    return ErrorKind.TOO_MANY_REDIRECTS, f"more than {site.spec.max_redirects} redirects"
 
 
 def _tls(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:

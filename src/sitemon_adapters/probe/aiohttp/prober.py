@@ -139,10 +139,10 @@ class AiohttpSiteProber:
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
-            url=site.url,
+            url=site.spec.url,
             region=self._region,
             started_at=started_at,
-            ok=judge(site, exchange.status, exchange.regex_matched, kind),
+            ok=judge(site.spec, exchange.status, exchange.regex_matched, kind),
             total_ms=total_ms,
             status_code=exchange.status,
             timings=timings,
@@ -171,7 +171,7 @@ class AiohttpSiteProber:
         finally:
             current_check.reset(token)
         if out.too_large:
-            return ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
+            return ErrorKind.BODY_TOO_LARGE, f"body over {site.spec.max_body_bytes} bytes"
         return ErrorKind.NONE, ""
 
     async def _exchange(
@@ -180,11 +180,11 @@ class AiohttpSiteProber:
         # aiohttp raises TooManyRedirects once the redirect count *reaches* max_redirects,
         # so "follow at most N" is N + 1 (and 0 would mean unlimited to aiohttp).
         async with session.request(
-            site.method,
-            site.url,
-            headers=site.headers or None,
-            allow_redirects=site.follow_redirects,
-            max_redirects=site.max_redirects + 1,
+            site.spec.method,
+            site.spec.url,
+            headers=site.spec.headers or None,
+            allow_redirects=site.spec.follow_redirects,
+            max_redirects=site.spec.max_redirects + 1,
             timeout=_client_timeout(site.timeout_s),
             trace_request_ctx=trace,
         ) as response:
@@ -194,10 +194,10 @@ class AiohttpSiteProber:
             trace.body_ended()
             if out.too_large:
                 response.close()  # don't drain the rest
-        if site.regex is not None:
+        if site.spec.regex is not None:
             text = _decode(body, response.charset)
             trace.stage = SEARCHING
-            out.regex_matched = await search_body(site.regex, text, out.deadline)
+            out.regex_matched = await search_body(site.spec.regex, text, out.deadline)
 
     async def _read_body(
         self, response: aiohttp.ClientResponse, site: Site, out: _Exchange
@@ -205,8 +205,8 @@ class AiohttpSiteProber:
         """Read at most ``max_body_bytes + 1`` (decompressed) bytes, so a huge or
         decompression-bomb body costs no more than the cap. Keeps the bytes only when a
         regex needs them."""
-        limit = site.max_body_bytes + 1
-        keep: list[bytes] | None = [] if site.regex is not None else None
+        limit = site.spec.max_body_bytes + 1
+        keep: list[bytes] | None = [] if site.spec.regex is not None else None
         content = response.content
         while out.bytes_read < limit and not content.at_eof():
             chunk = await content.read(min(READ_CHUNK, limit - out.bytes_read))

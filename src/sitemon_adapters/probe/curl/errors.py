@@ -108,7 +108,7 @@ _RULES: dict[int, _Rule] = {
     ),
     pycurl.E_TOO_MANY_REDIRECTS: lambda site, _s, _e, _m: (
         ErrorKind.TOO_MANY_REDIRECTS,
-        f"more than {site.max_redirects} redirects",
+        f"more than {site.spec.max_redirects} redirects",
     ),
     pycurl.E_COULDNT_RESOLVE_HOST: lambda _site, _s, easy, _m: (
         ErrorKind.DNS,

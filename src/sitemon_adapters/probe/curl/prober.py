@@ -113,7 +113,7 @@ class CurlSiteProber:
         curl = self._curl
         if curl is None:
             raise RuntimeError("CurlSiteProber used outside 'async with'")
-        transfer = Transfer(self._easy(site), site.max_body_bytes, site.regex is not None)
+        transfer = Transfer(self._easy(site), site.spec.max_body_bytes, site.spec.regex is not None)
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
         deadline = time.monotonic() + site.timeout_s  # for the body regex
@@ -130,7 +130,7 @@ class CurlSiteProber:
     def _easy(self, site: Site) -> pycurl.Curl:
         easy = pycurl.Curl()
         setopt = easy.setopt
-        setopt(pycurl.URL, site.url)
+        setopt(pycurl.URL, site.spec.url)
         setopt(pycurl.NOSIGNAL, 1)
         setopt(pycurl.FRESH_CONNECT, 1)
         setopt(pycurl.FORBID_REUSE, 1)
@@ -138,8 +138,8 @@ class CurlSiteProber:
         setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
         setopt(pycurl.REDIR_PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
         setopt(pycurl.TIMEOUT_MS, max(1, round(site.timeout_s * _MS)))
-        setopt(pycurl.FOLLOWLOCATION, 1 if site.follow_redirects else 0)
-        setopt(pycurl.MAXREDIRS, site.max_redirects)
+        setopt(pycurl.FOLLOWLOCATION, 1 if site.spec.follow_redirects else 0)
+        setopt(pycurl.MAXREDIRS, site.spec.max_redirects)
         setopt(pycurl.ACCEPT_ENCODING, "")  # what libcurl can decode; the cap counts decoded
         setopt(pycurl.USERAGENT, self._user_agent)
         setopt(pycurl.DNS_CACHE_TIMEOUT, self._dns_ttl or 0)
@@ -148,12 +148,12 @@ class CurlSiteProber:
             setopt(pycurl.SHARE, self._share)
         if self._cafile is not None:
             setopt(pycurl.CAINFO, self._cafile)
-        if site.headers:
-            setopt(pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in site.headers])
-        if site.method == "HEAD":
+        if site.spec.headers:
+            setopt(pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in site.spec.headers])
+        if site.spec.method == "HEAD":
             setopt(pycurl.NOBODY, 1)
-        elif site.method != "GET":
-            setopt(pycurl.CUSTOMREQUEST, site.method)
+        elif site.spec.method != "GET":
+            setopt(pycurl.CUSTOMREQUEST, site.spec.method)
         return easy
 
     def _result(
@@ -172,16 +172,16 @@ class CurlSiteProber:
         # redirect), as the aiohttp prober reports it.
         status = easy.getinfo(pycurl.RESPONSE_CODE) or None
         final_url: str = easy.getinfo(pycurl.EFFECTIVE_URL)
-        stage, timings = stage_and_timings(easy.getinfo, site.url, final_url, failed=code != 0)
+        stage, timings = stage_and_timings(easy.getinfo, site.spec.url, final_url, failed=code != 0)
         kind, detail = _failure(site, transfer, outcome, stage, matched)
         regex_matched = None if isinstance(matched, RegexTimeoutError) else matched
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
-            url=site.url,
+            url=site.spec.url,
             region=self._region,
             started_at=started_at,
-            ok=judge(site, status, regex_matched, kind),
+            ok=judge(site.spec, status, regex_matched, kind),
             total_ms=total_ms,
             status_code=status,
             timings=timings,
@@ -206,7 +206,7 @@ def _failure(
     if isinstance(matched, RegexTimeoutError):
         return ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
     if transfer.too_large:
-        return ErrorKind.BODY_TOO_LARGE, f"body over {site.max_body_bytes} bytes"
+        return ErrorKind.BODY_TOO_LARGE, f"body over {site.spec.max_body_bytes} bytes"
     if transfer.head_too_long:
         return ErrorKind.PROTOCOL, HEADER_TOO_LONG
     if code != 0:
@@ -230,12 +230,12 @@ async def _search(
     site: Site, transfer: Transfer, code: int, deadline: float
 ) -> bool | RegexTimeoutError | None:
     """The body regex's verdict (None: not evaluated), or the timeout it ran into."""
-    if site.regex is None or not (code == 0 or transfer.too_large):
+    if site.spec.regex is None or not (code == 0 or transfer.too_large):
         return None
-    body = b"".join(transfer.body)[: site.max_body_bytes + 1]
+    body = b"".join(transfer.body)[: site.spec.max_body_bytes + 1]
     text = _decode(body, transfer.easy.getinfo(pycurl.CONTENT_TYPE))
     try:
-        return await search_body(site.regex, text, deadline)
+        return await search_body(site.spec.regex, text, deadline)
     except RegexTimeoutError as exc:
         return exc
 
