@@ -177,7 +177,7 @@ async def test_each_prober_reports_the_header_limit_it_enforced(prober: SiteProb
     over = hostile_headers.HEADS["value_over_limit"]
     async with targets.raw_server(over.behaviour) as url:
         result = await prober.probe(
-            Site(id="over", url=f"{url}/", interval_s=60.0, timeout_s=TIMEOUT_S)
+            Site.http(id="over", url=f"{url}/", interval_s=60.0, timeout_s=TIMEOUT_S)
         )
     assert result.error_kind is ErrorKind.PROTOCOL, result.error_message
     assert result.error_message == (
