@@ -122,7 +122,10 @@ class Alerter:
         attempt = 0
         while True:
             try:
-                stored = await self._repository.open_incidents()
+                stored = [
+                    (incident, await self._was_notified(incident))
+                    for incident in await self._repository.open_incidents()
+                ]
                 break
             except RepositoryError as exc:
                 if not exc.retriable:
@@ -131,11 +134,18 @@ class Alerter:
                 if await self._retry_pause(exc, "open_incidents", attempt):
                     return False
         now = self._clock.utcnow()
-        for incident in stored:
-            self._trackers[incident.site_id] = SiteTracker.restored_down()
+        for incident, notified in stored:
+            self._trackers[incident.site_id] = SiteTracker.restored_down(notified=notified)
             self._open[incident.site_id] = self._latest[incident.site_id] = incident
-            self._reminders.schedule(incident, self._site(incident.site_id).policy, now)
+            if notified:
+                self._reminders.schedule(incident, self._site(incident.site_id).policy, now)
         return True
+
+    async def _was_notified(self, incident: Incident) -> bool:
+        """Whether a ``FIRING`` of ``incident`` was queued (then its ``RESOLVED`` is owed;
+        not when it opened while the site was flapping)."""
+        queued = await self._repository.notifications_of(incident.id)
+        return any(n.transition is Transition.FIRING for n in queued)
 
     async def _handle(self, batch: Batch) -> bool:
         records: list[Record] = []

@@ -1,8 +1,9 @@
 """When to re-send an open incident: per notifier, every ``AlertPolicy.reminder_period``.
 
 Reminder number ``k`` of an incident to a notifier is due at ``opened_at + k * period``; the
-number is part of the notification key, so it is the same after a restart (no duplicate
-reminder, at worst one skipped).
+number is part of the notification key, so it is the same after a restart: a restarted
+alerter queues the current period's reminder at once, and if it was queued before the
+restart the repository ignores the duplicate key.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ class Reminders:
         return len(self._heap)
 
     def schedule(self, incident: Incident, policy: AlertPolicy, now: datetime) -> None:
-        """Plan the first reminder after ``now`` of ``incident`` to each of its notifiers."""
+        """Plan the reminders of ``incident`` to each of its notifiers: the current
+        period's (due at once if its time has passed), then one per period."""
         for name in policy.notifiers:
             period = policy.reminder_period(name)
             if period is not None:
-                self._push(incident, name, period, now)
+                self._push(incident, name, period, max(1, _periods(incident, period, now)))
 
     def due(self, now: datetime, open_incidents: Mapping[str, Incident]) -> list[DueReminder]:
         """The reminders due at ``now`` of incidents still open (by site id); each is
@@ -56,11 +58,11 @@ class Reminders:
                 continue
             number = _periods(incident, period, now)
             out.append(DueReminder(incident, name, number))
-            self._push(incident, name, period, now)
+            self._push(incident, name, period, number + 1)
         return out
 
-    def _push(self, incident: Incident, name: str, period: float, now: datetime) -> None:
-        due = incident.opened_at + timedelta(seconds=(_periods(incident, period, now) + 1) * period)
+    def _push(self, incident: Incident, name: str, period: float, number: int) -> None:
+        due = incident.opened_at + timedelta(seconds=number * period)
         entry = (due, next(self._tie), incident.id, incident.site_id, name, period)
         heapq.heappush(self._heap, entry)
 

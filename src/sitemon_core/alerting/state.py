@@ -83,13 +83,13 @@ class SiteTracker:
         self._changes: deque[int] = deque()  # sequence numbers of recent up/down changes
 
     @classmethod
-    def restored_down(cls) -> SiteTracker:
+    def restored_down(cls, *, notified: bool = True) -> SiteTracker:
         """A site with an incident still open in the store (after a restart).
 
         It starts ``DOWN`` with its regions unknown: failures again repeat no ``DOWN``,
-        and the first recovered region resolves it (the ``UP`` is owed, so notified).
+        and the first recovered region resolves it (notified when its ``FIRING`` was).
         """
-        return cls(SiteState.DOWN, notified=True)
+        return cls(SiteState.DOWN, notified=notified)
 
     def observe(
         self, result: CheckResult, policy: AlertPolicy, interval_s: float
