@@ -1,10 +1,12 @@
-"""Session fixtures for tests that need a real Kafka or PostgreSQL.
+"""Session fixtures for tests that need a real Kafka, PostgreSQL or Alertmanager.
 
 Each fixture uses an external service when its environment variable is set
 (e.g. docker compose or ``python -m devservices up``):
 
     SITEMON_KAFKA_BOOTSTRAP=127.0.0.1:9092
     SITEMON_PG_DSN=postgresql://sitemon@127.0.0.1:5432/sitemon
+    SITEMON_ALERTMANAGER_URL=http://127.0.0.1:9093  (its webhook receiver must post to
+        http://$SITEMON_ALERTMANAGER_SINK/, the address the test sink then listens on)
 
 Otherwise it starts a local one from devservices, once per test session and
 only if some test asks for it, and stops it when the session ends. A service
@@ -23,13 +25,14 @@ import pytest
 
 if TYPE_CHECKING:
     from devservices import KafkaService, PostgresService
+    from devservices.alertmanager import AlertmanagerRig, AlertmanagerService
 
 # Test-only durability trade-off: these make PostgreSQL several times faster
 # for many small transactions, and a test cluster is thrown away anyway.
 FAST_PG_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
-def _start(service: KafkaService | PostgresService) -> str | None:
+def _start(service: KafkaService | PostgresService | AlertmanagerService) -> str | None:
     """Start a service; on failure clean it up and return why, else None.
 
     pytest.fail is called by the fixture outside any except block, so the
@@ -84,3 +87,29 @@ def pg_dsn() -> Iterator[str]:
         yield service.dsn
     finally:
         service.cleanup()
+
+
+@pytest.fixture(scope="session")
+def alertmanager() -> Iterator[AlertmanagerRig]:
+    """An Alertmanager (``.url``, API v2) whose webhook receiver posts every notification,
+    grouped by alertname, to ``.sink`` (a recording server)."""
+    from devservices.alertmanager import AlertmanagerRig, AlertmanagerService
+    from devservices.webhook_sink import WebhookSink
+
+    with WebhookSink(os.environ.get("SITEMON_ALERTMANAGER_SINK", "127.0.0.1:0")) as sink:
+        external = os.environ.get("SITEMON_ALERTMANAGER_URL")
+        if external:
+            yield AlertmanagerRig(external, sink)
+            return
+        try:
+            service = AlertmanagerService(receiver_url=f"{sink.url}/alerts")
+        except Exception as exc:  # e.g. no Alertmanager binary
+            error = str(exc)
+        else:
+            error = _start(service)
+        if error:
+            pytest.fail(f"could not start local Alertmanager: {error}", pytrace=False)
+        try:
+            yield AlertmanagerRig(service.url, sink)
+        finally:
+            service.cleanup()
