@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
+import attrs
 import yaml
 
+from sitemon_cli.config.alerts import parse_alerts
 from sitemon_cli.config.model import (
     Config,
     KafkaSettings,
@@ -15,6 +17,7 @@ from sitemon_cli.config.model import (
     PostgresSettings,
     ScannerSettings,
 )
+from sitemon_cli.config.secrets import secret as read_secret
 from sitemon_cli.config.sites import parse_sites
 from sitemon_cli.config.values import (
     Section,
@@ -26,7 +29,17 @@ from sitemon_cli.config.values import (
 from sitemon_cli.logs import register_secret
 from sitemon_core.errors import ConfigError
 
-TOP_KEYS = {"sites", "defaults", "scanner", "persister", "bus", "repository", "logging", "metrics"}
+TOP_KEYS = {
+    "sites",
+    "defaults",
+    "scanner",
+    "persister",
+    "bus",
+    "repository",
+    "logging",
+    "metrics",
+    "alerts",
+}
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -87,6 +100,7 @@ def parse_config(source: str, document: object) -> Config:
         log_level=logging_.get("level", choice("debug", "info", "warning", "error"), "info"),
         metrics_listen=root.child("metrics", {"listen"}).get("listen", listen_address, None),
     )
+    config = attrs.evolve(config, alerts=parse_alerts(root, config.scanner.region))
     for secret in secrets_of(config):
         register_secret(secret)  # masked in every log line from now on
     return config
@@ -135,6 +149,7 @@ def secrets_of(config: Config) -> list[str]:
         config.kafka.sasl_password,
         config.kafka.ssl_password,
         *dsn_passwords(config.postgres.dsn),
+        *(config.alerts.secrets() if config.alerts else []),
     ]
     for site in config.sites:
         for name, value in site.headers:
@@ -203,20 +218,6 @@ _FILE_KEYS = {"ssl_password_file", "sasl_password_file"}
 _SECRET_KEYS = ("ssl_password", "sasl_password")
 
 
-def _secret(sec: Section, name: str) -> str | None:
-    """A secret given inline (usually as ``${ENV}``) or as ``<name>_file`` holding it."""
-    inline = sec.get(name, text, None)
-    file_path = sec.get(f"{name}_file", text, None)
-    if inline is not None and file_path is not None:
-        raise sec.error(sec.key(name), f"give either {name} or {name}_file, not both")
-    if file_path is None:
-        return inline
-    try:
-        return Path(file_path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise sec.error(sec.key(f"{name}_file"), f"cannot read: {exc.strerror or exc}") from exc
-
-
 _KAFKA_KEYS = (
     set(KafkaSettings.__annotations__) - {"session_timeout_s"} | {"session_timeout"} | _FILE_KEYS
 )
@@ -255,7 +256,7 @@ def _kafka(sec: Section) -> KafkaSettings:
         k: sec.get(k, positive_int, None)
         for k in ("partitions", "replication_factor", "max_buffered")
     }
-    values |= {k: _secret(sec, k) for k in _SECRET_KEYS}
+    values |= {k: read_secret(sec, k) for k in _SECRET_KEYS}
     values["session_timeout_s"] = _session_timeout(sec)
     values["security_protocol"] = sec.get(
         "security_protocol", choice(*SECURITY_PROTOCOLS), "PLAINTEXT"
@@ -276,7 +277,7 @@ def _postgres(sec: Section) -> PostgresSettings:
     dsn = sec.get("dsn", text, None)
     dsn_file = sec.get("dsn_file", text, None)
     if dsn_file is not None:
-        dsn = _secret(sec, "dsn")
+        dsn = read_secret(sec, "dsn")
     if dsn:  # empty (say, from an unset ${VAR:-}) means the default
         problem = dsn_problem(dsn)
         if problem:
