@@ -1,4 +1,4 @@
-"""Local, Docker-free Kafka and PostgreSQL for tests, CI and benchmarks.
+"""Local, Docker-free Kafka, PostgreSQL and Alertmanager for tests, CI and benchmarks.
 
     from devservices import KafkaService, PostgresService
 
@@ -10,6 +10,7 @@ SITEMON_KAFKA_BOOTSTRAP / SITEMON_PG_DSN exports; ``python -m devservices
 fetch`` only downloads the Kafka jars into the cache.
 """
 
+from devservices.alertmanager import AlertmanagerService
 from devservices.fetch import KAFKA_VERSION, fetch_kafka, kafka_lib_dir
 from devservices.kafka import KafkaService
 from devservices.ports import free_port, free_ports
@@ -18,6 +19,7 @@ from devservices.process import ServiceError
 
 __all__ = [
     "KAFKA_VERSION",
+    "AlertmanagerService",
     "KafkaService",
     "PostgresService",
     "ServiceError",

@@ -76,6 +76,25 @@ def alert_labels(incident: Incident, alertname: str, severity: str) -> dict[str,
     return labels
 
 
+def _check_settings(urls: Sequence[str], names: Sequence[str], resend_every: timedelta) -> None:
+    if not urls:
+        raise ValueError("alertmanager: at least one URL is needed")
+    for i, url in enumerate(urls, 1):
+        check_url(url, f"alertmanager URL {i}")
+    if not all(names):
+        raise ValueError("alertmanager: alertname and severity must not be empty")
+    if resend_every <= timedelta(0):
+        raise ValueError("alertmanager: resend_every must be positive")
+
+
+def _authorization(username: str | None, password: str | None, token: str | None) -> str:
+    """The ``Authorization`` header value: basic, bearer, or '' for none."""
+    if username is not None or password is not None:
+        pair = f"{username or ''}:{password or ''}".encode()
+        return "Basic " + base64.b64encode(pair).decode()
+    return f"Bearer {token}" if token else ""
+
+
 class AlertmanagerNotifier:
     """Implements ``Notifier`` for Prometheus Alertmanager (API v2); an async context
     manager owning its HTTP session.
@@ -105,14 +124,9 @@ class AlertmanagerNotifier:
         """``urls``: base URLs of the Alertmanagers (``http://am:9093``, a route prefix
         allowed). Basic auth (``username``/``password``) or ``bearer_token``, not both.
         Raises ``ValueError`` on a bad setting (its message never quotes a secret)."""
-        if not urls:
-            raise ValueError("alertmanager: at least one URL is needed")
-        for i, url in enumerate(urls, 1):
-            check_url(url, f"alertmanager URL {i}")
+        _check_settings(urls, (alertname, flapping_alertname, severity), resend_every)
         if bearer_token and (username or password):
             raise ValueError("alertmanager: basic auth or a bearer token, not both")
-        if resend_every <= timedelta(0):
-            raise ValueError("alertmanager: resend_every must be positive")
         messages.check_link_template(link_template)
         self.name = name
         self.resend_every = resend_every
@@ -122,14 +136,13 @@ class AlertmanagerNotifier:
         self._link_template = link_template
         self._clock = clock or SystemClock()
         self._headers = {"Content-Type": "application/json"}
-        if username is not None or password is not None:
-            pair = f"{username or ''}:{password or ''}".encode()
-            self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        elif bearer_token:
-            self._headers["Authorization"] = f"Bearer {bearer_token}"
-        secrets = (password, bearer_token, self._headers.get("Authorization"))
+        authorization = _authorization(username, password, bearer_token)
+        if authorization:
+            self._headers["Authorization"] = authorization
         self._http = HttpPoster(
-            timeout_s=timeout_s, max_response_bytes=max_response_bytes, secrets=secrets
+            timeout_s=timeout_s,
+            max_response_bytes=max_response_bytes,
+            secrets=(password, bearer_token, authorization),
         )
 
     def __repr__(self) -> str:

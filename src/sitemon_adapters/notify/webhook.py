@@ -121,6 +121,22 @@ def webhook_body(notification: Notification, link_template: str | None = None) -
     return messages.json_bytes(body)
 
 
+OWN_HEADERS = frozenset(
+    h.lower()
+    for h in ("Content-Type", "Idempotency-Key", EVENT_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
+)
+
+
+def _check_headers(name: str, headers: Mapping[str, str]) -> None:
+    """Extra headers may not replace the notifier's own nor carry a line break (which
+    would fail every attempt, or inject a header)."""
+    for key, value in headers.items():
+        if key.lower() in OWN_HEADERS:
+            raise ValueError(f"webhook {name}: headers: {key} is set by sitemon")
+        if not key or any(ch in key for ch in "\r\n:") or any(ch in value for ch in "\r\n"):
+            raise ValueError(f"webhook {name}: headers: invalid header {key!r}")
+
+
 class WebhookNotifier:
     """Implements ``Notifier`` with a signed JSON POST; an async context manager owning its
     HTTP session."""
@@ -145,6 +161,7 @@ class WebhookNotifier:
         if not secret:
             raise ValueError(f"webhook {name}: the signing secret must not be empty")
         messages.check_link_template(link_template)
+        _check_headers(name, headers or {})
         self.name = name
         self._url = url
         self._secret = secret
