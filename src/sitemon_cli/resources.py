@@ -162,8 +162,12 @@ async def kafka_publisher(config: Config) -> AsyncIterator[Any]:
         yield publisher
 
 
-async def kafka_subscriber(config: Config) -> AsyncIterator[Any]:
-    """The persister side: a consumer-group member with a dead-letter topic."""
+async def kafka_subscriber(
+    config: Config, group_id: str | None = None, *, dead_letters: bool = True
+) -> AsyncIterator[Any]:
+    """A consumer-group member: the persister's (``kafka.group_id``, with the dead-letter
+    topic) or another reader's, e.g. the alerter's own group (``dead_letters=False``: the
+    persister already sets poison records aside)."""
     from sitemon_adapters.bus.kafka import KafkaStatusSubscriber
 
     settings = config.kafka
@@ -171,8 +175,8 @@ async def kafka_subscriber(config: Config) -> AsyncIterator[Any]:
     async with KafkaStatusSubscriber(
         kafka_connection(settings),
         settings.topic,
-        settings.group_id,
-        dead_letter_topic=settings.dead_letter_topic,
+        group_id or settings.group_id,
+        dead_letter_topic=settings.dead_letter_topic if dead_letters else None,
         session_timeout_ms=round(settings.session_timeout_s * 1000),
         # Three heartbeats per session, as Kafka recommends (at most 3 s apart).
         heartbeat_interval_ms=min(3000, round(settings.session_timeout_s * 1000 / 3)),

@@ -27,7 +27,7 @@ from sitemon_cli.config.values import (
     string_map,
     text,
 )
-from sitemon_core.alerting.maintenance import MaintenanceWindow, OneOff, Weekly
+from sitemon_core.alerting.maintenance import Maintenance, MaintenanceWindow, OneOff, Weekly
 from sitemon_core.alerting.policy import AlertPolicy, SiteAlerting
 from sitemon_core.models import Site
 
@@ -40,6 +40,7 @@ KEYS = {
     "link",
     "timeout",
     "delivery_deadline",
+    "group_id",
 }
 POLICY_KEYS = {
     "failure_threshold",
@@ -118,6 +119,7 @@ class AlertSettings:
     link_template: str | None = None
     timeout_s: float = 10.0
     delivery_deadline_s: float = 3600.0
+    group_id: str = "sitemon-alerter"  # the alerter's Kafka consumer group
 
     def policy_for(self, site: Site) -> AlertPolicy:
         """The first matching route's policy, else the defaults."""
@@ -129,6 +131,10 @@ class AlertSettings:
             s.id: SiteAlerting(policy=self.policy_for(s), interval_s=s.interval_s, tags=s.tags)
             for s in sites
         }
+
+    def maintenance_windows(self) -> Maintenance:
+        """The maintenance windows, as the alerter asks them."""
+        return Maintenance(self.maintenance)
 
     def secrets(self) -> list[str]:
         """Every secret of every notifier."""
@@ -157,6 +163,7 @@ def parse_alerts(root: Section, scanner_region: str) -> AlertSettings | None:
         link_template=sec.get("link", _link, None),
         timeout_s=sec.get("timeout", duration, 10.0),
         delivery_deadline_s=sec.get("delivery_deadline", duration, 3600.0),
+        group_id=sec.get("group_id", text, "sitemon-alerter"),
     )
 
 
