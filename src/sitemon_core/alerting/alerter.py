@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -22,6 +22,7 @@ from sitemon_core.alerting.policy import SiteAlerting
 from sitemon_core.alerting.ports import IncidentRepository
 from sitemon_core.alerting.records import IdFactory, new_id, notifications, open_incident
 from sitemon_core.alerting.reminders import Reminders
+from sitemon_core.alerting.restore import read_stored
 from sitemon_core.alerting.state import Change, Event, SiteTracker
 from sitemon_core.errors import RepositoryError, SubscriberError
 from sitemon_core.persister import Backoff
@@ -63,7 +64,9 @@ class Alerter:
     """Keeps every site's alert state and records incidents with their notifications.
 
     ``sites`` maps a site id to its alerting settings; a result of any other site uses
-    ``default``. Call ``run`` once; ``request_stop`` ends it after the batch in hand.
+    ``default``. ``restore_window_s``: how far back a restart looks for resolved incidents
+    (results up to their resolution are ignored: a replay). Call ``run`` once;
+    ``request_stop`` ends it after the batch in hand.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class Alerter:
         batch_size: int = 5000,
         poll_timeout_s: float = 0.5,
         backoff: Backoff = DEFAULT_BACKOFF,
+        restore_window_s: float = 3600.0,
         make_id: IdFactory = new_id,
     ) -> None:
         self._subscriber = subscriber
@@ -90,6 +94,7 @@ class Alerter:
         self._poll_timeout_s = poll_timeout_s
         self._backoff = backoff
         self._make_id = make_id
+        self._restore_window_s = restore_window_s
         self._trackers: dict[str, SiteTracker] = {}
         self._open: dict[str, Incident] = {}  # site id -> its open incident
         self._latest: dict[str, Incident] = {}  # site id -> its newest incident
@@ -117,35 +122,29 @@ class Alerter:
         return self.stats
 
     async def _restore(self) -> bool:
-        """Every site with an open incident starts ``DOWN``: no second ``FIRING`` for it,
-        and its ``RESOLVED`` is still owed."""
+        """Rebuild the sites' state from the store (see ``restore``); False if stopped."""
+        now = self._clock.utcnow()
         attempt = 0
         while True:
             try:
-                stored = [
-                    (incident, await self._was_notified(incident))
-                    for incident in await self._repository.open_incidents()
-                ]
+                restored = await read_stored(
+                    self._repository, now - timedelta(seconds=self._restore_window_s)
+                )
                 break
             except RepositoryError as exc:
                 if not exc.retriable:
                     raise
                 attempt += 1
-                if await self._retry_pause(exc, "open_incidents", attempt):
+                if await self._retry_pause(exc, "restore", attempt):
                     return False
-        now = self._clock.utcnow()
-        for incident, notified in stored:
-            self._trackers[incident.site_id] = SiteTracker.restored_down(notified=notified)
-            self._open[incident.site_id] = self._latest[incident.site_id] = incident
-            if notified:
-                self._reminders.schedule(incident, self._site(incident.site_id).policy, now)
+        for incident, tracker in restored.trackers():
+            self._trackers[incident.site_id] = tracker
+            self._latest[incident.site_id] = incident
+            if incident.is_open:
+                self._open[incident.site_id] = incident
+                if tracker.notified:
+                    self._reminders.schedule(incident, self._site(incident.site_id).policy, now)
         return True
-
-    async def _was_notified(self, incident: Incident) -> bool:
-        """Whether a ``FIRING`` of ``incident`` was queued (then its ``RESOLVED`` is owed;
-        not when it opened while the site was flapping)."""
-        queued = await self._repository.notifications_of(incident.id)
-        return any(n.transition is Transition.FIRING for n in queued)
 
     async def _handle(self, batch: Batch) -> bool:
         records: list[Record] = []

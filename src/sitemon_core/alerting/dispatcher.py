@@ -80,6 +80,7 @@ class Dispatcher:
         self._stop = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_notifier: dict[str, int] = {}
+        self._sending: dict[str, Notification] = {}  # in flight, by id
         self.stats = DispatcherStats()
 
     def request_stop(self) -> None:
@@ -100,8 +101,7 @@ class Dispatcher:
         return self.stats
 
     async def _start_due(self) -> None:
-        free = self._max_concurrency - len(self._in_flight)
-        if free <= 0:
+        if len(self._in_flight) >= self._max_concurrency:
             return
         try:
             due = await self._repository.due_notifications(
@@ -113,19 +113,21 @@ class Dispatcher:
             self.stats.store_errors += 1
             log.warning("reading due notifications failed", extra={"error": str(exc)})
             return
-        started = 0
+        # One notification per (incident, notifier) at a time, oldest first: a receiver
+        # gets an incident's FIRING before its RESOLVED (unless the FIRING is waiting for
+        # a retry: then the RESOLVED is not held back).
+        blocked = {(n.incident.id, n.notifier) for n in self._sending.values()}
         for notification in due:
-            if started >= free:
+            if len(self._in_flight) >= self._max_concurrency:
                 break
-            name = notification.notifier
-            if notification.id in self._in_flight:
+            name, pair = notification.notifier, (notification.incident.id, notification.notifier)
+            if pair in blocked or self._per_notifier.get(name, 0) >= self._max_per_notifier:
+                blocked.add(pair)
                 continue
-            if self._per_notifier.get(name, 0) >= self._max_per_notifier:
-                continue
+            blocked.add(pair)
             self._per_notifier[name] = self._per_notifier.get(name, 0) + 1
-            task = asyncio.ensure_future(self._deliver(notification))
-            self._in_flight[notification.id] = task
-            started += 1
+            self._sending[notification.id] = notification
+            self._in_flight[notification.id] = asyncio.ensure_future(self._deliver(notification))
 
     async def _wait(self) -> None:
         """Until a send finishes, a stop is requested, or the poll interval passed."""
@@ -159,6 +161,7 @@ class Dispatcher:
             log.warning("checking a held notification failed", extra={"error": str(exc)})
         finally:
             self._per_notifier[name] -= 1
+            del self._sending[notification.id]
 
     async def _attempt(self, notification: Notification) -> Notification:
         """One delivery attempt; the notification as it is to be stored after it."""
