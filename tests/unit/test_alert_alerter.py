@@ -247,3 +247,13 @@ async def wait_for(condition, timeout_s: float = 5.0) -> None:
     while not condition():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.001)
+
+
+async def test_on_queued_is_called_once_notifications_are_stored() -> None:
+    repo, calls = InMemoryIncidentRepository(), []
+
+    def queued() -> None:
+        calls.append(len(repo._outbox))
+
+    await run_alerter([DOWN_UP[:2], DOWN_UP[2:3]], repo, on_queued=queued)
+    assert calls == [2]  # the second batch queued the FIRINGs; the first nothing

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import attrs
@@ -65,7 +65,8 @@ class Alerter:
 
     ``sites`` maps a site id to its alerting settings; a result of any other site uses
     ``default``. ``restore_window_s``: how far back a restart looks for resolved incidents
-    (results up to their resolution are ignored: a replay). Call ``run`` once;
+    (results up to their resolution are ignored: a replay). ``on_queued`` is called after
+    notifications were stored (``Dispatcher.wake`` in one process). Call ``run`` once;
     ``request_stop`` ends it after the batch in hand.
     """
 
@@ -82,6 +83,7 @@ class Alerter:
         poll_timeout_s: float = 0.5,
         backoff: Backoff = DEFAULT_BACKOFF,
         restore_window_s: float = 3600.0,
+        on_queued: Callable[[], object] | None = None,
         make_id: IdFactory = new_id,
     ) -> None:
         self._subscriber = subscriber
@@ -95,6 +97,7 @@ class Alerter:
         self._backoff = backoff
         self._make_id = make_id
         self._restore_window_s = restore_window_s
+        self._on_queued = on_queued
         self._trackers: dict[str, SiteTracker] = {}
         self._open: dict[str, Incident] = {}  # site id -> its open incident
         self._latest: dict[str, Incident] = {}  # site id -> its newest incident
@@ -267,6 +270,8 @@ class Alerter:
                     self.stats.retries += 1
                     if await self._retry_pause(exc, "record", attempt):
                         return False
+        if self._on_queued is not None and any(queued for _, queued in records):
+            self._on_queued()
         return True
 
     async def _retry_pause(self, exc: RepositoryError, operation: str, attempt: int) -> bool:

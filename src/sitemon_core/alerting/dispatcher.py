@@ -78,6 +78,7 @@ class Dispatcher:
         self._retry = retry
         self._deadline_s = deadline_s
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_notifier: dict[str, int] = {}
         self._sending: dict[str, Notification] = {}  # in flight, by id
@@ -86,6 +87,12 @@ class Dispatcher:
     def request_stop(self) -> None:
         """Stop taking notifications; ``run`` returns once the sends in flight finished."""
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look for due notifications now rather than at the next poll (the embedded
+        alerter calls it after queuing some: no poll interval added to the latency)."""
+        self._wake.set()
 
     async def run(self) -> DispatcherStats:
         """Poll the outbox and deliver until ``request_stop``."""
@@ -130,9 +137,9 @@ class Dispatcher:
             self._in_flight[notification.id] = asyncio.ensure_future(self._deliver(notification))
 
     async def _wait(self) -> None:
-        """Until a send finishes, a stop is requested, or the poll interval passed."""
+        """Until a send finishes, a wake-up or stop, or the poll interval passed."""
         sleeper = asyncio.ensure_future(
-            sleep_unless(self._clock, self._poll_interval_s, self._stop)
+            sleep_unless(self._clock, self._poll_interval_s, self._wake)
         )
         try:
             await asyncio.wait(
@@ -140,6 +147,7 @@ class Dispatcher:
             )
         finally:
             sleeper.cancel()
+            self._wake.clear()
 
     def _reap(self) -> None:
         for key, task in list(self._in_flight.items()):
