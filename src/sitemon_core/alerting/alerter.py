@@ -101,6 +101,7 @@ class Alerter:
         self._trackers: dict[str, SiteTracker] = {}
         self._open: dict[str, Incident] = {}  # site id -> its open incident
         self._latest: dict[str, Incident] = {}  # site id -> its newest incident
+        self._holds: dict[str, datetime] = {}  # incident id -> end of its FIRING's hold
         self._reminders = Reminders()
         self._stop = asyncio.Event()
         self.stats = AlerterStats()
@@ -140,6 +141,7 @@ class Alerter:
                 attempt += 1
                 if await self._retry_pause(exc, "restore", attempt):
                     return False
+        self._holds.update(restored.holds)
         for incident, tracker in restored.trackers():
             self._trackers[incident.site_id] = tracker
             self._latest[incident.site_id] = incident
@@ -188,21 +190,23 @@ class Alerter:
                 return None
             incident = found
             self.stats.flapping += change.event is Event.FLAPPING
-        notify = change.notify and not self._firing_dropped(incident, site)
+        notify = change.notify and not self._firing_dropped(incident)
         if not notify:
             return incident, []
         transition = _TRANSITIONS[change.event]
+        hold = self._maintenance.in_maintenance(site_id, site.tags, change.result.started_at)
         if transition is Transition.FIRING:
             self._reminders.schedule(incident, site.policy, now)
-        hold = self._maintenance.in_maintenance(site_id, site.tags, change.result.started_at)
+            if hold is not None:
+                self._holds[incident.id] = hold
         return incident, self._enqueue(incident, transition, site, now=now, hold=hold)
 
-    def _firing_dropped(self, incident: Incident, site: SiteAlerting) -> bool:
-        """Whether the incident opened and closed inside one maintenance: its held
-        ``FIRING`` will be dropped when the hold ends, so no ``RESOLVED`` is owed."""
+    def _firing_dropped(self, incident: Incident) -> bool:
+        """Whether the incident closed before the hold of its ``FIRING`` ended: the
+        dispatcher will drop that ``FIRING``, so no ``RESOLVED`` is owed either."""
         if incident.resolved_at is None:
             return False
-        hold = self._maintenance.in_maintenance(incident.site_id, site.tags, incident.opened_at)
+        hold = self._holds.pop(incident.id, None)
         return hold is not None and incident.resolved_at < hold
 
     def _enqueue(

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import attrs
 
-from sitemon_core.alerting.models import Incident, Transition
+from sitemon_core.alerting.models import DeliveryState, Incident, Transition
 from sitemon_core.alerting.ports import IncidentRepository
 from sitemon_core.alerting.state import SiteTracker
 
@@ -29,6 +29,7 @@ class Restored:
 
     open: list[tuple[Incident, bool]]
     resolved: list[Incident]
+    holds: dict[str, datetime]  # incident id -> end of its held FIRING's hold
 
     def trackers(self) -> Iterator[tuple[Incident, SiteTracker]]:
         """Each site's newest incident and the tracker it restarts with."""
@@ -40,15 +41,18 @@ class Restored:
 
 async def read_stored(repository: IncidentRepository, since: datetime) -> Restored:
     """Read what the store says about the sites' alert state (see the module's doc)."""
-    opened = [(i, await _firing_queued(repository, i)) for i in await repository.open_incidents()]
+    opened: list[tuple[Incident, bool]] = []
+    holds: dict[str, datetime] = {}
+    for incident in await repository.open_incidents():
+        queued = await repository.notifications_of(incident.id)
+        # No FIRING was queued when the incident opened while its site was flapping.
+        firing = [n for n in queued if n.transition is Transition.FIRING]
+        opened.append((incident, bool(firing)))
+        for n in firing:
+            if n.state is DeliveryState.HELD and n.not_before is not None:
+                holds[incident.id] = max(n.not_before, holds.get(incident.id, n.not_before))
     newest: dict[str, Incident] = {}
     for incident in await repository.incidents(since=since, limit=_MAX_RECENT):
         if incident.resolved_at is not None:
             newest.setdefault(incident.site_id, incident)
-    return Restored(open=opened, resolved=list(newest.values()))
-
-
-async def _firing_queued(repository: IncidentRepository, incident: Incident) -> bool:
-    # Not queued when the incident opened while its site was flapping.
-    queued = await repository.notifications_of(incident.id)
-    return any(n.transition is Transition.FIRING for n in queued)
+    return Restored(open=opened, resolved=list(newest.values()), holds=holds)
