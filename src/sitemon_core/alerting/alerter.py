@@ -173,6 +173,7 @@ class Alerter:
     def _apply(self, change: Change, site: SiteAlerting, now: datetime) -> Record | None:
         """Update the open incidents for ``change``; the incident and notifications to store."""
         site_id = change.result.site_id
+        owed = True
         if change.event is Event.DOWN:
             incident = open_incident(change, site.tags, self._make_id)
             self._open[site_id] = self._latest[site_id] = incident
@@ -184,14 +185,17 @@ class Alerter:
             incident = attrs.evolve(opened, resolved_at=change.result.started_at)
             self._latest[site_id] = incident
             self.stats.incidents_resolved += 1
+            # Closed before its held FIRING's hold ended: the dispatcher drops that FIRING,
+            # so no RESOLVED is owed either.
+            firing_hold = self._holds.pop(incident.id, None)
+            owed = firing_hold is None or change.result.started_at >= firing_hold
         else:  # FLAPPING or STILL_DOWN: about the newest incident
             found = self._latest.get(site_id)
             if found is None:
                 return None
             incident = found
             self.stats.flapping += change.event is Event.FLAPPING
-        notify = change.notify and not self._firing_dropped(incident)
-        if not notify:
+        if not (change.notify and owed):
             return incident, []
         transition = _TRANSITIONS[change.event]
         hold = self._maintenance.in_maintenance(site_id, site.tags, change.result.started_at)
@@ -200,14 +204,6 @@ class Alerter:
             if hold is not None:
                 self._holds[incident.id] = hold
         return incident, self._enqueue(incident, transition, site, now=now, hold=hold)
-
-    def _firing_dropped(self, incident: Incident) -> bool:
-        """Whether the incident closed before the hold of its ``FIRING`` ended: the
-        dispatcher will drop that ``FIRING``, so no ``RESOLVED`` is owed either."""
-        if incident.resolved_at is None:
-            return False
-        hold = self._holds.pop(incident.id, None)
-        return hold is not None and incident.resolved_at < hold
 
     def _enqueue(
         self,

@@ -2,7 +2,8 @@
 
 Up to ``max_concurrency`` sends run at once (at most ``max_per_notifier`` to one notifier,
 so one hanging receiver cannot take every slot; each send is bounded by the notifier's own
-timeout). The outcome of every attempt is stored on the notification:
+timeout), and one at a time per incident and notifier, oldest first. The outcome of
+every attempt is stored on the notification:
 
 - delivered: ``DELIVERED``;
 - a retriable failure (5xx, timeout, refused): ``PENDING`` again with ``not_before`` after an
@@ -11,7 +12,7 @@ timeout). The outcome of every attempt is stored on the notification:
 - a ``HELD`` notification (maintenance) whose hold ended: sent if its incident was still open
   when the hold ended, else ``DROPPED`` (it opened and closed inside the window). A held
   ``RESOLVED`` is always sent: the alerter queues it only when its ``FIRING`` is or will be
-  sent (see ``Alerter._firing_dropped``), so dropping it would leave a receiver firing.
+  sent (see ``Alerter._apply``), so dropping it would leave a receiver firing.
 """
 
 from __future__ import annotations
