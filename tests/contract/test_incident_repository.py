@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sitemon_adapters.store.memory_incidents import InMemoryIncidentRepository
 from sitemon_adapters.store.sqlite.incidents import SqliteIncidentRepository
@@ -264,3 +266,45 @@ async def test_record_is_atomic(sql_repository: IncidentRepository) -> None:
         await sql_repository.record(opened, [good, attrs.evolve(bad, attempts=2**70)])
     assert await sql_repository.open_incidents() == []
     assert await sql_repository.notifications_of(opened.id) == []
+
+
+Op = tuple[int, bool, Transition, list[str]]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.integers(0, 2),  # which incident
+            st.booleans(),  # recorded resolved?
+            st.sampled_from(list(Transition)),
+            st.lists(st.sampled_from(["am", "hook"]), unique=True, max_size=2),
+        ),
+        max_size=10,
+    )
+)
+async def test_any_sequence_of_records_replayed_reads_like_the_reference(
+    repository: IncidentRepository, ops: list[Op]
+) -> None:
+    prefix = uuid.uuid4().hex[:8]  # the repository is shared by the examples of one test
+    reference = InMemoryIncidentRepository()
+    calls = []
+    for n, resolve, transition, names in ops:
+        opened = incident(n, minutes=n, id=f"{prefix}-{n}")
+        state = resolved(opened) if resolve else opened
+        calls.append((state, queued(state, transition, names, now=T0 + timedelta(seconds=n))))
+    for state, notes in calls:
+        await reference.record(state, notes)
+        await repository.record(state, notes)
+    for state, notes in calls:  # a replay after a crash changes nothing
+        await repository.record(state, notes)
+    for n in range(3):
+        incident_id = f"{prefix}-{n}"
+        assert await repository.find_incident(incident_id) == await reference.find_incident(
+            incident_id
+        )
+        assert await repository.notifications_of(incident_id) == await reference.notifications_of(
+            incident_id
+        )

@@ -211,3 +211,35 @@ async def test_stop_waits_for_the_sends_in_flight() -> None:
     hook.gate.set()
     await asyncio.wait_for(task, 5)
     assert await states(repo) == [("hook", DeliveryState.DELIVERED, 1)]
+
+
+async def test_an_incidents_notifications_to_one_notifier_go_one_at_a_time_in_order() -> None:
+    clock, repo = ManualClock(), InMemoryIncidentRepository()
+    hook = RecordingNotifier()
+    hook.gate = asyncio.Event()
+    await queue(repo)
+    closed = attrs.evolve(INCIDENT, resolved_at=EPOCH + timedelta(minutes=5))
+    await queue(repo, closed, Transition.RESOLVED)
+    dispatcher = Dispatcher(repo, {"hook": hook}, clock)
+    task = start(dispatcher)
+    await wait_for(lambda: len(hook.sent) == 1)
+    await settle()
+    assert [n.transition for n in hook.sent] == [Transition.FIRING]
+    hook.gate.set()
+    await wait_for(lambda: dispatcher.stats.delivered == 2)
+    await stop(dispatcher, task)
+    assert [n.transition for n in hook.sent] == [Transition.FIRING, Transition.RESOLVED]
+
+
+async def test_wake_delivers_without_waiting_for_the_poll() -> None:
+    clock, repo = ManualClock(), InMemoryIncidentRepository()
+    hook = RecordingNotifier()
+    dispatcher = Dispatcher(repo, {"hook": hook}, clock, poll_interval_s=3600)
+    task = start(dispatcher)
+    await settle()
+    await queue(repo)
+    await settle()
+    assert hook.sent == []  # nobody told it: it waits for its poll
+    dispatcher.wake()
+    await wait_for(lambda: dispatcher.stats.delivered == 1)
+    await stop(dispatcher, task)

@@ -127,7 +127,9 @@ def test_law_no_down_before_threshold_failures_in_k_fresh_regions(policy, sequen
                 if r in last and last[r] >= fresh and reference_failing(history[r], policy)
             ]  # fmt: skip
             assert len(confirming) >= policy.confirm_regions
-            assert history[result.region].endswith("F" * policy.failure_threshold)
+            # The confirming result's own region is one of them. (Not necessarily with its
+            # last failure_threshold results failed: a region never recovered stays failing.)
+            assert result.region in confirming
             assert change.regions == tuple(sorted(confirming))
 
 
@@ -174,7 +176,8 @@ def test_law_a_flapping_site_gets_a_bounded_number_of_notifications(policy, sequ
 def test_law_restart_repeats_no_down_and_loses_no_resolved(policy, sequence, cut) -> None:
     results = to_results(sequence)
     after = (results[-1].started_at - results[0].started_at).total_seconds() if results else 0
-    results += recovery(after + 1000, policy)
+    # Twice: a restart in the middle of the first forgets the successes counted so far.
+    results += recovery(after + 1000, policy) + recovery(after + 5000, policy)
     cut = min(cut, len(results))
     before = SiteTracker()
     got = notified(feed(before, results[:cut], policy))
@@ -188,3 +191,4 @@ def test_law_restart_repeats_no_down_and_loses_no_resolved(policy, sequence, cut
     got += [(cut + i, e) for i, e in notified(feed(after_restart, results[cut:], policy))]
     assert_alternates(got)
     assert after_restart.state is not SiteState.DOWN  # recovered (or not fed at all)
+    assert (before if cut == len(results) else after_restart).state is not SiteState.DOWN

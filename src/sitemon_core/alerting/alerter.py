@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -22,6 +22,7 @@ from sitemon_core.alerting.policy import SiteAlerting
 from sitemon_core.alerting.ports import IncidentRepository
 from sitemon_core.alerting.records import IdFactory, new_id, notifications, open_incident
 from sitemon_core.alerting.reminders import Reminders
+from sitemon_core.alerting.restore import read_stored
 from sitemon_core.alerting.state import Change, Event, SiteTracker
 from sitemon_core.errors import RepositoryError, SubscriberError
 from sitemon_core.persister import Backoff
@@ -63,7 +64,10 @@ class Alerter:
     """Keeps every site's alert state and records incidents with their notifications.
 
     ``sites`` maps a site id to its alerting settings; a result of any other site uses
-    ``default``. Call ``run`` once; ``request_stop`` ends it after the batch in hand.
+    ``default``. ``restore_window_s``: how far back a restart looks for resolved incidents
+    (results up to their resolution are ignored: a replay). ``on_queued`` is called after
+    notifications were stored (``Dispatcher.wake`` in one process). Call ``run`` once;
+    ``request_stop`` ends it after the batch in hand.
     """
 
     def __init__(
@@ -78,6 +82,8 @@ class Alerter:
         batch_size: int = 5000,
         poll_timeout_s: float = 0.5,
         backoff: Backoff = DEFAULT_BACKOFF,
+        restore_window_s: float = 3600.0,
+        on_queued: Callable[[], object] | None = None,
         make_id: IdFactory = new_id,
     ) -> None:
         self._subscriber = subscriber
@@ -90,9 +96,12 @@ class Alerter:
         self._poll_timeout_s = poll_timeout_s
         self._backoff = backoff
         self._make_id = make_id
+        self._restore_window_s = restore_window_s
+        self._on_queued = on_queued
         self._trackers: dict[str, SiteTracker] = {}
         self._open: dict[str, Incident] = {}  # site id -> its open incident
         self._latest: dict[str, Incident] = {}  # site id -> its newest incident
+        self._holds: dict[str, datetime] = {}  # incident id -> end of its FIRING's hold
         self._reminders = Reminders()
         self._stop = asyncio.Event()
         self.stats = AlerterStats()
@@ -117,35 +126,30 @@ class Alerter:
         return self.stats
 
     async def _restore(self) -> bool:
-        """Every site with an open incident starts ``DOWN``: no second ``FIRING`` for it,
-        and its ``RESOLVED`` is still owed."""
+        """Rebuild the sites' state from the store (see ``restore``); False if stopped."""
+        now = self._clock.utcnow()
         attempt = 0
         while True:
             try:
-                stored = [
-                    (incident, await self._was_notified(incident))
-                    for incident in await self._repository.open_incidents()
-                ]
+                restored = await read_stored(
+                    self._repository, now - timedelta(seconds=self._restore_window_s)
+                )
                 break
             except RepositoryError as exc:
                 if not exc.retriable:
                     raise
                 attempt += 1
-                if await self._retry_pause(exc, "open_incidents", attempt):
+                if await self._retry_pause(exc, "restore", attempt):
                     return False
-        now = self._clock.utcnow()
-        for incident, notified in stored:
-            self._trackers[incident.site_id] = SiteTracker.restored_down(notified=notified)
-            self._open[incident.site_id] = self._latest[incident.site_id] = incident
-            if notified:
-                self._reminders.schedule(incident, self._site(incident.site_id).policy, now)
+        self._holds.update(restored.holds)
+        for incident, tracker in restored.trackers():
+            self._trackers[incident.site_id] = tracker
+            self._latest[incident.site_id] = incident
+            if incident.is_open:
+                self._open[incident.site_id] = incident
+                if tracker.notified:
+                    self._reminders.schedule(incident, self._site(incident.site_id).policy, now)
         return True
-
-    async def _was_notified(self, incident: Incident) -> bool:
-        """Whether a ``FIRING`` of ``incident`` was queued (then its ``RESOLVED`` is owed;
-        not when it opened while the site was flapping)."""
-        queued = await self._repository.notifications_of(incident.id)
-        return any(n.transition is Transition.FIRING for n in queued)
 
     async def _handle(self, batch: Batch) -> bool:
         records: list[Record] = []
@@ -169,6 +173,7 @@ class Alerter:
     def _apply(self, change: Change, site: SiteAlerting, now: datetime) -> Record | None:
         """Update the open incidents for ``change``; the incident and notifications to store."""
         site_id = change.result.site_id
+        owed = True
         if change.event is Event.DOWN:
             incident = open_incident(change, site.tags, self._make_id)
             self._open[site_id] = self._latest[site_id] = incident
@@ -180,28 +185,25 @@ class Alerter:
             incident = attrs.evolve(opened, resolved_at=change.result.started_at)
             self._latest[site_id] = incident
             self.stats.incidents_resolved += 1
+            # Closed before its held FIRING's hold ended: the dispatcher drops that FIRING,
+            # so no RESOLVED is owed either.
+            firing_hold = self._holds.pop(incident.id, None)
+            owed = firing_hold is None or change.result.started_at >= firing_hold
         else:  # FLAPPING or STILL_DOWN: about the newest incident
             found = self._latest.get(site_id)
             if found is None:
                 return None
             incident = found
             self.stats.flapping += change.event is Event.FLAPPING
-        notify = change.notify and not self._firing_dropped(incident, site)
-        if not notify:
+        if not (change.notify and owed):
             return incident, []
         transition = _TRANSITIONS[change.event]
+        hold = self._maintenance.in_maintenance(site_id, site.tags, change.result.started_at)
         if transition is Transition.FIRING:
             self._reminders.schedule(incident, site.policy, now)
-        hold = self._maintenance.in_maintenance(site_id, site.tags, change.result.started_at)
+            if hold is not None:
+                self._holds[incident.id] = hold
         return incident, self._enqueue(incident, transition, site, now=now, hold=hold)
-
-    def _firing_dropped(self, incident: Incident, site: SiteAlerting) -> bool:
-        """Whether the incident opened and closed inside one maintenance: its held
-        ``FIRING`` will be dropped when the hold ends, so no ``RESOLVED`` is owed."""
-        if incident.resolved_at is None:
-            return False
-        hold = self._maintenance.in_maintenance(incident.site_id, site.tags, incident.opened_at)
-        return hold is not None and incident.resolved_at < hold
 
     def _enqueue(
         self,
@@ -268,6 +270,8 @@ class Alerter:
                     self.stats.retries += 1
                     if await self._retry_pause(exc, "record", attempt):
                         return False
+        if self._on_queued is not None and any(queued for _, queued in records):
+            self._on_queued()
         return True
 
     async def _retry_pause(self, exc: RepositoryError, operation: str, attempt: int) -> bool:

@@ -2,7 +2,8 @@
 
 Up to ``max_concurrency`` sends run at once (at most ``max_per_notifier`` to one notifier,
 so one hanging receiver cannot take every slot; each send is bounded by the notifier's own
-timeout). The outcome of every attempt is stored on the notification:
+timeout), and one at a time per incident and notifier, oldest first. The outcome of
+every attempt is stored on the notification:
 
 - delivered: ``DELIVERED``;
 - a retriable failure (5xx, timeout, refused): ``PENDING`` again with ``not_before`` after an
@@ -11,7 +12,7 @@ timeout). The outcome of every attempt is stored on the notification:
 - a ``HELD`` notification (maintenance) whose hold ended: sent if its incident was still open
   when the hold ended, else ``DROPPED`` (it opened and closed inside the window). A held
   ``RESOLVED`` is always sent: the alerter queues it only when its ``FIRING`` is or will be
-  sent (see ``Alerter._firing_dropped``), so dropping it would leave a receiver firing.
+  sent (see ``Alerter._apply``), so dropping it would leave a receiver firing.
 """
 
 from __future__ import annotations
@@ -78,13 +79,21 @@ class Dispatcher:
         self._retry = retry
         self._deadline_s = deadline_s
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_notifier: dict[str, int] = {}
+        self._sending: dict[str, Notification] = {}  # in flight, by id
         self.stats = DispatcherStats()
 
     def request_stop(self) -> None:
         """Stop taking notifications; ``run`` returns once the sends in flight finished."""
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look for due notifications now rather than at the next poll (the embedded
+        alerter calls it after queuing some: no poll interval added to the latency)."""
+        self._wake.set()
 
     async def run(self) -> DispatcherStats:
         """Poll the outbox and deliver until ``request_stop``."""
@@ -100,8 +109,7 @@ class Dispatcher:
         return self.stats
 
     async def _start_due(self) -> None:
-        free = self._max_concurrency - len(self._in_flight)
-        if free <= 0:
+        if len(self._in_flight) >= self._max_concurrency:
             return
         try:
             due = await self._repository.due_notifications(
@@ -113,24 +121,26 @@ class Dispatcher:
             self.stats.store_errors += 1
             log.warning("reading due notifications failed", extra={"error": str(exc)})
             return
-        started = 0
+        # One notification per (incident, notifier) at a time, oldest first: a receiver
+        # gets an incident's FIRING before its RESOLVED (unless the FIRING is waiting for
+        # a retry: then the RESOLVED is not held back).
+        blocked = {(n.incident.id, n.notifier) for n in self._sending.values()}
         for notification in due:
-            if started >= free:
+            if len(self._in_flight) >= self._max_concurrency:
                 break
-            name = notification.notifier
-            if notification.id in self._in_flight:
+            name, pair = notification.notifier, (notification.incident.id, notification.notifier)
+            if pair in blocked or self._per_notifier.get(name, 0) >= self._max_per_notifier:
+                blocked.add(pair)
                 continue
-            if self._per_notifier.get(name, 0) >= self._max_per_notifier:
-                continue
+            blocked.add(pair)
             self._per_notifier[name] = self._per_notifier.get(name, 0) + 1
-            task = asyncio.ensure_future(self._deliver(notification))
-            self._in_flight[notification.id] = task
-            started += 1
+            self._sending[notification.id] = notification
+            self._in_flight[notification.id] = asyncio.ensure_future(self._deliver(notification))
 
     async def _wait(self) -> None:
-        """Until a send finishes, a stop is requested, or the poll interval passed."""
+        """Until a send finishes, a wake-up or stop, or the poll interval passed."""
         sleeper = asyncio.ensure_future(
-            sleep_unless(self._clock, self._poll_interval_s, self._stop)
+            sleep_unless(self._clock, self._poll_interval_s, self._wake)
         )
         try:
             await asyncio.wait(
@@ -138,6 +148,7 @@ class Dispatcher:
             )
         finally:
             sleeper.cancel()
+            self._wake.clear()
 
     def _reap(self) -> None:
         for key, task in list(self._in_flight.items()):
@@ -159,6 +170,7 @@ class Dispatcher:
             log.warning("checking a held notification failed", extra={"error": str(exc)})
         finally:
             self._per_notifier[name] -= 1
+            del self._sending[notification.id]
 
     async def _attempt(self, notification: Notification) -> Notification:
         """One delivery attempt; the notification as it is to be stored after it."""

@@ -43,7 +43,8 @@ class IncidentRepository(Protocol):
     async def incidents(
         self, *, site_id: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[Incident]:
-        """Incidents newest first, optionally of one site and opened (or still open) since."""
+        """Incidents newest first (by opening), optionally of one site and, with ``since``,
+        only those open at some time since then (resolved since, or still open)."""
         ...
 
     async def record(self, incident: Incident, notifications: Sequence[Notification]) -> None:

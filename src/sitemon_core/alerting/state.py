@@ -62,8 +62,8 @@ class _Region:
 
     __slots__ = ("failing", "failures", "last", "successes")
 
-    def __init__(self) -> None:
-        self.last: datetime | None = None
+    def __init__(self, last: datetime | None) -> None:
+        self.last = last
         self.failures = 0
         self.successes = 0
         self.failing: bool | None = None  # None: not enough results yet
@@ -72,36 +72,47 @@ class _Region:
 class SiteTracker:
     """The alert state of one site, fed its results one by one through ``observe``."""
 
-    __slots__ = ("_changes", "_regions", "_seq", "flapping", "notified", "state")
+    __slots__ = ("_changes", "_regions", "_seq", "_since", "flapping", "notified", "state")
 
-    def __init__(self, state: SiteState = SiteState.UNKNOWN, *, notified: bool = False) -> None:
+    def __init__(
+        self,
+        state: SiteState = SiteState.UNKNOWN,
+        *,
+        notified: bool = False,
+        since: datetime | None = None,
+    ) -> None:
         self.state = state
         self.notified = notified  # whether the current DOWN was notified (an UP is owed)
         self.flapping = False
+        # Results up to the last stored change are already accounted for in the store: a
+        # restarted alerter ignores them (the unacknowledged batch delivered again).
+        self._since = since
         self._regions: dict[str, _Region] = {}
         self._seq = 0  # results observed
         self._changes: deque[int] = deque()  # sequence numbers of recent up/down changes
 
     @classmethod
-    def restored_down(cls, *, notified: bool = True) -> SiteTracker:
+    def restored_down(cls, *, notified: bool = True, since: datetime | None = None) -> SiteTracker:
         """A site with an incident still open in the store (after a restart).
 
         It starts ``DOWN`` with its regions unknown: failures again repeat no ``DOWN``,
         and the first recovered region resolves it (notified when its ``FIRING`` was).
+        Results not newer than ``since`` (the incident's opening) are ignored.
         """
-        return cls(SiteState.DOWN, notified=notified)
+        return cls(SiteState.DOWN, notified=notified, since=since)
 
     def observe(
         self, result: CheckResult, policy: AlertPolicy, interval_s: float
     ) -> tuple[Change, ...]:
         """Account for ``result``; return what it changed (usually nothing).
 
-        A result not newer than its region's last one (a replay) is ignored.
+        A result not newer than its region's last one (a replay), or than ``since``, is
+        ignored.
         """
         region = self._regions.get(result.region)
         if region is None:
-            region = self._regions[result.region] = _Region()
-        elif region.last is not None and result.started_at <= region.last:
+            region = self._regions[result.region] = _Region(self._since)
+        if region.last is not None and result.started_at <= region.last:
             return NO_CHANGES
         region.last = result.started_at
         if result.ok:
