@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,15 @@ async def sink() -> AsyncIterator[RecordingSink]:
         yield recording
 
 
+def received(sink: RecordingSink, count: int) -> Callable[[], Awaitable[bool]]:
+    """An async condition: the sink has at least ``count`` requests."""
+
+    async def enough() -> bool:
+        return len(sink.requests) >= count
+
+    return enough
+
+
 def events(sink: RecordingSink) -> list[tuple[str, str]]:
     """(Idempotency-Key, event) of every webhook received."""
     return [(r.headers["Idempotency-Key"], json.loads(r.body)["event"]) for r in sink.requests]
@@ -74,9 +83,9 @@ async def test_down_then_up_sends_one_firing_then_one_resolved(
     try:
         await proc.wait_for(message_is("alerter started"), timeout=60)
         switch.status = 500
-        await wait_until(lambda: len(sink.requests) >= 1, 30, "the firing webhook")
+        await wait_until(received(sink, 1), 30, "the firing webhook")
         switch.status = 200
-        await wait_until(lambda: len(sink.requests) >= 2, 30, "the resolved webhook")
+        await wait_until(received(sink, 2), 30, "the resolved webhook")
         assert await proc.stop() == 0, proc.tail()
     finally:
         await proc.kill()
