@@ -138,7 +138,7 @@ class Container(containers.DeclarativeContainer):
             resources.kafka_subscriber,
             config,
             providers.Callable(alert_resources.group_id, config),
-            dead_letters=False,
+            alerter=True,
         ),
     )
     dispatcher_service = providers.Singleton(

@@ -163,11 +163,11 @@ async def kafka_publisher(config: Config) -> AsyncIterator[Any]:
 
 
 async def kafka_subscriber(
-    config: Config, group_id: str | None = None, *, dead_letters: bool = True
+    config: Config, group_id: str | None = None, *, alerter: bool = False
 ) -> AsyncIterator[Any]:
     """A consumer-group member: the persister's (``kafka.group_id``, with the dead-letter
-    topic) or another reader's, e.g. the alerter's own group (``dead_letters=False``: the
-    persister already sets poison records aside)."""
+    topic, from the earliest record) or the alerter's own group (no dead letters: the
+    persister already sets poison records aside; a new group starts at the latest record)."""
     from sitemon_adapters.bus.kafka import KafkaStatusSubscriber
 
     settings = config.kafka
@@ -176,7 +176,8 @@ async def kafka_subscriber(
         kafka_connection(settings),
         settings.topic,
         group_id or settings.group_id,
-        dead_letter_topic=settings.dead_letter_topic if dead_letters else None,
+        dead_letter_topic=None if alerter else settings.dead_letter_topic,
+        start_from="latest" if alerter else "earliest",
         session_timeout_ms=round(settings.session_timeout_s * 1000),
         # Three heartbeats per session, as Kafka recommends (at most 3 s apart).
         heartbeat_interval_ms=min(3000, round(settings.session_timeout_s * 1000 / 3)),
