@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
@@ -190,14 +191,24 @@ def listen_address(sec: Section, path: str, raw: Any) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def default_user_agent(region: str) -> str:
+    """``sitemon/<version> (<region>)``: a target's logs tell which scanner region called."""
+    try:
+        version = importlib.metadata.version("sitemon")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        version = "dev"
+    return f"sitemon/{version} ({region})"
+
+
 def _scanner(sec: Section) -> ScannerSettings:
+    region = sec.get("region", text, "local")
     return ScannerSettings(
-        region=sec.get("region", text, "local"),
+        region=region,
         prober=sec.get("prober", choice("aiohttp", "curl"), "aiohttp"),
         max_concurrency=sec.get("max_concurrency", positive_int, 256),
         start_jitter_s=sec.get("start_jitter", duration, None),
         shutdown_grace_s=sec.get("shutdown_grace", duration, 5.0),
-        user_agent=sec.get("user_agent", text, ScannerSettings().user_agent),
+        user_agent=sec.get("user_agent", text, default_user_agent(region)),
         dns_cache_ttl_s=_whole_seconds(sec.get("dns_cache_ttl", duration, None)),
     )
 
