@@ -13,6 +13,7 @@ from aiohttp import web
 
 from tests.contract.notify_sink import RecordingSink, recording_sink
 from tests.e2e.procs import SitemonProcess, message_is, wait_until, write_config
+from tests.e2e.test_readme_sql import readme_sql
 
 
 class Switch:
@@ -97,6 +98,9 @@ async def test_down_then_up_sends_one_firing_then_one_resolved(
     assert "s3cret" not in "\n".join(proc.raw)
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT id, site_id, resolved_at FROM incidents").fetchall()
+        # The README's incident queries run as written on what was stored.
+        examples = [block for block in readme_sql() if "incidents" in block]
+        assert examples and all(conn.execute(block).fetchall() for block in examples)
     assert [(r[0], r[1]) for r in rows] == [(incident_id, "flaky")] and rows[0][2] is not None
     stopped = proc.find(message_is("alerter stopped"))
     assert stopped is not None and stopped["incidents_opened"] == 1, proc.tail()
