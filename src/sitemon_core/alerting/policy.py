@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from sitemon_core.alerting.maintenance import names
+
 Resends = tuple[tuple[str, float], ...]
 
 
@@ -36,6 +38,10 @@ def _resend_pairs(value: Mapping[str, float] | Iterable[tuple[str, float]]) -> R
     return pairs
 
 
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @attrs.frozen(kw_only=True)
 class AlertPolicy:
     """Alerting settings of one site (frozen and hashable: shared by many sites).
@@ -52,7 +58,7 @@ class AlertPolicy:
     flap_window: int = attrs.field(default=21, validator=_positive_int)
     flap_max_changes: int = attrs.field(default=5, validator=_positive_int)
     renotify_every_s: float | None = attrs.field(default=None, validator=_positive_period)
-    notifiers: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    notifiers: tuple[str, ...] = attrs.field(default=(), converter=_names)
     resend_every_s: Resends = attrs.field(default=(), converter=_resend_pairs)
 
     def reminder_period(self, notifier: str) -> float | None:
@@ -76,7 +82,7 @@ class SiteAlerting:
 
     policy: AlertPolicy = AlertPolicy()
     interval_s: float = 60.0
-    tags: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=names)
 
     def __attrs_post_init__(self) -> None:
         if not self.interval_s > 0:
