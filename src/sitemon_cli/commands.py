@@ -163,6 +163,17 @@ COMMANDS = (
         ),
     ),
     Command(
+        "alerter",
+        "alerter: open and resolve incidents from the results, send notifications",
+        _shape("alerter"),
+        graceful=True,
+        workers="group",
+        options=(
+            config_option,
+            workers_option("run N processes in one consumer group (one per core)"),
+        ),
+    ),
+    Command(
         "check-config",
         "validate a config file and exit (2 when invalid)",
         lambda args, _config: runners.check_config(args.config),

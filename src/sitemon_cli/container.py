@@ -17,10 +17,12 @@ from dependency_injector import containers, providers
 from sitemon_adapters.bus.memory import InMemoryStatusBus
 from sitemon_adapters.clock import SystemClock
 from sitemon_adapters.probe.router import ProbeRouter
-from sitemon_cli import resources
+from sitemon_cli import alert_resources, resources
 from sitemon_cli.config import Config
 from sitemon_cli.live import log_check
 from sitemon_cli.metrics import CheckMetrics, fan_out
+from sitemon_core.alerting.alerter import Alerter
+from sitemon_core.alerting.dispatcher import Dispatcher
 from sitemon_core.models import CheckResult, Site
 from sitemon_core.persister import Persister
 from sitemon_core.retention import HistoryRetention
@@ -128,17 +130,60 @@ class Container(containers.DeclarativeContainer):
         off=providers.Object(None),
     )
 
+    # Alerting: its own reader of the results (a memory-bus group, or a Kafka consumer
+    # group), incidents beside the history, notifications delivered off the check path.
+    incidents = providers.Selector(
+        config.provided.repository,
+        sqlite=providers.Resource(alert_resources.sqlite_incidents, config),
+        postgres=providers.Resource(alert_resources.postgres_incidents, config),
+    )
+    notifiers = providers.Resource(alert_resources.notifiers, config, clock)
+    alert_subscriber = providers.Selector(
+        config.provided.bus,
+        memory=providers.Singleton(memory_bus.provided.subscriber.call("alerter")),
+        kafka=providers.Resource(
+            resources.kafka_subscriber,
+            config,
+            providers.Callable(alert_resources.group_id, config),
+            alerter=True,
+        ),
+    )
+    dispatcher_service = providers.Singleton(
+        Dispatcher,
+        repository=incidents,
+        notifiers=notifiers,
+        clock=clock,
+        deadline_s=config.provided.alerts.delivery_deadline_s,
+    )
+    alerter_service = providers.Singleton(
+        Alerter,
+        subscriber=alert_subscriber,
+        repository=incidents,
+        clock=clock,
+        sites=providers.Callable(alert_resources.site_alerting, config),
+        maintenance=providers.Callable(alert_resources.maintenance, config),
+        on_queued=dispatcher_service.provided.wake,
+    )
+    alerts_switch = providers.Callable(alert_resources.alerts_switch, config)
+
     # The deployment shapes. Services stop in this order: a scanner drains into the bus
-    # before the persister that empties it stops.
+    # before the persister (and the alerter) that empty it stop.
     standalone = providers.Dict(
         scanner=scanner,
         publisher=publisher,
         checks=check_metrics,
         persister=persister,
+        alerter=providers.Selector(alerts_switch, on=alerter_service, off=providers.Object(None)),
+        dispatcher=providers.Selector(
+            alerts_switch, on=dispatcher_service, off=providers.Object(None)
+        ),
         retention=retention,
     )
     producer = providers.Dict(scanner=scanner, publisher=publisher, checks=check_metrics)
     consumer = providers.Dict(persister=persister, subscriber=subscriber, retention=retention)
+    alerter = providers.Dict(
+        alerter=alerter_service, dispatcher=dispatcher_service, subscriber=alert_subscriber
+    )
 
 
 def build_container(config: Config, options: RunOptions | None = None) -> Container:

@@ -55,6 +55,21 @@ HELP = {
     "retention_rounds": "History pruning rounds run.",
     "retention_deleted": "History rows deleted by retention.",
     "retention_failures": "Pruning rounds that failed (retried next round).",
+    "alerter_batches": "Result batches the alerter processed.",
+    "alerter_results": "Results the alerter read.",
+    "alerter_incidents_opened": "Incidents opened (sites confirmed down).",
+    "alerter_incidents_resolved": "Incidents resolved (sites back up).",
+    "alerter_flapping": "Flapping notifications queued.",
+    "alerter_notifications_enqueued": "Notifications stored in the outbox.",
+    "alerter_notifications_held": "Notifications held by a maintenance window.",
+    "alerter_reminders": "Reminders queued for incidents still open.",
+    "alerter_retries": "Incident writes retried after a retriable repository error.",
+    "dispatcher_attempts": "Notification delivery attempts.",
+    "dispatcher_delivered": "Notifications delivered.",
+    "dispatcher_retried": "Delivery attempts that failed and will be retried.",
+    "dispatcher_failed": "Notifications given up on (a 4xx, or past the delivery deadline).",
+    "dispatcher_dropped": "Held notifications dropped because their incident closed first.",
+    "dispatcher_store_errors": "Outbox reads or updates that failed.",
 }
 
 

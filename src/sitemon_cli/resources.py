@@ -161,8 +161,12 @@ async def kafka_publisher(config: Config) -> AsyncIterator[StatusPublisher]:
         yield publisher
 
 
-async def kafka_subscriber(config: Config) -> AsyncIterator[StatusSubscriber]:
-    """The persister side: a consumer-group member with a dead-letter topic."""
+async def kafka_subscriber(
+    config: Config, group_id: str | None = None, *, alerter: bool = False
+) -> AsyncIterator[StatusSubscriber]:
+    """A consumer-group member: the persister's (``kafka.group_id``, with the dead-letter
+    topic, from the earliest record) or the alerter's own group (no dead letters: the
+    persister already sets poison records aside; a new group starts at the latest record)."""
     from sitemon_adapters.bus.kafka import KafkaStatusSubscriber
 
     settings = config.kafka
@@ -170,8 +174,9 @@ async def kafka_subscriber(config: Config) -> AsyncIterator[StatusSubscriber]:
     async with KafkaStatusSubscriber(
         settings.connection,
         settings.topic,
-        settings.group_id,
-        dead_letter_topic=settings.dead_letter_topic,
+        group_id or settings.group_id,
+        dead_letter_topic=None if alerter else settings.dead_letter_topic,
+        start_from="latest" if alerter else "earliest",
         session_timeout_ms=round(settings.session_timeout_s * 1000),
         # Three heartbeats per session, as Kafka recommends (at most 3 s apart).
         heartbeat_interval_ms=min(3000, round(settings.session_timeout_s * 1000 / 3)),

@@ -172,3 +172,13 @@ def test_dns_cache_ttl_is_whole_seconds_and_off_by_default() -> None:
     assert parse_config("c", {}).scanner.dns_cache_ttl_s is None
     assert parse_config("c", {"scanner": {"dns_cache_ttl": "90s"}}).scanner.dns_cache_ttl_s == 90
     assert parse_config("c", {"scanner": {"dns_cache_ttl": "200ms"}}).scanner.dns_cache_ttl_s == 1
+
+
+def test_user_agent_names_the_scanner_region_unless_overridden() -> None:
+    import importlib.metadata
+
+    version = importlib.metadata.version("sitemon")
+    eu = parse_config("c", {"scanner": {"region": "eu-west-1"}})
+    assert eu.scanner.user_agent == f"sitemon/{version} (eu-west-1)"
+    own = parse_config("c", {"scanner": {"region": "us", "user_agent": "probe/1"}})
+    assert own.scanner.user_agent == "probe/1"

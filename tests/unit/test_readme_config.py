@@ -3,6 +3,7 @@ its default, and the defaults it states are the loader's."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,9 @@ VALUES: dict[str, Any] = {
     "scanner.region": lambda c: c.scanner.region,
     "scanner.prober": lambda c: c.scanner.prober,
     "scanner.max_concurrency": lambda c: c.scanner.max_concurrency,
-    "scanner.user_agent": lambda c: c.scanner.user_agent,
+    "scanner.user_agent": lambda c: c.scanner.user_agent.replace(
+        f"/{importlib.metadata.version('sitemon')} ", "/<version> "
+    ).replace(f"({c.scanner.region})", "(<region>)"),
     "persister.batch_size": lambda c: c.persister.batch_size,
     "persister.max_in_flight": lambda c: c.persister.max_in_flight,
     "bus.kind": lambda c: c.bus,

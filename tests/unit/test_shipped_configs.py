@@ -15,7 +15,7 @@ SHIPPED = sorted([*(ROOT / "example_config").glob("*.yaml"), *(ROOT / "compose")
 def test_the_shipped_configs_are_found() -> None:
     names = {path.name for path in SHIPPED}
     assert {"sitemon.yaml", "producer.yaml", "consumer.yaml"} <= names
-    assert len(SHIPPED) == 5  # example_config's three, compose's producer and consumer
+    assert len(SHIPPED) == 6  # example_config: sitemon, producer, consumer, alerter; compose: 2
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.name}")

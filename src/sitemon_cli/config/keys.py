@@ -20,7 +20,17 @@ KAFKA_KEYS = (
 
 # Section path -> its keys. "" is the top level; "sites[]" is each item of ``sites``.
 SECTION_KEYS: dict[str, set[str]] = {
-    "": {"sites", "defaults", "scanner", "persister", "bus", "repository", "logging", "metrics"},
+    "": {
+        "sites",
+        "defaults",
+        "scanner",
+        "persister",
+        "bus",
+        "repository",
+        "logging",
+        "metrics",
+        "alerts",
+    },
     "sites[]": SITE_KEYS,
     "defaults": DEFAULT_KEYS,
     "scanner": {

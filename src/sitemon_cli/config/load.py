@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,6 +11,7 @@ import attrs
 
 from sitemon_adapters.bus.kafka.connection import KafkaConnection
 from sitemon_adapters.store.postgres.dsn import dsn_passwords
+from sitemon_cli.config.alerts import parse_alerts
 from sitemon_cli.config.document import read_document
 from sitemon_cli.config.keys import SECTION_KEYS
 from sitemon_cli.config.model import (
@@ -21,6 +23,7 @@ from sitemon_cli.config.model import (
     ScannerSettings,
 )
 from sitemon_cli.config.requirements import curl_problem
+from sitemon_cli.config.secrets import secret as read_secret
 from sitemon_cli.config.sites import parse_sites
 from sitemon_cli.config.values import (
     Section,
@@ -66,6 +69,7 @@ def parse_config(source: str, document: object) -> Config:
             "listen", listen_address, None
         ),
     )
+    config = attrs.evolve(config, alerts=parse_alerts(root, config.scanner.region))
     for secret in secrets_of(config):
         register_secret(secret)  # masked in every log line from now on
     return config
@@ -114,6 +118,7 @@ def secrets_of(config: Config) -> list[str]:
         config.kafka.connection.sasl_password,
         config.kafka.connection.ssl_password,
         *dsn_passwords(config.postgres.dsn),
+        *(config.alerts.secrets() if config.alerts else []),
     ]
     for site in config.sites:
         for name, value in site.spec.headers:
@@ -132,18 +137,28 @@ def listen_address(sec: Section, path: str, raw: Any) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def default_user_agent(region: str) -> str:
+    """``sitemon/<version> (<region>)``: a target's logs tell which scanner region called."""
+    try:
+        version = importlib.metadata.version("sitemon")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        version = "dev"
+    return f"sitemon/{version} ({region})"
+
+
 def _scanner(sec: Section) -> ScannerSettings:
+    region = sec.get("region", text, "local")
     prober = sec.get("prober", choice("aiohttp", "curl"), "aiohttp")
     problem = curl_problem() if prober == "curl" else None
     if problem:  # caught by check-config, not only when the scanner starts
         raise sec.error(sec.key("prober"), problem)
     return ScannerSettings(
-        region=sec.get("region", text, "local"),
+        region=region,
         prober=prober,
         max_concurrency=sec.get("max_concurrency", positive_int, 256),
         start_jitter_s=sec.get("start_jitter", duration, None),
         shutdown_grace_s=sec.get("shutdown_grace", duration, 5.0),
-        user_agent=sec.get("user_agent", text, ScannerSettings().user_agent),
+        user_agent=sec.get("user_agent", text, default_user_agent(region)),
         dns_cache_ttl_s=_whole_seconds(sec.get("dns_cache_ttl", duration, None)),
     )
 
@@ -161,20 +176,6 @@ def _persister(sec: Section) -> PersisterSettings:
 
 
 _SECRET_KEYS = ("ssl_password", "sasl_password")
-
-
-def _secret(sec: Section, name: str) -> str | None:
-    """A secret given inline (usually as ``${ENV}``) or as ``<name>_file`` holding it."""
-    inline = sec.get(name, text, None)
-    file_path = sec.get(f"{name}_file", text, None)
-    if inline is not None and file_path is not None:
-        raise sec.error(sec.key(name), f"give either {name} or {name}_file, not both")
-    if file_path is None:
-        return inline
-    try:
-        return Path(file_path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise sec.error(sec.key(f"{name}_file"), f"cannot read: {exc.strerror or exc}") from exc
 
 
 _CONNECTION_KEYS = set(attrs.fields_dict(KafkaConnection))
@@ -213,7 +214,7 @@ def _kafka(sec: Section) -> KafkaSettings:
         k: sec.get(k, positive_int, None)
         for k in ("partitions", "replication_factor", "max_buffered")
     }
-    values |= {k: _secret(sec, k) for k in _SECRET_KEYS}
+    values |= {k: read_secret(sec, k) for k in _SECRET_KEYS}
     values["session_timeout_s"] = _session_timeout(sec)
     values["security_protocol"] = sec.get(
         "security_protocol", choice(*SECURITY_PROTOCOLS), "PLAINTEXT"
@@ -239,7 +240,7 @@ def _postgres(sec: Section) -> PostgresSettings:
     dsn = sec.get("dsn", text, None)
     dsn_file = sec.get("dsn_file", text, None)
     if dsn_file is not None:
-        dsn = _secret(sec, "dsn")
+        dsn = read_secret(sec, "dsn")
     if dsn:  # empty (say, from an unset ${VAR:-}) means the default
         problem = dsn_problem(dsn)
         if problem:

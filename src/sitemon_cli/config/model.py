@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from sitemon_adapters.bus.kafka.connection import KafkaConnection
+from sitemon_cli.config.alerts import AlertSettings
 from sitemon_core.models import Site
 
 
@@ -82,6 +83,7 @@ class Config:
     log_format: str = "human"
     log_level: str = "info"
     metrics_listen: tuple[str, int] | None = None  # serve /metrics here; None: off
+    alerts: AlertSettings | None = None  # the alerts: section; None: no alerting
 
     @property
     def history_prune_every_s(self) -> float:

@@ -5,3 +5,41 @@ notifications are stored through ``IncidentRepository`` (an outbox: a transition
 notifications it causes are stored in one transaction, then delivered off the check path by
 ``Notifier`` adapters with retries).
 """
+
+from sitemon_core.alerting.alerter import Alerter, AlerterStats
+from sitemon_core.alerting.dispatcher import Dispatcher, DispatcherStats
+from sitemon_core.alerting.maintenance import Maintenance, MaintenanceWindow, OneOff, Weekly
+from sitemon_core.alerting.models import (
+    Delivery,
+    DeliveryState,
+    Incident,
+    Notification,
+    Transition,
+)
+from sitemon_core.alerting.policy import AlertPolicy, SiteAlerting
+from sitemon_core.alerting.ports import IncidentRepository, Notifier
+from sitemon_core.alerting.state import Change, Event, SiteState, SiteTracker
+
+__all__ = [
+    "AlertPolicy",
+    "Alerter",
+    "AlerterStats",
+    "Change",
+    "Delivery",
+    "DeliveryState",
+    "Dispatcher",
+    "DispatcherStats",
+    "Event",
+    "Incident",
+    "IncidentRepository",
+    "Maintenance",
+    "MaintenanceWindow",
+    "Notification",
+    "Notifier",
+    "OneOff",
+    "SiteAlerting",
+    "SiteState",
+    "SiteTracker",
+    "Transition",
+    "Weekly",
+]

@@ -35,10 +35,16 @@ class IncidentRepository(Protocol):
         """Every incident not resolved yet (the alerter rebuilds its state from them)."""
         ...
 
+    async def find_incident(self, incident_id: str) -> Incident | None:
+        """The incident as stored now (the dispatcher checks a held notification is still
+        relevant), or None if there is no such incident."""
+        ...
+
     async def incidents(
         self, *, site_id: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[Incident]:
-        """Incidents newest first, optionally of one site and opened (or still open) since."""
+        """Incidents newest first (by opening), optionally of one site and, with ``since``,
+        only those open at some time since then (resolved since, or still open)."""
         ...
 
     async def record(self, incident: Incident, notifications: Sequence[Notification]) -> None:
@@ -51,6 +57,10 @@ class IncidentRepository(Protocol):
     async def due_notifications(self, now: datetime, limit: int) -> list[Notification]:
         """Pending notifications whose ``not_before`` has passed (or is unset), oldest first,
         and held ones whose hold has ended."""
+        ...
+
+    async def notifications_of(self, incident_id: str) -> list[Notification]:
+        """Every notification queued about one incident, oldest first, with its outcome."""
         ...
 
     async def update_notification(self, notification: Notification) -> None:

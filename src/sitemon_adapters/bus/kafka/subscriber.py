@@ -68,8 +68,13 @@ class KafkaStatusSubscriber:
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
         revoke_timeout_s: float = 10.0,
+        start_from: str = "earliest",
     ) -> None:
+        """``start_from``: where a group with no committed offset begins: ``earliest`` (a
+        persister stores everything) or ``latest`` (an alerter reacts to what happens now,
+        not to outages long over)."""
         self._connection = connection
+        self._start_from = start_from
         self._topic = topic
         self._group_id = group_id
         self._dead_letter_topic = dead_letter_topic
@@ -94,7 +99,7 @@ class KafkaStatusSubscriber:
             **kwargs,
             group_id=self._group_id,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            auto_offset_reset=self._start_from,
             **self._timeouts,
         )
         self._consumer.subscribe([self._topic], listener=_CommitBeforeRevoke(self))

@@ -1,0 +1,302 @@
+"""The alerter use case: results in, incidents and queued notifications out.
+
+It never sends anything itself: every change is stored with the notifications it causes
+(the outbox) and a ``Dispatcher`` delivers them, so a slow or dead receiver cannot delay
+the checks, the persister or this loop. A batch is acknowledged only after every change
+it caused is stored; a crash before that replays the batch, and the repository's
+idempotent writes make the replay harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+import attrs
+
+from sitemon_core.alerting.maintenance import Maintenance
+from sitemon_core.alerting.models import Incident, Notification, Transition
+from sitemon_core.alerting.policy import SiteAlerting
+from sitemon_core.alerting.ports import IncidentRepository
+from sitemon_core.alerting.records import IdFactory, new_id, notifications, open_incident
+from sitemon_core.alerting.reminders import Reminders
+from sitemon_core.alerting.restore import read_stored
+from sitemon_core.alerting.state import Change, Event, SiteTracker
+from sitemon_core.errors import RepositoryError, SubscriberError
+from sitemon_core.persister import Backoff
+from sitemon_core.ports import Batch, Clock, StatusSubscriber
+from sitemon_core.waiting import sleep_unless
+
+log = logging.getLogger("sitemon.alerter")
+
+Record = tuple[Incident, list[Notification]]
+
+DEFAULT_SITE = SiteAlerting()
+NO_MAINTENANCE = Maintenance()
+DEFAULT_BACKOFF = Backoff()
+
+_TRANSITIONS = {
+    Event.DOWN: Transition.FIRING,
+    Event.STILL_DOWN: Transition.FIRING,
+    Event.UP: Transition.RESOLVED,
+    Event.FLAPPING: Transition.FLAPPING,
+}
+
+
+@attrs.define
+class AlerterStats:
+    """Counters an alerter keeps."""
+
+    batches: int = 0
+    results: int = 0
+    incidents_opened: int = 0
+    incidents_resolved: int = 0
+    flapping: int = 0
+    notifications_enqueued: int = 0
+    notifications_held: int = 0
+    reminders: int = 0
+    retries: int = 0
+
+
+class Alerter:
+    """Keeps every site's alert state and records incidents with their notifications.
+
+    ``sites`` maps a site id to its alerting settings; a result of any other site uses
+    ``default``. ``restore_window_s``: how far back a restart looks for resolved incidents
+    (results up to their resolution are ignored: a replay). ``on_queued`` is called after
+    notifications were stored (``Dispatcher.wake`` in one process). Call ``run`` once;
+    ``request_stop`` ends it after the batch in hand.
+    """
+
+    def __init__(
+        self,
+        subscriber: StatusSubscriber,
+        repository: IncidentRepository,
+        clock: Clock,
+        *,
+        sites: Mapping[str, SiteAlerting],
+        default: SiteAlerting = DEFAULT_SITE,
+        maintenance: Maintenance = NO_MAINTENANCE,
+        batch_size: int = 5000,
+        poll_timeout_s: float = 0.5,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        restore_window_s: float = 3600.0,
+        on_queued: Callable[[], object] | None = None,
+        make_id: IdFactory = new_id,
+    ) -> None:
+        self._subscriber = subscriber
+        self._repository = repository
+        self._clock = clock
+        self._sites = sites
+        self._default = default
+        self._maintenance = maintenance
+        self._batch_size = batch_size
+        self._poll_timeout_s = poll_timeout_s
+        self._backoff = backoff
+        self._make_id = make_id
+        self._restore_window_s = restore_window_s
+        self._on_queued = on_queued
+        self._trackers: dict[str, SiteTracker] = {}
+        self._open: dict[str, Incident] = {}  # site id -> its open incident
+        self._latest: dict[str, Incident] = {}  # site id -> its newest incident
+        self._holds: dict[str, datetime] = {}  # incident id -> end of its FIRING's hold
+        self._reminders = Reminders()
+        self._stop = asyncio.Event()
+        self.stats = AlerterStats()
+
+    def request_stop(self) -> None:
+        """Finish the batch in hand (if it can be stored now), then return from ``run``."""
+        self._stop.set()
+
+    async def run(self) -> AlerterStats:
+        """Restore state from the open incidents, then receive → record → acknowledge."""
+        if not await self._restore():
+            return self.stats
+        while not self._stop.is_set():
+            batch = await self._receive()
+            if batch is not None and (batch.results or batch.token is not None):
+                if not await self._handle(batch):
+                    break
+            elif batch is not None:
+                await asyncio.sleep(0)  # an adapter answering at once must not starve us
+            if not await self._send_reminders():
+                break
+        return self.stats
+
+    async def _restore(self) -> bool:
+        """Rebuild the sites' state from the store (see ``restore``); False if stopped."""
+        now = self._clock.utcnow()
+        attempt = 0
+        while True:
+            try:
+                restored = await read_stored(
+                    self._repository, now - timedelta(seconds=self._restore_window_s)
+                )
+                break
+            except RepositoryError as exc:
+                if not exc.retriable:
+                    raise
+                attempt += 1
+                if await self._retry_pause(exc, "restore", attempt):
+                    return False
+        self._holds.update(restored.holds)
+        for incident, tracker in restored.trackers():
+            self._trackers[incident.site_id] = tracker
+            self._latest[incident.site_id] = incident
+            if incident.is_open:
+                self._open[incident.site_id] = incident
+                if tracker.notified:
+                    self._reminders.schedule(incident, self._site(incident.site_id).policy, now)
+        return True
+
+    async def _handle(self, batch: Batch) -> bool:
+        records: list[Record] = []
+        now = self._clock.utcnow()
+        for result in batch.results:
+            site = self._site(result.site_id)
+            tracker = self._trackers.get(result.site_id)
+            if tracker is None:
+                tracker = self._trackers[result.site_id] = SiteTracker()
+            for change in tracker.observe(result, site.policy, site.interval_s):
+                record = self._apply(change, site, now)
+                if record is not None:
+                    records.append(record)
+        self.stats.results += len(batch.results)
+        if not await self._store(records):
+            return False
+        self.stats.batches += 1
+        await self._acknowledge(batch)
+        return True
+
+    def _apply(self, change: Change, site: SiteAlerting, now: datetime) -> Record | None:
+        """Update the open incidents for ``change``; the incident and notifications to store."""
+        site_id = change.result.site_id
+        owed = True
+        if change.event is Event.DOWN:
+            incident = open_incident(change, site.tags, self._make_id)
+            self._open[site_id] = self._latest[site_id] = incident
+            self.stats.incidents_opened += 1
+        elif change.event is Event.UP:
+            opened = self._open.pop(site_id, None)
+            if opened is None:
+                return None
+            incident = attrs.evolve(opened, resolved_at=change.result.started_at)
+            self._latest[site_id] = incident
+            self.stats.incidents_resolved += 1
+            # Closed before its held FIRING's hold ended: the dispatcher drops that FIRING,
+            # so no RESOLVED is owed either.
+            firing_hold = self._holds.pop(incident.id, None)
+            owed = firing_hold is None or change.result.started_at >= firing_hold
+        else:  # FLAPPING or STILL_DOWN: about the newest incident
+            found = self._latest.get(site_id)
+            if found is None:
+                return None
+            incident = found
+            self.stats.flapping += change.event is Event.FLAPPING
+        if not (change.notify and owed):
+            return incident, []
+        transition = _TRANSITIONS[change.event]
+        hold = self._maintenance.in_maintenance(site_id, site.tags, change.result.started_at)
+        if transition is Transition.FIRING:
+            self._reminders.schedule(incident, site.policy, now)
+            if hold is not None:
+                self._holds[incident.id] = hold
+        return incident, self._enqueue(incident, transition, site, now=now, hold=hold)
+
+    def _enqueue(
+        self,
+        incident: Incident,
+        transition: Transition,
+        site: SiteAlerting,
+        *,
+        now: datetime,
+        hold: datetime | None,
+        period: int | None = None,
+        names: tuple[str, ...] | None = None,
+    ) -> list[Notification]:
+        queued = notifications(
+            incident,
+            transition,
+            site.policy.notifiers if names is None else names,
+            now=now,
+            hold_until=hold,
+            period=period,
+            make_id=self._make_id,
+        )
+        self.stats.notifications_enqueued += len(queued)
+        self.stats.notifications_held += len(queued) if hold is not None else 0
+        return queued
+
+    async def _send_reminders(self) -> bool:
+        """Queue the reminders due now (none while the site is in maintenance)."""
+        if not len(self._reminders):
+            return True
+        now = self._clock.utcnow()
+        records: list[Record] = []
+        for due in self._reminders.due(now, self._open):
+            site = self._site(due.incident.site_id)
+            if self._maintenance.in_maintenance(due.incident.site_id, site.tags, now):
+                continue
+            queued = self._enqueue(
+                due.incident,
+                Transition.REMINDER,
+                site,
+                now=now,
+                hold=None,
+                period=due.period,
+                names=(due.notifier,),
+            )
+            self.stats.reminders += len(queued)
+            records.append((due.incident, queued))
+        return await self._store(records)
+
+    def _site(self, site_id: str) -> SiteAlerting:
+        return self._sites.get(site_id, self._default)
+
+    async def _store(self, records: list[Record]) -> bool:
+        """Record each change in order, retrying retriable failures; False when stopping."""
+        for incident, queued in records:
+            attempt = 0
+            while True:
+                try:
+                    await self._repository.record(incident, queued)
+                    break
+                except RepositoryError as exc:
+                    if not exc.retriable:
+                        raise
+                    attempt += 1
+                    self.stats.retries += 1
+                    if await self._retry_pause(exc, "record", attempt):
+                        return False
+        if self._on_queued is not None and any(queued for _, queued in records):
+            self._on_queued()
+        return True
+
+    async def _retry_pause(self, exc: RepositoryError, operation: str, attempt: int) -> bool:
+        delay = self._backoff.delay(attempt)
+        log.warning(
+            f"{operation} failed, retrying",
+            extra={"error": str(exc), "attempt": attempt, "retry_in_s": delay},
+        )
+        return await sleep_unless(self._clock, delay, self._stop)
+
+    async def _receive(self) -> Batch | None:
+        try:
+            return await self._subscriber.receive(self._batch_size, self._poll_timeout_s)
+        except SubscriberError as exc:
+            if not exc.retriable:
+                raise
+            log.warning("receive failed, retrying", extra={"error": str(exc)})
+            await sleep_unless(self._clock, self._backoff.initial_s, self._stop)
+            return None
+
+    async def _acknowledge(self, batch: Batch) -> None:
+        try:
+            await self._subscriber.acknowledge(batch)
+        except SubscriberError as exc:
+            if not exc.retriable:
+                raise
+            # The batch comes again; its results are no newer than those seen, so ignored.
+            log.warning("acknowledge failed", extra={"error": str(exc)})
