@@ -18,7 +18,7 @@ class ScannerSettings:
     max_concurrency: int = 256
     start_jitter_s: float | None = None
     shutdown_grace_s: float = 5.0
-    user_agent: str = "sitemon/0.1 (+https://github.com/sitemon)"
+    user_agent: str = "sitemon/dev (local)"  # the loader: sitemon/<version> (<region>)
     # Cache resolved addresses this many whole seconds (saves ~200 µs CPU per check); the
     # default, None, resolves on every check so dns_ms and DNS failures are real.
     dns_cache_ttl_s: int | None = None
