@@ -67,3 +67,36 @@ async def test_no_endpoint_answers_5xx_or_off_contract(paths: list[str]) -> None
             CONTRACT.validate(
                 response.url.raw_path, response.status, json.loads(await response.text())
             )
+
+
+PAGES = st.sampled_from(
+    [
+        "/",
+        "/sites/{id}",
+        "/badge/{id}/status.svg",
+        "/badge/{id}/uptime/{window}.svg",
+        "/badge/{id}/response-time.svg",
+    ]
+)
+JUNK = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
+
+
+@st.composite
+def page_requests(draw: st.DrawFn) -> str:
+    path = draw(PAGES).format(
+        id=quote(draw(SITE_IDS), safe=""),
+        window=quote(draw(PLAUSIBLE["window"] | JUNK), safe=""),
+    )
+    names = st.sampled_from(["q", "tag", "state", "offset"])
+    query = draw(st.lists(st.tuples(names, PLAUSIBLE["state"] | PLAUSIBLE["offset"] | JUNK)))
+    return f"{path}?{urlencode(query)}" if query else path
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(page_requests(), min_size=1, max_size=8))
+async def test_no_page_or_badge_answers_5xx(paths: list[str]) -> None:
+    app = create_app(await sample_queries(), WebOptions(clock=FixedClock(), page_size=2))
+    async with TestClient(TestServer(app)) as client:
+        for path in paths:
+            response = await client.get(path)
+            assert response.status < 500, (path, await response.text())

@@ -9,7 +9,7 @@ import attrs
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sitemon_adapters.web import api, serialize
+from sitemon_adapters.web import api, badges, pages, serialize
 from sitemon_adapters.web.options import OPTIONS, WebOptions
 from sitemon_core.errors import SitemonError
 from sitemon_core.queries import QueryError, StatusQueries
@@ -113,4 +113,6 @@ def create_app(queries: StatusQueries, options: WebOptions | None = None) -> web
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     api.add_routes(app)
+    pages.add_routes(app)
+    badges.add_routes(app)
     return app
