@@ -7,7 +7,7 @@ API without a reload; nothing is loaded from outside the process.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -43,6 +43,14 @@ def bar_class(ratio: float | None) -> str:
     return "b-up" if ratio >= 0.999 else "b-down" if ratio < 0.9 else "b-partial"
 
 
+def when(iso: str) -> str:
+    """An RFC 3339 timestamp as the page shows it (UTC, to the second)."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError):  # an instant at the very edge of the calendar
+        return iso
+
+
 def milliseconds(value: float | None) -> str:
     """A duration as text."""
     return NO_DATA if value is None else f"{value:.0f} ms"
@@ -59,6 +67,7 @@ def _environment() -> jinja2.Environment:
         percent=percent,
         bar_class=bar_class,
         ms=milliseconds,
+        when=when,
         pathpart=lambda value: quote(str(value), safe=""),
     )
     return env

@@ -29,6 +29,10 @@
     return ratio >= 0.999 ? "b-up" : ratio < 0.9 ? "b-down" : "b-partial";
   }
 
+  function when(iso) {
+    return new Date(iso).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  }
+
   function lastCheck(site) {
     const span = el("span", "last");
     if (!site.latest) {
@@ -36,7 +40,7 @@
       return span;
     }
     span.append("checked ");
-    const time = el("time", null, site.latest.started_at);
+    const time = el("time", null, when(site.latest.started_at));
     time.setAttribute("datetime", site.latest.started_at);
     span.append(time);
     return span;
@@ -137,7 +141,7 @@
       const tr = el("tr", "state-" + region.state);
       const latest = region.latest;
       const ms = latest.total_ms === null ? "–" : Math.round(latest.total_ms) + " ms";
-      for (const text of [region.region, region.state, latest.started_at, ms, latest.status_code || "", latest.error_message]) {
+      for (const text of [region.region, region.state, when(latest.started_at), ms, latest.status_code || "", latest.error_message]) {
         tr.append(el("td", null, text));
       }
       return tr;
@@ -174,9 +178,8 @@
       group.append(title);
       return group;
     });
-    const label = svgEl("text", { class: "axis", x: 4, y: 10 });
-    label.textContent = Math.round(highest) + " ms";
-    chart.replaceChildren(label, ...nodes);
+    document.getElementById("chart-max").textContent = Math.round(highest) + " ms";
+    chart.replaceChildren(...nodes);
   }
 
   async function getJson(url) {
@@ -200,7 +203,7 @@
     try {
       await refresh();
       const now = new Date();
-      const time = el("time", null, now.toISOString().replace("T", " ").slice(0, 19) + " UTC");
+      const time = el("time", null, when(now.toISOString()));
       time.setAttribute("datetime", now.toISOString());
       stamp.replaceChildren("as of ", time);
       body.dataset.refreshes = String(Number(body.dataset.refreshes || 0) + 1);
