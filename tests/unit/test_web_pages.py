@@ -12,8 +12,17 @@ from xml.etree import ElementTree
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from sitemon_adapters.store.memory_queries import InMemoryStatusQueries
 from sitemon_adapters.web import WebOptions, create_app
-from tests.web_fixtures import HOSTILE, HOSTILE_ID, SECRET, FixedClock, sample_queries
+from tests.web_fixtures import (
+    HOSTILE,
+    HOSTILE_ID,
+    SECRET,
+    FixedClock,
+    make_result,
+    make_site,
+    sample_queries,
+)
 
 Client = TestClient  # type: ignore[type-arg]
 
@@ -125,6 +134,12 @@ async def test_the_detail_page_shows_regions_and_a_chart_placeholder(client: Cli
     assert any(t == "svg" and a.get("id") == "chart" for t, a in parsed.elements)
     response = await client.get("/sites/ghost")
     assert response.status == 404
+    assert response.content_type == "text/html"
+    assert "unknown site &#39;ghost&#39;" in await response.text()
+    response = await client.get("/sites/" + quote("<b>x</b>", safe=""))
+    assert "<b>" not in await response.text()
+    response = await client.get("/?state=sideways")
+    assert response.status == 400 and "state: must be one of" in await response.text()
 
 
 @pytest.mark.parametrize(
@@ -171,3 +186,19 @@ def test_the_script_never_writes_markup() -> None:
         assert sink not in script
     for asset in resources.files("sitemon_adapters.web").joinpath("templates").iterdir():
         assert "http://" not in asset.read_text() and "https://" not in asset.read_text()
+
+
+async def test_ten_thousand_sites_are_paged_fifty_at_a_time() -> None:
+    queries = InMemoryStatusQueries([make_site(f"s{i:05d}", f"t{i % 20}") for i in range(10_000)])
+    await queries.save([make_result(f"s{i:05d}", 1, ok=i % 50 != 0) for i in range(10_000)])
+    app = create_app(queries, WebOptions(clock=FixedClock()))
+    async with TestClient(TestServer(app)) as client:
+        parsed, _ = await page(client, "/")
+        assert len([a for _, a in parsed.elements if "data-site" in a]) == 50
+        assert "10000 sites, 1\u201350 shown" in "".join(parsed.text)
+        parsed, _ = await page(client, "/?offset=9950")
+        rows = sorted(a["data-site"] for _, a in parsed.elements if "data-site" in a)
+        assert rows[-1] == "s09999" and len(rows) == 50
+        assert not any(a.get("rel") == "next" for _, a in parsed.elements)
+        parsed, _ = await page(client, "/?state=down")
+        assert "200 sites" in "".join(parsed.text)

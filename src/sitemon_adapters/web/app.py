@@ -75,6 +75,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except QueryError as exc:
+        if pages.is_page(request.path):
+            return pages.error_page(request, api.error_response(exc).status, str(exc))
         return api.error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:

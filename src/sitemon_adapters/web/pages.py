@@ -82,6 +82,26 @@ def render(name: str, **context: Any) -> web.Response:
     return web.Response(text=html, content_type="text/html")
 
 
+def is_page(path: str) -> bool:
+    """Whether ``path`` is a page for people (errors then answer in HTML, not JSON)."""
+    return path == "/" or path.startswith("/sites/")
+
+
+def error_page(request: web.Request, status: int, message: str) -> web.Response:
+    """An error as a page."""
+    options = request.app[OPTIONS]
+    response = render(
+        "error.html",
+        title=options.title,
+        refresh_s=options.refresh_s,
+        now=options.clock.utcnow(),
+        status=status,
+        message=message,
+    )
+    response.set_status(status)
+    return response
+
+
 def _groups(items: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
     # Each site appears once, under its first tag, so the page count equals the site count.
     groups: dict[str, list[dict[str, Any]]] = {}
