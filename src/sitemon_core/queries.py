@@ -25,6 +25,7 @@ from sitemon_core.rollup import HOUR, period_start
 MAX_PAGE = 500  # sites or checks per page
 MAX_POINTS = 2000  # latency buckets per answer
 BAR_BUCKETS = 90
+MAX_CURSOR = 1024
 DAY = timedelta(days=1)
 
 
@@ -247,6 +248,8 @@ def encode_cursor(started_at: datetime, check_id: str) -> str:
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The position in a cursor; ``QueryError('cursor')`` when it is not one of ours."""
+    if len(cursor) > MAX_CURSOR:  # ours are short; a long one could nest JSON past recursion
+        raise QueryError("cursor", "malformed cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         started, check_id = json.loads(raw)
@@ -258,7 +261,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return at, check_id
 
 
-_CREDENTIALS = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+# Greedy up to the authority's last "@": a password with a raw "@" in it is removed whole.
+_CREDENTIALS = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
 
 
 def redact_url(text: str) -> str:
