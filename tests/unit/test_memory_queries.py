@@ -190,3 +190,21 @@ async def test_uptime_equals_a_brute_force_count_over_raw_results(
     )
     assert [w for w, _ in uptime.regions] == sorted({r.region for r in raw})
     assert [f.window for f in uptime.overall] == list(Window)
+
+
+async def test_memory_stays_bounded_newest_checks_and_recent_rollups_kept() -> None:
+    queries = InMemoryStatusQueries(max_checks_per_site=20, keep_rollups=timedelta(days=1))
+    for day in range(5):
+        queries.record(result("a", day * 24 * 60 + m) for m in range(0, 24 * 60, 30))
+    page = await queries.checks("a", start=NOW - 10 * 24 * HOUR, end=NOW + HOUR, limit=500)
+    assert 20 <= len(page.items) <= 22
+    assert page.items[0].started_at == NOW  # the newest are the ones kept
+    starts = {r.start for r in queries.rollups()}
+    assert min(starts) >= NOW - 4 * 24 * HOUR  # the oldest days went
+    assert len(starts) <= 2 * 24 + 1 + 24
+
+
+async def test_observe_feeds_it_like_save() -> None:
+    queries = InMemoryStatusQueries()
+    queries.observe(result("a", 1), 0.1)
+    assert (await queries.site("a", now=NOW)) is not None

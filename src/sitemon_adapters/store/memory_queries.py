@@ -46,9 +46,22 @@ SUMMARY_WINDOWS = (Window.DAY, Window.WEEK, Window.MONTH)
 
 
 class InMemoryStatusQueries:
-    """Answers the read queries from dicts; ``save`` feeds it (idempotent per check id)."""
+    """Answers the read queries from dicts; ``save`` feeds it (idempotent per check id).
 
-    def __init__(self, sites: Iterable[Site] = ()) -> None:
+    Bounded for a long-running process: each site keeps its newest ``max_checks_per_site``
+    raw checks (older ones leave the checks query and the replay guard) and the rollups of
+    the last ``keep_rollups`` (enough for the 30-day uptime and the 90-day bar).
+    """
+
+    def __init__(
+        self,
+        sites: Iterable[Site] = (),
+        *,
+        max_checks_per_site: int = 10_000,
+        keep_rollups: timedelta = timedelta(days=91),
+    ) -> None:
+        self._max_checks = max_checks_per_site
+        self._keep_rollups = keep_rollups
         self._catalogue: dict[str, Site] = {}
         self._seen: set[str] = set()
         self._history: dict[str, list[CheckResult]] = {}
@@ -62,6 +75,15 @@ class InMemoryStatusQueries:
 
     async def save(self, results: Sequence[CheckResult]) -> None:
         """Count each unseen check once: history, latest per region, rollups."""
+        self.record(results)
+
+    def observe(self, result: CheckResult, _elapsed_s: float = 0.0) -> None:
+        """``record`` one result; shaped as the scanner's check observer."""
+        self.record((result,))
+
+    def record(self, results: Iterable[CheckResult]) -> None:
+        """``save`` without awaiting (for a synchronous caller such as an observer)."""
+        touched: set[str] = set()
         for result in results:
             if result.check_id in self._seen:
                 continue  # a replay must not count twice
@@ -79,6 +101,23 @@ class InMemoryStatusQueries:
             key = (result.region, single.start)
             old = site_rollups.get(key)
             site_rollups[key] = single if old is None else old.merge(single)
+            touched.add(result.site_id)
+        for site_id in touched:
+            self._trim(site_id)
+
+    def _trim(self, site_id: str) -> None:
+        history = self._history[site_id]
+        # Amortised: sort and cut only once the list is a tenth over its bound.
+        if len(history) > self._max_checks + self._max_checks // 10:
+            history.sort(key=lambda r: (r.started_at, r.check_id))
+            cut = len(history) - self._max_checks
+            self._seen.difference_update(r.check_id for r in history[:cut])
+            del history[:cut]
+        rollups = self._rollups[site_id]
+        if len(rollups) > 2 * 24 * self._keep_rollups.days:
+            horizon = max(start for _, start in rollups) - self._keep_rollups
+            for key in [k for k in rollups if k[1] < horizon]:
+                del rollups[key]
 
     def rollups(self) -> list[Rollup]:
         """Every rollup kept (for tests against a brute-force computation)."""
