@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import quote
 
+import jsonschema
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
@@ -154,6 +156,13 @@ async def test_hostile_strings_come_back_as_inert_json(client: TestClient) -> No
     text = await response.text()
     assert "</script>" not in text  # "</" is escaped, so not even a sniffing browser sees a tag
     assert json.loads(text)["site_id"] == HOSTILE_ID
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    meta = json.loads(Path("tests/data/openapi-3.1-schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(meta).validate(CONTRACT.document)
+    for schema in CONTRACT.document["components"]["schemas"].values():
+        jsonschema.Draft202012Validator.check_schema(schema)
 
 
 async def test_every_api_route_is_documented(client: TestClient) -> None:  # type: ignore[type-arg]
