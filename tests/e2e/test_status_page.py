@@ -1,12 +1,14 @@
 """The status page in a real browser (Debian's Chromium via Playwright), served on loopback
 from the memory adapter: every site shown, live refresh without reload, the phase chart,
-no console error, nothing fetched from off the machine, hostile strings inert, screenshots.
+no console error, nothing fetched from off the machine, hostile strings inert, screenshots;
+and a real target switched from 200 to 500 behind a real scanner, bus and persister.
 
 The browser starts once per session; when it cannot, every test here fails (never skips).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Iterator
@@ -15,11 +17,17 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
+from aiohttp import web
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request
 
+from sitemon_adapters.bus.memory import InMemoryStatusBus
+from sitemon_adapters.clock import SystemClock
+from sitemon_adapters.probe.aiohttp.prober import AiohttpSiteProber
 from sitemon_adapters.store.memory_queries import InMemoryStatusQueries
 from sitemon_adapters.web import WebOptions
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings, Site
+from sitemon_core.persister import Persister
+from sitemon_core.scanner import Scanner
 from tests.e2e.browser import ServedApp, launch_chromium
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>javascript:alert(3)'
@@ -325,3 +333,81 @@ def test_screenshots_at_desktop_and_phone_width(
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
     if os.environ.get("SITEMON_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(tmp_path / "status-desktop.png", DOCS_SCREENSHOT)
+
+
+class Pipeline:
+    """A real target behind a real scanner, bus and persister feeding the web app's store:
+    the standalone chain, minus the CLI (which the lead wires)."""
+
+    def __init__(self, app: ServedApp) -> None:
+        self.app = app
+        self.status = 200
+        self._parts: list[object] = []
+
+    async def start(self) -> None:
+        async def target(_request: web.Request) -> web.Response:
+            return web.Response(status=self.status, text="switched")
+
+        target_app = web.Application()
+        target_app.router.add_get("/", target)
+        self._runner = web.AppRunner(target_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        clock = SystemClock()
+        self._prober = AiohttpSiteProber(region="local", clock=clock)
+        await self._prober.__aenter__()
+        bus = InMemoryStatusBus()
+        watched = Site(id="switched", url=f"http://127.0.0.1:{port}/", interval_s=0.5, timeout_s=2)
+        self.app.queries.set_sites([watched])
+        self._scanner = Scanner(
+            self._prober, bus.publisher(), clock, region="local", max_jitter_s=0, sites=[watched]
+        )
+        self._persister = Persister(
+            bus.subscriber("persister"),
+            self.app.queries,  # type: ignore[arg-type]  # the read store's save() is all it uses
+            clock,
+            poll_timeout_s=0.1,
+            drain_on_stop=True,
+        )
+        self._tasks = [
+            asyncio.create_task(self._scanner.run()),
+            asyncio.create_task(self._persister.run()),
+        ]
+
+    async def stop(self) -> None:
+        self._scanner.request_stop()
+        await self._tasks[0]
+        self._persister.request_stop()
+        await self._tasks[1]
+        await self._prober.__aexit__(None, None, None)
+        await self._runner.cleanup()
+
+
+@pytest.fixture
+def pipeline() -> Iterator[Pipeline]:
+    app = ServedApp(InMemoryStatusQueries(), WebOptions(refresh_s=REFRESH_S))
+    app.base = app.start()  # type: ignore[attr-defined]
+    chain = Pipeline(app)
+    app.call(chain.start())
+    try:
+        yield chain
+    finally:
+        app.call(chain.stop())
+        app.stop()
+
+
+def test_a_real_target_switched_from_200_to_500_turns_red(
+    pipeline: Pipeline, desktop: Watched
+) -> None:
+    page = desktop.page
+    page.goto(pipeline.app.base + "/")  # type: ignore[attr-defined]
+    page.wait_for_selector("li.site[data-site='switched'].state-up", timeout=15_000)
+    page.evaluate("window.__sameDocument = true")
+    pipeline.status = 500  # read by the target's handler on the server's loop
+    page.wait_for_selector("li.site[data-site='switched'].state-down", timeout=15_000)
+    row = page.locator("li.site[data-site='switched']")
+    assert row.locator(".error").inner_text() == "bad_status: 500"
+    assert page.evaluate("window.__sameDocument") is True
+    desktop.assert_clean()
