@@ -7,6 +7,7 @@ API without a reload; nothing is loaded from outside the process.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from sitemon_adapters.web import params, serialize
 from sitemon_adapters.web.api import QUERIES
-from sitemon_adapters.web.options import OPTIONS
+from sitemon_adapters.web.options import OPTIONS, WebOptions
 from sitemon_core.queries import SiteQuery, SiteState, UnknownSiteError
 from sitemon_core.rollup import PHASES
 
@@ -110,29 +111,28 @@ def _groups(items: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]
     return sorted(groups.items(), key=lambda kv: (kv[0] == UNTAGGED, kv[0]))
 
 
+def _site_query(query: Mapping[str, str], options: WebOptions) -> SiteQuery:
+    state = query.get("state") or None  # the form's "any" is an empty value
+    return SiteQuery(
+        now=options.clock.utcnow(),
+        tag=params.text(query, "tag"),
+        state=params.state({"state": state} if state else {}),
+        search=params.text(query, "q"),
+        offset=params.offset(query),
+        limit=options.page_size,
+        bar_bucket=options.bar_bucket,
+    )
+
+
 async def index(request: web.Request) -> web.Response:
     """GET /: every site (a page of them), grouped by tag, filterable."""
     queries, options = request.app[QUERIES], request.app[OPTIONS]
-    q = request.query
-    filters = {
-        "q": params.text(q, "q"),
-        "tag": params.text(q, "tag"),
-        "state": q.get("state") or None,
-    }
-    offset, now = params.offset(q), options.clock.utcnow()
-    page = await queries.sites(
-        SiteQuery(
-            now=now,
-            tag=filters["tag"],
-            state=params.state({"state": filters["state"]} if filters["state"] else {}),
-            search=filters["q"],
-            offset=offset,
-            limit=options.page_size,
-            bar_bucket=options.bar_bucket,
-        )
-    )
+    query = _site_query(request.query, options)
+    page = await queries.sites(query)
     body = serialize.site_page(page)
+    filters = {"q": query.search, "tag": query.tag, "state": query.state and query.state.value}
     kept = {k: v for k, v in filters.items() if v}
+    size = options.page_size
 
     def at(position: int) -> str:
         return "/?" + urlencode({**kept, "offset": position})
@@ -141,17 +141,14 @@ async def index(request: web.Request) -> web.Response:
         "index.html",
         title=options.title,
         refresh_s=options.refresh_s,
-        now=now,
+        now=query.now,
         page=body,
         groups=_groups(body["items"]),
         filters=filters,
         states=[s.value for s in SiteState],
-        api_url="/api/v1/sites?"
-        + urlencode({**kept, "offset": offset, "limit": options.page_size}),
-        prev_url=at(max(0, offset - options.page_size)) if offset > 0 else None,
-        next_url=at(offset + options.page_size)
-        if offset + options.page_size < page.total
-        else None,
+        api_url="/api/v1/sites?" + urlencode({**kept, "offset": query.offset, "limit": size}),
+        prev_url=at(max(0, query.offset - size)) if query.offset > 0 else None,
+        next_url=at(query.offset + size) if query.offset + size < page.total else None,
     )
 
 
