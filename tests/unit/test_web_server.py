@@ -18,7 +18,9 @@ class UnreachableQueries(InMemoryStatusQueries):
     """A store that cannot be reached."""
 
     async def ping(self) -> None:
-        raise RepositoryError("connection refused", retriable=True)
+        raise RepositoryError(
+            "cannot reach postgresql://sitemon:pw-123@db:5432/sitemon: refused", retriable=True
+        )
 
 
 async def test_serves_until_request_stop_and_counts() -> None:
@@ -42,7 +44,8 @@ async def test_readyz_is_503_when_the_store_is_unreachable() -> None:
     await asyncio.wait_for(server.wait_listening(), 10)
     async with aiohttp.ClientSession() as session, session.get(server.url + "readyz") as response:
         assert response.status == 503
-        assert (await response.json())["reason"] == "connection refused"
+        reason = (await response.json())["reason"]
+        assert reason == "cannot reach postgresql://db:5432/sitemon: refused"
     server.request_stop()
     assert (await task).errors == 1
 

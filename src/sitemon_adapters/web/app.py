@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 from sitemon_adapters.web import api, badges, pages, serialize
 from sitemon_adapters.web.options import OPTIONS, WebOptions
 from sitemon_core.errors import SitemonError
-from sitemon_core.queries import QueryError, StatusQueries
+from sitemon_core.queries import QueryError, StatusQueries, redact_url
 
 log = logging.getLogger("sitemon.web")
 
@@ -101,7 +101,8 @@ async def readyz(request: web.Request) -> web.Response:
         async with asyncio.timeout(READY_TIMEOUT_S):
             await request.app[api.QUERIES].ping()
     except (TimeoutError, SitemonError, OSError) as exc:
-        message = "timed out" if isinstance(exc, TimeoutError) else str(exc)
+        # A driver's message can quote a DSN: never hand its password to the caller.
+        message = "timed out" if isinstance(exc, TimeoutError) else redact_url(str(exc))
         return api.json_response({"status": "unavailable", "reason": message}, 503)
     return api.json_response({"status": "ready"})
 
