@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 
 from sitemon_adapters.store.memory_queries import InMemoryStatusQueries
+from sitemon_core.alerting.models import Incident
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings, Site
 
 NOW = datetime(2026, 3, 31, 12, 30, tzinfo=UTC)
@@ -115,6 +116,64 @@ async def sample_queries() -> InMemoryStatusQueries:
         ]
     await queries.save(results)
     return queries
+
+
+class FakeIncidents:
+    """The read half of an IncidentRepository, over a list (alerting has no adapter yet)."""
+
+    def __init__(self, incidents: list[Incident]) -> None:
+        self._incidents = incidents
+
+    async def open_incidents(self) -> list[Incident]:
+        return [i for i in self._incidents if i.is_open]
+
+    async def incidents(
+        self, *, site_id: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[Incident]:
+        found = [
+            i
+            for i in self._incidents
+            if site_id in (None, i.site_id) and (since is None or i.opened_at >= since or i.is_open)
+        ]
+        return sorted(found, key=lambda i: i.opened_at, reverse=True)[:limit]
+
+
+def sample_incidents() -> FakeIncidents:
+    """beta: open; alpha: one resolved; the hostile site: open, hostile strings everywhere;
+    secret: a URL and message with credentials."""
+
+    def make(site_id: str, hours_ago: float, resolved: bool, **fields: object) -> Incident:
+        opened = NOW - timedelta(hours=hours_ago)
+        return Incident(
+            id=f"{site_id}-{hours_ago}",
+            site_id=site_id,
+            url=str(fields.pop("url", f"https://{site_id}.example/")),
+            opened_at=opened,
+            resolved_at=opened + timedelta(minutes=20) if resolved else None,
+            error_kind=str(fields.pop("error_kind", "none")),
+            error_message=str(fields.pop("error_message", "HTTP 500")),
+            status_code=500,
+            regions=("eu",),
+            tags=("web",),
+        )
+
+    return FakeIncidents(
+        [
+            make("beta", 1, False),
+            make("alpha", 30, True),
+            make("alpha", 24 * 40, True),
+            make(
+                HOSTILE_ID, 2, False, url="javascript:alert(4)//" + HOSTILE, error_message=HOSTILE
+            ),
+            make(
+                "secret",
+                3,
+                True,
+                url=f"https://bob:{SECRET}@secret.example/path",
+                error_message=f"cannot connect to https://bob:{SECRET}@secret.example/",
+            ),
+        ]
+    )
 
 
 class OpenApiContract:

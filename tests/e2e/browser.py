@@ -46,9 +46,17 @@ def launch_chromium() -> tuple[Playwright, Browser]:
 class ServedApp:
     """A ``WebServer`` over an ``InMemoryStatusQueries`` on 127.0.0.1, in a thread."""
 
-    def __init__(self, queries: InMemoryStatusQueries, options: WebOptions) -> None:
+    def __init__(
+        self, queries: InMemoryStatusQueries, options: WebOptions, incidents: object = None
+    ) -> None:
         self.queries = queries
-        self.server = WebServer(queries, options, host="127.0.0.1", port=0)
+        self.server = WebServer(
+            queries,
+            options,
+            host="127.0.0.1",
+            port=0,
+            incident_repository=incidents,  # type: ignore[arg-type]
+        )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._task: Future[object] | None = None

@@ -25,10 +25,12 @@ from sitemon_adapters.clock import SystemClock
 from sitemon_adapters.probe.aiohttp.prober import AiohttpSiteProber
 from sitemon_adapters.store.memory_queries import InMemoryStatusQueries
 from sitemon_adapters.web import WebOptions
+from sitemon_core.alerting.models import Incident
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings, Site
 from sitemon_core.persister import Persister
 from sitemon_core.scanner import Scanner
 from tests.e2e.browser import ServedApp, launch_chromium
+from tests.web_fixtures import FakeIncidents
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>javascript:alert(3)'
 HOSTILE_ID = "evil" + HOSTILE
@@ -152,10 +154,41 @@ def hostile_results(now: datetime) -> list[CheckResult]:
     ]
 
 
+def incidents(now: datetime, hostile: bool) -> FakeIncidents:
+    """Open incidents of the failing sites, one resolved last week, the hostile one's."""
+
+    def make(site_id: str, ago: timedelta, error: str, resolved: bool = False) -> Incident:
+        refused = "refused" in error
+        return Incident(
+            id=f"{site_id}-{ago}",
+            site_id=site_id,
+            url=f"https://{site_id}.example.org/",
+            opened_at=now - ago,
+            resolved_at=now - ago + timedelta(minutes=42) if resolved else None,
+            error_kind="connect" if refused else "none",
+            error_message=error,
+            status_code=None if refused else 503,
+            regions=("eu", "us") if refused else ("us",),
+        )
+
+    found = [
+        make("payments", timedelta(hours=3), "HTTP 503 from upstream"),
+        make("legacy", timedelta(hours=3), "connection refused"),
+        make("payments", timedelta(days=6), "HTTP 503 from upstream", resolved=True),
+    ]
+    if hostile:
+        found.append(make(HOSTILE_ID, timedelta(hours=1), HOSTILE))
+    return FakeIncidents(found)
+
+
 def serve(hostile: bool) -> ServedApp:
     now = datetime.now(UTC)
     queries = InMemoryStatusQueries(catalogue(hostile))
-    app = ServedApp(queries, WebOptions(refresh_s=REFRESH_S, title="sitemon status"))
+    app = ServedApp(
+        queries,
+        WebOptions(refresh_s=REFRESH_S, title="sitemon status"),
+        incidents(now, hostile),
+    )
     app.base = app.start()  # type: ignore[attr-defined]
     app.call(queries.save(history(now) + (hostile_results(now) if hostile else [])))
     return app
@@ -233,6 +266,8 @@ def test_the_page_shows_every_site(served: ServedApp, desktop: Watched) -> None:
     assert payments.locator(".badge-state").inner_text() == "DEGRADED"
     assert payments.locator("li.region.state-down .rname").inner_text() == "us"
     assert payments.locator("svg.bar rect").count() == 90
+    open_ = desktop.page.locator("#incidents li.incident.open .name").all_inner_texts()
+    assert sorted(open_) == sorted(["payments", "legacy", HOSTILE_ID])
     desktop.assert_clean()
 
 
@@ -291,6 +326,7 @@ def test_the_hostile_site_shows_its_strings_and_runs_nothing(
         # Let the script re-render from the API once: both renderings must be inert.
         page.wait_for_selector("body[data-refreshes]")
         assert page.locator("img").count() == 0
+        assert HOSTILE in page.locator("#incidents").inner_text()  # its open incident
         assert HOSTILE in page.locator("main").inner_text()
         assert page.locator("a[href^='javascript:' i]").count() == 0
     badge = page.goto(served.base + "/badge/" + quote(HOSTILE_ID, safe="") + "/status.svg")  # type: ignore[attr-defined]

@@ -19,14 +19,19 @@ from tests.web_fixtures import (
     SECRET,
     FixedClock,
     OpenApiContract,
+    sample_incidents,
     sample_queries,
 )
 
 CONTRACT = OpenApiContract()
 
 
-async def start(options: WebOptions | None = None) -> TestClient:  # type: ignore[type-arg]
-    app = create_app(await sample_queries(), options or WebOptions(clock=FixedClock()))
+async def start(options: WebOptions | None = None, incidents: object = True) -> TestClient:  # type: ignore[type-arg]
+    app = create_app(
+        await sample_queries(),
+        options or WebOptions(clock=FixedClock()),
+        incident_repository=sample_incidents() if incidents else None,  # type: ignore[arg-type]
+    )
     client: TestClient = TestClient(TestServer(app))  # type: ignore[type-arg]
     await client.start_server()
     return client
@@ -197,3 +202,29 @@ async def test_auth_guards_everything_but_healthz(auth: WebAuth) -> None:
 async def test_health_and_readiness(client: TestClient) -> None:  # type: ignore[type-arg]
     assert await get(client, "/healthz") == (200, {"status": "alive"})
     assert await get(client, "/readyz") == (200, {"status": "ready"})
+
+
+async def test_incidents_open_recent_and_per_site(client: TestClient) -> None:  # type: ignore[type-arg]
+    _, open_ = await get(client, "/api/v1/incidents?state=open")
+    ids = [i["site_id"] for i in open_["items"]]  # type: ignore[index]
+    assert ids == ["beta", HOSTILE_ID]  # newest first
+    assert all(i["open"] for i in open_["items"])  # type: ignore[index]
+    _, recent = await get(client, "/api/v1/incidents")
+    assert len(recent["items"]) == 4  # type: ignore[index]  # the 40-day-old one is out
+    _, alpha = await get(client, site_path("alpha", "/incidents?since=2026-01-01T00:00:00Z"))
+    assert [i["open"] for i in alpha["items"]] == [False, False]  # type: ignore[index]
+    _, secret = await get(client, site_path("secret", "/incidents"))
+    assert secret["items"][0]["url"] == "https://secret.example/path"  # type: ignore[index]
+    assert SECRET not in json.dumps(secret)
+    status, body = await get(client, "/api/v1/incidents?state=sideways")
+    assert (status, body["error"]["parameter"]) == (400, "state")  # type: ignore[index]
+    status, body = await get(client, site_path("ghost", "/incidents"))
+    assert (status, body["error"]["parameter"]) == (404, "site")  # type: ignore[index]
+
+
+async def test_without_alerting_incidents_are_empty_and_say_so() -> None:
+    client = await start(incidents=False)
+    try:
+        assert await get(client, "/api/v1/incidents") == (200, {"enabled": False, "items": []})
+    finally:
+        await client.close()

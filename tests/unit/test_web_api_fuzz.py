@@ -11,7 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sitemon_adapters.web import WebOptions, create_app
-from tests.web_fixtures import HOSTILE_ID, FixedClock, OpenApiContract, sample_queries
+from tests.web_fixtures import (
+    HOSTILE_ID,
+    FixedClock,
+    OpenApiContract,
+    sample_incidents,
+    sample_queries,
+)
 
 CONTRACT = OpenApiContract()
 SITE_IDS = st.sampled_from(["alpha", "beta", "secret", HOSTILE_ID, "ghost"]) | st.text(
@@ -20,7 +26,9 @@ SITE_IDS = st.sampled_from(["alpha", "beta", "secret", HOSTILE_ID, "ghost"]) | s
 INSTANTS = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())
 PLAUSIBLE = {
     "tag": st.sampled_from(["web", "api", "none"]),
-    "state": st.sampled_from(["up", "down", "degraded", "unknown"]),
+    "state": st.sampled_from(["up", "down", "degraded", "unknown", "open", "all"]),
+    "site": st.sampled_from(["alpha", "beta", HOSTILE_ID, "ghost", ""]),
+    "since": INSTANTS,
     "q": st.sampled_from(["a", "EXAMPLE", "<script>"]),
     "offset": st.integers(-5, 10**8).map(str),
     "limit": st.integers(-5, 10**9).map(str),
@@ -57,7 +65,11 @@ def requests(draw: st.DrawFn) -> str:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(requests(), min_size=1, max_size=8))
 async def test_no_endpoint_answers_5xx_or_off_contract(paths: list[str]) -> None:
-    app = create_app(await sample_queries(), WebOptions(clock=FixedClock()))
+    app = create_app(
+        await sample_queries(),
+        WebOptions(clock=FixedClock()),
+        incident_repository=sample_incidents(),  # type: ignore[arg-type]
+    )
     async with TestClient(TestServer(app)) as client:
         for path in paths:
             response = await client.get(path)

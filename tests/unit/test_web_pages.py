@@ -21,14 +21,19 @@ from tests.web_fixtures import (
     FixedClock,
     make_result,
     make_site,
+    sample_incidents,
     sample_queries,
 )
 
 Client = TestClient  # type: ignore[type-arg]
 
 
-async def start(**options: object) -> Client:
-    app = create_app(await sample_queries(), WebOptions(clock=FixedClock(), **options))  # type: ignore[arg-type]
+async def start(incidents: object = None, **options: object) -> Client:
+    app = create_app(
+        await sample_queries(),
+        WebOptions(clock=FixedClock(), **options),  # type: ignore[arg-type]
+        incident_repository=incidents,  # type: ignore[arg-type]
+    )
     client: Client = TestClient(TestServer(app))
     await client.start_server()
     return client
@@ -83,8 +88,8 @@ async def test_the_status_page_lists_every_site_grouped_by_tag(client: Client) -
     parsed, _ = await page(client, "/")
     rows = [attrs["data-site"] for tag, attrs in parsed.elements if "data-site" in attrs]
     assert sorted(rows) == sorted(["alpha", "beta", "secret", HOSTILE_ID])
-    headings = [a for t, a in parsed.elements if t == "h2"]
-    assert len(headings) == 3  # the hostile tag, api, web: each site under its first tag
+    groups = [a for t, a in parsed.elements if t == "section" and a.get("class") == "group"]
+    assert len(groups) == 3  # the hostile tag, api, web: each site under its first tag
     assert_inert(parsed)
 
 
@@ -202,3 +207,28 @@ async def test_ten_thousand_sites_are_paged_fifty_at_a_time() -> None:
         assert not any(a.get("rel") == "next" for _, a in parsed.elements)
         parsed, _ = await page(client, "/?state=down")
         assert "200 sites" in "".join(parsed.text)
+
+
+async def test_open_incidents_on_the_status_page_recent_ones_on_the_detail_page() -> None:
+    client = await start(incidents=sample_incidents())
+    try:
+        parsed, html = await page(client, "/")
+        assert_inert(parsed)
+        section = next(
+            a for t, a in parsed.elements if t == "section" and a.get("id") == "incidents"
+        )
+        assert "hidden" not in section
+        items = [
+            a["class"] for t, a in parsed.elements if t == "li" and "incident" in a.get("class", "")
+        ]
+        assert items == ["incident open", "incident open"]
+        assert "&lt;script&gt;alert(1)" in html
+        parsed, _ = await page(client, "/sites/alpha")
+        items = [
+            a["class"] for t, a in parsed.elements if t == "li" and "incident" in a.get("class", "")
+        ]
+        assert items == ["incident resolved"]  # the one of 40 days ago is not recent
+        _, html = await page(client, "/sites/secret")
+        assert SECRET not in html
+    finally:
+        await client.close()

@@ -9,8 +9,9 @@ import attrs
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sitemon_adapters.web import api, badges, pages, serialize
+from sitemon_adapters.web import api, badges, incidents, pages, serialize
 from sitemon_adapters.web.options import OPTIONS, WebOptions
+from sitemon_core.alerting.ports import IncidentRepository
 from sitemon_core.errors import SitemonError
 from sitemon_core.queries import QueryError, StatusQueries, redact_url
 
@@ -107,15 +108,23 @@ async def readyz(request: web.Request) -> web.Response:
     return api.json_response({"status": "ready"})
 
 
-def create_app(queries: StatusQueries, options: WebOptions | None = None) -> web.Application:
-    """The web application serving ``queries``: API, health, status page and badges."""
+def create_app(
+    queries: StatusQueries,
+    options: WebOptions | None = None,
+    *,
+    incident_repository: IncidentRepository | None = None,
+) -> web.Application:
+    """The web application serving ``queries`` (and incidents, when alerting stores them):
+    API, health, status page and badges."""
     app = web.Application(middlewares=[_count, _auth, _errors])
     app[api.QUERIES] = queries
     app[OPTIONS] = options or WebOptions()
     app[STATS] = WebStats()
+    app[incidents.INCIDENTS] = incident_repository
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     api.add_routes(app)
+    incidents.add_routes(app)
     pages.add_routes(app)
     badges.add_routes(app)
     return app

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 import jinja2
 from aiohttp import web
 
-from sitemon_adapters.web import params, serialize
+from sitemon_adapters.web import incidents, params, serialize
 from sitemon_adapters.web.api import QUERIES
 from sitemon_adapters.web.options import OPTIONS, WebOptions
 from sitemon_core.queries import SiteQuery, SiteState, UnknownSiteError
@@ -130,6 +130,9 @@ async def index(request: web.Request) -> web.Response:
     query = _site_query(request.query, options)
     page = await queries.sites(query)
     body = serialize.site_page(page)
+    open_incidents = await incidents.find(
+        request.app[incidents.INCIDENTS], site_id=None, open_only=True, since=query.now, limit=20
+    )
     filters = {"q": query.search, "tag": query.tag, "state": query.state and query.state.value}
     kept = {k: v for k, v in filters.items() if v}
     size = options.page_size
@@ -144,6 +147,7 @@ async def index(request: web.Request) -> web.Response:
         now=query.now,
         page=body,
         groups=_groups(body["items"]),
+        incidents=[incidents.incident(i) for i in open_incidents],
         filters=filters,
         states=[s.value for s in SiteState],
         api_url="/api/v1/sites?" + urlencode({**kept, "offset": query.offset, "limit": size}),
@@ -160,12 +164,20 @@ async def site_page(request: web.Request) -> web.Response:
     if summary is None:
         raise UnknownSiteError(site_id)
     path = quote(site_id, safe="")
+    recent = await incidents.find(
+        request.app[incidents.INCIDENTS],
+        site_id=site_id,
+        open_only=False,
+        since=now - incidents.RECENT,
+        limit=10,
+    )
     return render(
         "site.html",
         title=options.title,
         refresh_s=options.refresh_s,
         now=now,
         site=serialize.site(summary),
+        incidents=[incidents.incident(i) for i in recent],
         phases=PHASES,
         site_api=f"/api/v1/sites/{path}",
         latency_api=f"/api/v1/sites/{path}/latency?bucket=1h",

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from sitemon_adapters.web.app import STATS, WebStats, create_app
 from sitemon_adapters.web.options import WebOptions
+from sitemon_core.alerting.ports import IncidentRepository
 from sitemon_core.errors import ConfigError
 from sitemon_core.queries import StatusQueries
 
@@ -30,8 +31,9 @@ class WebServer:
         port: int = 8080,
         source: str = "config",
         key_path: str = "web.listen",
+        incident_repository: IncidentRepository | None = None,
     ) -> None:
-        self.app = create_app(queries, options)
+        self.app = create_app(queries, options, incident_repository=incident_repository)
         self.host = host
         self.port = port
         self._where = (source, key_path)

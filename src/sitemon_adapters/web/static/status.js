@@ -128,6 +128,34 @@
     document.getElementById("summary").textContent = summary;
   }
 
+  function incidentItem(item, withSite) {
+    const li = el("li", "incident " + (item.open ? "open" : "resolved"));
+    li.append(el("span", "badge-state", item.open ? "OPEN" : "RESOLVED"), " ");
+    if (withSite) {
+      const link = el("a", "name", item.site_id);
+      link.href = "/sites/" + encodeURIComponent(item.site_id);
+      li.append(link, " ");
+    }
+    const span = el("span", "when", "from ");
+    const opened = el("time", null, when(item.opened_at));
+    opened.setAttribute("datetime", item.opened_at);
+    span.append(opened);
+    if (item.resolved_at) {
+      const resolved = el("time", null, when(item.resolved_at));
+      resolved.setAttribute("datetime", item.resolved_at);
+      span.append(" to ", resolved);
+    }
+    li.append(span, " ", el("span", "error", (item.error_kind === "none" ? "" : item.error_kind + ": ") + (item.error_message || item.status_code)),
+      " ", el("span", "regions-text", item.regions.join(", ")));
+    return li;
+  }
+
+  function renderIncidents(page, withSite) {
+    const section = document.getElementById("incidents");
+    section.hidden = page.items.length === 0;
+    section.querySelector("ul").replaceChildren(...page.items.map((item) => incidentItem(item, withSite)));
+  }
+
   function renderDetail(site) {
     const detail = document.getElementById("detail");
     detail.className = "detail state-" + site.state;
@@ -190,11 +218,15 @@
 
   async function refresh() {
     if (body.dataset.page === "index") {
-      renderList(await getJson(body.dataset.api));
+      const [sites, incidents] = await Promise.all([getJson(body.dataset.api), getJson(body.dataset.incidentsApi)]);
+      renderList(sites);
+      renderIncidents(incidents, true);
     } else if (body.dataset.page === "site") {
-      const [site, latency] = await Promise.all([getJson(body.dataset.siteApi), getJson(body.dataset.latencyApi)]);
+      const [site, latency, incidents] = await Promise.all([
+        getJson(body.dataset.siteApi), getJson(body.dataset.latencyApi), getJson(body.dataset.incidentsApi)]);
       renderDetail(site);
       drawChart(latency);
+      renderIncidents(incidents, false);
     }
   }
 
