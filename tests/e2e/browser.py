@@ -60,13 +60,15 @@ class ServedApp:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._task: Future[object] | None = None
+        self.base = ""  # http://127.0.0.1:port, once started
 
     def start(self) -> str:
         """Serve; return the base URL once listening."""
         self._thread.start()
         self._task = asyncio.run_coroutine_threadsafe(self.server.run(), self._loop)
         self.call(self.server.wait_listening(), timeout=30)
-        return self.server.url.rstrip("/")
+        self.base = self.server.url.rstrip("/")
+        return self.base
 
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         """Run ``coroutine`` on the server's loop (e.g. ``queries.save``) and wait for it."""

@@ -189,7 +189,7 @@ def serve(hostile: bool) -> ServedApp:
         WebOptions(refresh_s=REFRESH_S, title="sitemon status"),
         incidents(now, hostile),
     )
-    app.base = app.start()  # type: ignore[attr-defined]
+    app.start()
     app.call(queries.save(history(now) + (hostile_results(now) if hostile else [])))
     return app
 
@@ -258,7 +258,7 @@ def desktop(browser: Browser) -> Iterator[Watched]:
 
 
 def test_the_page_shows_every_site(served: ServedApp, desktop: Watched) -> None:
-    desktop.page.goto(served.base + "/")  # type: ignore[attr-defined]
+    desktop.page.goto(served.base + "/")
     shown = desktop.page.locator("li.site").evaluate_all("els => els.map(e => e.dataset.site)")
     assert sorted(shown) == sorted([*SITES, HOSTILE_ID])
     assert desktop.page.locator("li.site[data-site='legacy'] .badge-state").inner_text() == "DOWN"
@@ -275,7 +275,7 @@ def test_a_site_going_down_turns_red_with_its_error_within_one_refresh(
     served: ServedApp, desktop: Watched
 ) -> None:
     page = desktop.page
-    page.goto(served.base + "/")  # type: ignore[attr-defined]
+    page.goto(served.base + "/")
     row = page.locator("li.site[data-site='flip']")
     assert row.get_attribute("class") == "site state-up"
     page.wait_for_selector("body[data-refreshes]")
@@ -303,9 +303,9 @@ def test_a_site_going_down_turns_red_with_its_error_within_one_refresh(
 
 def test_the_chart_has_one_stacked_bar_per_hour(served: ServedApp, desktop: Watched) -> None:
     page = desktop.page
-    page.goto(served.base + "/sites/www")  # type: ignore[attr-defined]
+    page.goto(served.base + "/sites/www")
     page.wait_for_selector("#chart g.point")
-    api = page.request.get(served.base + "/api/v1/sites/www/latency?bucket=1h").json()  # type: ignore[attr-defined]
+    api = page.request.get(served.base + "/api/v1/sites/www/latency?bucket=1h").json()
     expected = len(api["points"])
     assert expected in {24, 25}  # the hours from the one holding now - 24 h to now
     assert page.locator("#chart g.point").count() == expected
@@ -321,7 +321,7 @@ def test_the_hostile_site_shows_its_strings_and_runs_nothing(
 ) -> None:
     page = desktop.page
     for path in ["/", "/sites/" + quote(HOSTILE_ID, safe="")]:
-        page.goto(served.base + path)  # type: ignore[attr-defined]
+        page.goto(served.base + path)
         assert page.locator("img").count() == 0  # as the server rendered it
         # Let the script re-render from the API once: both renderings must be inert.
         page.wait_for_selector("body[data-refreshes]")
@@ -329,7 +329,7 @@ def test_the_hostile_site_shows_its_strings_and_runs_nothing(
         assert HOSTILE in page.locator("#incidents").inner_text()  # its open incident
         assert HOSTILE in page.locator("main").inner_text()
         assert page.locator("a[href^='javascript:' i]").count() == 0
-    badge = page.goto(served.base + "/badge/" + quote(HOSTILE_ID, safe="") + "/status.svg")  # type: ignore[attr-defined]
+    badge = page.goto(served.base + "/badge/" + quote(HOSTILE_ID, safe="") + "/status.svg")
     assert badge is not None and badge.status == 200
     desktop.assert_clean()
 
@@ -339,7 +339,7 @@ def test_screenshots_at_desktop_and_phone_width(
 ) -> None:
     showcase = serve(hostile=False)
     try:
-        base = showcase.base  # type: ignore[attr-defined]
+        base = showcase.base
         desktop.page.goto(base + "/")
         desktop.page.wait_for_selector("body[data-refreshes]")
         desktop.page.screenshot(path=tmp_path / "status-desktop.png")
@@ -424,7 +424,7 @@ class Pipeline:
 @pytest.fixture
 def pipeline() -> Iterator[Pipeline]:
     app = ServedApp(InMemoryStatusQueries(), WebOptions(refresh_s=REFRESH_S))
-    app.base = app.start()  # type: ignore[attr-defined]
+    app.start()
     chain = Pipeline(app)
     app.call(chain.start())
     try:
@@ -438,7 +438,7 @@ def test_a_real_target_switched_from_200_to_500_turns_red(
     pipeline: Pipeline, desktop: Watched
 ) -> None:
     page = desktop.page
-    page.goto(pipeline.app.base + "/")  # type: ignore[attr-defined]
+    page.goto(pipeline.app.base + "/")
     page.wait_for_selector("li.site[data-site='switched'].state-up", timeout=15_000)
     page.evaluate("window.__sameDocument = true")
     pipeline.status = 500  # read by the target's handler on the server's loop
