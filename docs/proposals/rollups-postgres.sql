@@ -1,5 +1,5 @@
 -- PROPOSAL (not applied by any migration yet): the read side's tables and queries for
--- PostgreSQL, to become migration 0002 once the store refactor lands. Checked once against
+-- PostgreSQL, to become migration 0003 (main has 0002_outcome_tags) once the store refactor lands. Checked once against
 -- the shared PostgreSQL 17 (see the web helper's report). SQLite: the same tables with
 -- text/JSON for the arrays and a Python-registered hist_add.
 --
