@@ -1,6 +1,7 @@
 -- PROPOSAL (not applied by any migration yet): the read side's tables and queries for
--- PostgreSQL, to become migration 0003 (main has 0002_outcome_tags) once the store refactor lands. Checked once against
--- the shared PostgreSQL 17 (see the web helper's report). SQLite: the same tables with
+-- PostgreSQL, to become migration 0003 (main has 0002_outcome_tags) once the store refactor
+-- lands. Checked against the shared PostgreSQL 15.18 by check_rollups_sql.py next to this
+-- file. SQLite: the same tables with
 -- text/JSON for the arrays and a Python-registered hist_add.
 --
 -- Rollups mirror sitemon_core.rollup.Rollup exactly: integer microseconds (so the additive
