@@ -38,7 +38,7 @@ class FixedClock:
 
 
 def make_site(site_id: str, *tags: str, url: str = "") -> Site:
-    return Site(
+    return Site.http(
         id=site_id,
         url=url or f"https://{site_id}.example/",
         interval_s=60,

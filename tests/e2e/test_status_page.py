@@ -114,7 +114,7 @@ def history(now: datetime) -> list[CheckResult]:
 
 def catalogue(hostile: bool) -> list[Site]:
     sites = [
-        Site(
+        Site.http(
             id=site_id,
             url=f"https://{site_id}.example.org/",
             interval_s=60,
@@ -125,7 +125,7 @@ def catalogue(hostile: bool) -> list[Site]:
     ]
     if hostile:
         sites.append(
-            Site(
+            Site.http(
                 id=HOSTILE_ID,
                 url="javascript:alert(4)//" + HOSTILE,
                 interval_s=60,
@@ -395,7 +395,9 @@ class Pipeline:
         self._prober = AiohttpSiteProber(region="local", clock=clock)
         await self._prober.__aenter__()
         bus = InMemoryStatusBus()
-        watched = Site(id="switched", url=f"http://127.0.0.1:{port}/", interval_s=0.5, timeout_s=2)
+        watched = Site.http(
+            id="switched", url=f"http://127.0.0.1:{port}/", interval_s=0.5, timeout_s=2
+        )
         self.app.queries.set_sites([watched])
         self._scanner = Scanner(
             self._prober, bus.publisher(), clock, region="local", max_jitter_s=0, sites=[watched]

@@ -26,7 +26,7 @@ NOW = datetime(2026, 3, 31, 12, 30, tzinfo=UTC)
 
 
 def site(site_id: str, *tags: str, url: str = "") -> Site:
-    return Site(
+    return Site.http(
         id=site_id,
         url=url or f"https://{site_id}.example/",
         interval_s=60,

@@ -218,7 +218,7 @@ class InMemoryStatusQueries:
     def _url(self, site_id: str) -> str:
         site = self._catalogue.get(site_id)
         if site is not None:
-            return site.url
+            return site.target
         return max(self._latest[site_id].values(), key=lambda r: r.started_at).url
 
     def _regions(self, site_id: str) -> tuple[RegionStatus, ...]:
