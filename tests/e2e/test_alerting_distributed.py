@@ -4,15 +4,12 @@
 - one region failing opens nothing (``confirm_regions: 2``); both failing open one incident
   whose one FIRING reaches the receiver within 2 s of the confirming check, and one RESOLVED
   follows the recovery, through the webhook and through Alertmanager;
-- a receiver that hangs, then answers 500, slows neither the checks nor the saving, and
-  gets each notification once when it answers again;
 - an alerter SIGKILLed during an incident and restarted repeats no FIRING and still sends
   the RESOLVED.
 """
 
 from __future__ import annotations
 
-import contextlib
 import signal
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -24,9 +21,10 @@ import pytest
 from devservices.alertmanager import AlertmanagerRig
 
 from tests.e2e import alert_rig as rig
+from tests.e2e.alert_processes import assigned, incidents, launch, processes
 from tests.e2e.alert_rig import Receiver, RegionTarget, condition
 from tests.e2e.conftest import consumer_config
-from tests.e2e.procs import SitemonProcess, message_is, wait_until, write_config
+from tests.e2e.procs import message_is, wait_until
 
 DELIVERY_BOUND_S = 2.0
 
@@ -41,40 +39,6 @@ async def target() -> AsyncIterator[RegionTarget]:
 async def hook() -> AsyncIterator[Receiver]:
     async for value in rig.receiver():
         yield value
-
-
-@contextlib.asynccontextmanager
-async def processes() -> AsyncIterator[list[SitemonProcess]]:
-    """Processes the test starts; any still running at the end is killed."""
-    started: list[SitemonProcess] = []
-    try:
-        yield started
-    except BaseException:
-        for proc in started:  # what each process said, next to the failure
-            print(f"--- {' '.join(proc.args[5:7])}\n{proc.tail(15)}")
-        raise
-    finally:
-        for proc in started:
-            await proc.kill()
-
-
-async def launch(
-    started: list[SitemonProcess], command: str, path: Path, doc: dict[str, Any]
-) -> SitemonProcess:
-    quiet = ("--quiet",) if command == "producer" else ()
-    env = None if command == "producer" else rig.migration_gap_env()
-    proc = await SitemonProcess(command, write_config(path, doc), *quiet, env=env).start()
-    started.append(proc)
-    return proc
-
-
-async def assigned(proc: SitemonProcess) -> None:
-    """The alerter is a member of its group (it reads from the latest record on)."""
-    await proc.wait_for(message_is("partitions assigned"), timeout=60)
-
-
-async def incidents(pg: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await rig.fetch(pg, "SELECT * FROM incidents ORDER BY opened_at")
 
 
 def am_alerts(am: AlertmanagerRig, site_id: str) -> list[tuple[str, str]]:
@@ -267,108 +231,3 @@ async def test_sigkill_mid_incident_then_restart_repeats_nothing_and_resolves(
     assert [tuple(r) for r in stored] == [("firing", "delivered"), ("resolved", "delivered")]
     restored = second.find(message_is("alerter stopped"))
     assert restored is not None and restored["incidents_opened"] == 0, second.tail()
-
-
-WINDOW_S = 8.0
-RATE_FLOOR = 0.8  # of the run without alerts: generous, the box is shared
-
-
-async def window_rates(pg: asyncpg.Connection, start: datetime, end: datetime) -> dict[str, float]:
-    """Checks started and rows stored per second within [start, end), once the checks
-    started in it are stored (a check started 2 s after its end is)."""
-
-    async def over() -> bool:
-        late = end + timedelta(seconds=2)
-        return (
-            await rig.count(pg, "SELECT count(*) FROM check_history WHERE started_at > $1", late)
-            > 0
-        )
-
-    await wait_until(over, 60, "the window's checks stored")
-    span = (end - start).total_seconds()
-    between = "SELECT count(*) FROM check_history WHERE {0} >= $1 AND {0} < $2"
-    started = await rig.count(pg, between.format("started_at"), start, end)
-    stored = await rig.count(pg, between.format("inserted_at"), start, end)
-    return {"checks_per_s": started / span, "rows_per_s": stored / span}
-
-
-async def measured(pg: asyncpg.Connection, start: datetime) -> dict[str, float]:
-    """The rates over ``WINDOW_S`` from ``start`` (or until now, if that is later)."""
-    end = max(start + timedelta(seconds=WINDOW_S), rig.now())
-    return await window_rates(pg, start, end)
-
-
-async def test_hanging_then_failing_receiver_slows_nothing_and_gets_each_once(
-    tmp_path: Path,
-    kafka_bootstrap: str,
-    pg_dsn: str,
-    names: dict[str, str],
-    pg: asyncpg.Connection,
-    target: RegionTarget,
-    hook: Receiver,
-) -> None:
-    sites = [rig.site(f"up-{i}", f"{target.base}/up") for i in range(6)]
-    sites += [rig.site(f"down-{i}", f"{target.base}/down") for i in range(6)]
-    alerts = {
-        "regions": ["e2e"],
-        "timeout": "1s",  # the notifier's bound on one attempt
-        "defaults": {"failure_threshold": 2, "success_threshold": 2},
-        "notifiers": {"hook": rig.webhook(f"{hook.url}/hook")},
-    }
-    async with processes() as started:
-        consumer_doc = consumer_config(pg_dsn, kafka_bootstrap, names)
-        await launch(started, "consumer", tmp_path / "c.yaml", consumer_doc)
-        doc = rig.producer_doc(kafka_bootstrap, names, sites, "e2e")
-        await launch(started, "producer", tmp_path / "p.yaml", doc)
-
-        async def flowing() -> bool:
-            return await rig.count(pg, "SELECT count(*) FROM site_status") == len(sites)
-
-        await wait_until(flowing, 60, "every site stored")
-        baseline = await measured(pg, rig.now())
-
-        hook.set_mode("hang")
-        alerter = await launch(
-            started,
-            "alerter",
-            tmp_path / "a.yaml",
-            rig.alerter_doc(pg_dsn, kafka_bootstrap, names, sites, alerts),
-        )
-        await assigned(alerter)
-
-        async def all_open() -> bool:
-            return await rig.count(pg, "SELECT count(*) FROM incidents") == 6
-
-        await wait_until(all_open, 60, "six incidents")
-        await wait_until(condition(lambda: bool(hook.received)), 30, "a hanging request")
-        hanging = await measured(pg, rig.now())
-
-        hook.set_mode("error")
-        failing_since = rig.now()
-        await wait_until(
-            condition(lambda: any(r.answered == 500 for r in hook.received)), 60, "a 500"
-        )
-        failing = await measured(pg, failing_since)
-
-        hook.set_mode("ok")
-        await wait_until(
-            condition(lambda: len(hook.delivered("firing")) >= 6), 90, "six firings delivered"
-        )
-
-        async def outcomes_stored() -> bool:
-            sql = "SELECT count(*) FROM notifications WHERE state = 'delivered'"
-            return await rig.count(pg, sql) == 6
-
-        await wait_until(outcomes_stored, 30, "the six deliveries stored")
-        for proc in started:
-            assert await proc.stop() == 0, proc.tail()
-
-    figures = {"without alerts": baseline, "hanging": hanging, "500": failing}
-    print(f"\nrates: {figures}; requests: {len(hook.received)}")
-    for name, rates in figures.items():
-        for what, value in rates.items():
-            assert value >= RATE_FLOOR * baseline[what], (name, what, figures)
-    assert {r.answered for r in hook.received} >= {0, 500, 200}
-    keys = [r.key for r in hook.delivered()]
-    assert len(keys) == len(set(keys)) == 6, keys
-    assert {r.incident_id for r in hook.delivered()} == {r["id"] for r in await incidents(pg)}
