@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -115,6 +116,8 @@ async def test_two_regions_confirm_then_one_firing_and_one_resolved(
         assert set(incident["regions"]) == {"eu", "us"}
         firing = hook.delivered("firing")[0]
         assert firing.incident_id == incident["id"]
+        summary = f"Site {site_id} is down: HTTP 500 (status or body not as expected)"
+        assert json.loads(firing.body)["summary"] == summary
         delay = await _delay(pg, site_id, incident["opened_at"], firing.at)
         print(f"\nFIRING received {delay:.3f} s after the confirming check ended")
         assert 0 <= delay <= DELIVERY_BOUND_S
