@@ -21,7 +21,7 @@ async def processes() -> AsyncIterator[list[SitemonProcess]]:
         yield started
     except BaseException:
         for proc in started:  # what each process said, next to the failure
-            print(f"--- {' '.join(proc.args[5:7])}\n{proc.tail(15)}")
+            print(f"--- {proc.args[5]} {Path(proc.args[7]).name}\n{proc.tail(15)}")
         raise
     finally:
         for proc in started:
@@ -31,6 +31,8 @@ async def processes() -> AsyncIterator[list[SitemonProcess]]:
 async def launch(
     started: list[SitemonProcess], command: str, path: Path, doc: dict[str, Any]
 ) -> SitemonProcess:
+    """Start ``sitemon-run <command>`` with ``doc`` written to ``path``; track it in
+    ``started``. Children that open PostgreSQL get ``rig.migration_gap_env()``."""
     quiet = ("--quiet",) if command == "producer" else ()
     env = None if command == "producer" else rig.migration_gap_env()
     proc = await SitemonProcess(command, write_config(path, doc), *quiet, env=env).start()
@@ -44,4 +46,5 @@ async def assigned(proc: SitemonProcess) -> None:
 
 
 async def incidents(pg: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every stored incident, oldest first (none before the alerter migrated)."""
     return await rig.fetch(pg, "SELECT * FROM incidents ORDER BY opened_at")
