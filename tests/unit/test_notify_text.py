@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from sitemon_adapters.notify.alertmanager import tags_label
 from sitemon_adapters.notify.http_post import REDACTED, Redactor
-from sitemon_adapters.notify.messages import format_duration, json_bytes, link
+from sitemon_adapters.notify.messages import error_text, format_duration, json_bytes, link
 from sitemon_adapters.notify.slack import WORD_JOINER, inert, slack_text
 from sitemon_adapters.notify.webhook import sign, verify_signature
 from sitemon_core.alerting.models import Incident, Transition
@@ -127,3 +127,16 @@ def test_slack_message_per_transition() -> None:
     reminder = slack_text(Transition.REMINDER, INCIDENT, None, "1h 5m")
     assert reminder.startswith(":red_circle: *STILL DOWN* `shop` for 1h 5m")
     assert "FLAPPING" in slack_text(Transition.FLAPPING, INCIDENT, None, "")
+
+
+def test_error_text_of_a_site_that_answered_names_its_status() -> None:
+    # What the probers produce for a 500 or a regex miss: kind "none", no message.
+    answered = attrs.evolve(INCIDENT, error_kind="none", error_message="", status_code=500)
+    assert error_text(answered) == "HTTP 500 (status or body not as expected)"
+    assert error_text(attrs.evolve(answered, status_code=None)) == (
+        "no status (status or body not as expected)"
+    )
+    refused = attrs.evolve(
+        INCIDENT, error_kind="connect", error_message="connection refused", status_code=None
+    )
+    assert error_text(refused) == "connect: connection refused"

@@ -12,6 +12,7 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 from sitemon_core.alerting.models import Incident, Transition
+from sitemon_core.models import ErrorKind
 
 # Outside strings JSON never uses these, so escaping them anywhere is safe; inside strings
 # it keeps a body inert if a receiver pastes it into HTML (what Go's encoder does too).
@@ -57,7 +58,14 @@ def _aware(moment: datetime) -> datetime:
 
 
 def error_text(incident: Incident) -> str:
-    """``http_status: HTTP 503 (status 503)``: the confirming result's kind and message."""
+    """``connect: connection refused``: the confirming result's kind and message; for a
+    site that answered (kind ``none``) ``HTTP 503 (status or body not as expected)``."""
+    if incident.error_kind == ErrorKind.NONE.value:
+        # No transport error to name: the answer itself failed the check, and the status
+        # is what a reader needs ("none: " would read as "no error").
+        answer = "no status" if incident.status_code is None else f"HTTP {incident.status_code}"
+        detail = incident.error_message or "status or body not as expected"
+        return f"{answer} ({detail})"
     text = f"{incident.error_kind}: {incident.error_message}"
     if incident.status_code is not None and str(incident.status_code) not in text:
         text += f" (status {incident.status_code})"
