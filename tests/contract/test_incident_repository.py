@@ -36,36 +36,6 @@ async def sqlite_repository(request: pytest.FixtureRequest) -> AsyncIterator[Inc
         yield repo
 
 
-def tolerate_a_missing_migration(request: pytest.FixtureRequest) -> None:
-    """Fill gaps in the migration files with no-ops, for this test only.
-
-    This branch adds 0003 while another adds 0002; until both are merged the loader sees a
-    gap. Once 0002 exists this does nothing.
-    """
-    from sitemon_adapters.store.postgres import migrations
-
-    real = migrations.load_migrations
-
-    def load() -> list[migrations.Migration]:
-        try:
-            return real()
-        except ValueError:
-            folder = migrations.resources.files("sitemon_adapters.store.postgres") / "sql"
-            found = {
-                int(m.group(1)): migrations.Migration(
-                    int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")
-                )
-                for entry in folder.iterdir()
-                if (m := migrations._FILE_NAME.match(entry.name))
-            }
-            return [
-                found.get(v, migrations.Migration(v, "placeholder", "SELECT 1"))
-                for v in range(1, max(found) + 1)
-            ]
-
-    request.getfixturevalue("monkeypatch").setattr(migrations, "load_migrations", load)
-
-
 @asynccontextmanager
 async def postgres_repository(request: pytest.FixtureRequest) -> AsyncIterator[IncidentRepository]:
     """A schema of its own on the real PostgreSQL, dropped after the test."""
@@ -73,7 +43,6 @@ async def postgres_repository(request: pytest.FixtureRequest) -> AsyncIterator[I
 
     from sitemon_adapters.store.postgres.incidents import PostgresIncidentRepository
 
-    tolerate_a_missing_migration(request)
     dsn = request.getfixturevalue("pg_dsn")
     schema = f"contract_{uuid.uuid4().hex[:12]}"
     try:

@@ -32,10 +32,9 @@ async def launch(
     started: list[SitemonProcess], command: str, path: Path, doc: dict[str, Any]
 ) -> SitemonProcess:
     """Start ``sitemon-run <command>`` with ``doc`` written to ``path``; track it in
-    ``started``. Children that open PostgreSQL get ``rig.migration_gap_env()``."""
+    ``started``."""
     quiet = ("--quiet",) if command == "producer" else ()
-    env = None if command == "producer" else rig.migration_gap_env()
-    proc = await SitemonProcess(command, write_config(path, doc), *quiet, env=env).start()
+    proc = await SitemonProcess(command, write_config(path, doc), *quiet).start()
     started.append(proc)
     return proc
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -140,13 +138,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     finally:
         sink.set_mode("ok")  # let hanging handlers end before the server stops
         await runner.cleanup()
-
-
-def migration_gap_env() -> dict[str, str]:
-    """The environment of a child that opens PostgreSQL: ``migration_gap/sitecustomize.py``
-    loaded first (see there: a no-op once every migration file is present)."""
-    shim = str(Path(__file__).parent / "migration_gap")
-    return {"PYTHONPATH": os.pathsep.join(p for p in (shim, os.environ.get("PYTHONPATH")) if p)}
 
 
 def site(site_id: str, url: str) -> dict[str, Any]:
