@@ -55,6 +55,14 @@ HELP = {
     "retention_rounds": "History pruning rounds run.",
     "retention_deleted": "History rows deleted by retention.",
     "retention_failures": "Pruning rounds that failed (retried next round).",
+    "retention_partitions_removed": "History partitions dropped or detached by retention.",
+    "partitions_rounds": "Rounds of creating history partitions ahead.",
+    "partitions_created": "History partitions created ahead of their data.",
+    "partitions_failures": "Rounds of creating history partitions that failed.",
+    "partitions_default_rows": (
+        "Rows in check_history's default partition (no day partition covers them: clock"
+        " skew, replays of old records); normally 0, counted up to 1e6."
+    ),
 }
 
 

@@ -76,6 +76,8 @@ async def postgres_repository(config: Config) -> AsyncIterator[StatusRepository]
 
     A database that is down at start is waited for (with backoff, up to
     ``STARTUP_WAIT_S``) so a consumer started before its database does not crash-loop.
+    The history partitions for today and the next days are created before the first save
+    (the partition keeper then keeps them ahead).
     """
     from sitemon_adapters.store.postgres import PostgresStatusRepository
 
@@ -88,9 +90,13 @@ async def postgres_repository(config: Config) -> AsyncIterator[StatusRepository]
                 schema=settings.schema,
                 pool_min=settings.pool_min,
                 pool_max=settings.pool_max,
+                statement_cache_size=settings.statement_cache_size,
+                partition_size_s=settings.partition_size_s,
+                retention_mode=config.history_retention_mode,
             ),
         )
         await repository.migrate()
+        await repository.ensure_partitions(SystemClock().utcnow())
         yield repository
 
 

@@ -123,7 +123,7 @@ async def test_tables_indexes_and_storage_options(
         pg_dsn, schema, "SELECT indexname FROM pg_indexes WHERE schemaname = $1", schema
     )
     assert {r["indexname"] for r in indexes} >= {
-        "check_history_pkey",
+        "check_history_started_check",
         "check_history_site_time",
         "check_history_started_brin",
         "site_status_pkey",
@@ -140,7 +140,7 @@ async def test_tables_indexes_and_storage_options(
         schema,
         "SELECT table_name, column_name, collation_name FROM"
         " information_schema.columns WHERE table_schema = $1 AND column_name IN"
-        " ('check_id', 'site_id')",
+        " ('check_id', 'site_id') AND table_name IN ('check_history', 'site_status')",
         schema,
     )
     assert {r["collation_name"] for r in collations} == {"C"}
