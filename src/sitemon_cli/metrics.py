@@ -57,7 +57,7 @@ HELP = {
     "retention_failures": "Pruning rounds that failed (retried next round).",
     "retention_partitions_removed": "History partitions dropped or detached by retention.",
     "partitions_rounds": "Rounds of creating history partitions ahead.",
-    "partitions_created": "History partitions created ahead of their data.",
+    "partitions_added": "History partitions created ahead of their data.",
     "partitions_failures": "Rounds of creating history partitions that failed.",
     "partitions_default_rows": (
         "Rows in check_history's default partition (no day partition covers them: clock"

@@ -52,7 +52,7 @@ class PartitionStats:
     """Counters of the keeper; ``default_rows`` is a gauge (a float, hence a gauge)."""
 
     rounds: int = 0
-    created: int = 0
+    added: int = 0  # not "created": the stats become log record fields, which has that one
     failures: int = 0
     default_rows: float = 0.0
 
@@ -77,7 +77,7 @@ class PartitionKeeper:
         """One round: create what is missing, refresh the default partition's count."""
         state = await self._history.ensure_partitions(self._clock.utcnow())
         self.stats.rounds += 1
-        self.stats.created += len(state.created)
+        self.stats.added += len(state.created)
         self.stats.default_rows = float(state.default_rows)
         return state
 

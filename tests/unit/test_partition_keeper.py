@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timedelta
+
+import attrs
 
 from sitemon_adapters.store.memory import InMemoryStatusRepository
 from sitemon_core.errors import RepositoryError
-from sitemon_core.partitions import PartitionKeeper, PartitionState
-from sitemon_core.retention import HistoryRetention
+from sitemon_core.partitions import PartitionKeeper, PartitionState, PartitionStats
+from sitemon_core.retention import HistoryRetention, RetentionStats
 from tests.unit.fakes import EPOCH, ManualClock, settle
 
 HOUR = 3600.0
@@ -44,7 +47,7 @@ async def test_the_keeper_runs_at_start_and_on_its_timer() -> None:
     history.default_rows = 3
     await clock.advance(HOUR)
     assert history.ensured == [EPOCH, EPOCH + timedelta(hours=1)]
-    assert (keeper.stats.rounds, keeper.stats.created, keeper.stats.default_rows) == (2, 2, 3.0)
+    assert (keeper.stats.rounds, keeper.stats.added, keeper.stats.default_rows) == (2, 2, 3.0)
     history.fail_next = True
     await clock.advance(HOUR)  # a failed round is counted, not fatal
     await clock.advance(HOUR)
@@ -64,3 +67,11 @@ async def test_retention_drops_partitions_at_the_cutoff_then_prunes_rows() -> No
     assert history.dropped_before == [EPOCH - timedelta(hours=48)] * 2
     assert retention.stats.partitions_removed == 2
     assert retention.stats.rounds == 2
+
+
+def test_stats_can_be_log_fields() -> None:
+    # The supervisor logs a service's stats as the extra fields of its "stopped" line;
+    # a field named like a LogRecord attribute ("created") makes that line raise.
+    reserved = set(vars(logging.LogRecord("n", 0, "p", 0, "m", (), None)))
+    for stats in (PartitionStats(), RetentionStats()):
+        assert not set(attrs.asdict(stats)) & reserved
