@@ -1,6 +1,7 @@
 """``python -m benchmarks [--quick] [--runs N] [scenario ...]`` (``nox -s bench -- ...``).
 
-Scenarios: scanner_peak, schedule_fidelity, consumer_throughput, end_to_end, blackbox
+Scenarios: scanner_peak, schedule_fidelity, consumer_throughput, end_to_end, blackbox,
+history_retention
 (default: all, in that order). Kafka and PostgreSQL come from devservices and start once.
 """
 
@@ -18,7 +19,14 @@ from benchmarks import report
 from benchmarks.farm import Farm
 from benchmarks.system import uptime_line
 
-SCENARIOS = ["scanner_peak", "schedule_fidelity", "consumer_throughput", "end_to_end", "blackbox"]
+SCENARIOS = [
+    "scanner_peak",
+    "schedule_fidelity",
+    "consumer_throughput",
+    "end_to_end",
+    "blackbox",
+    "history_retention",
+]
 
 
 class Context:
