@@ -96,7 +96,14 @@ async def postgres_repository(config: Config) -> AsyncIterator[StatusRepository]
             ),
         )
         await repository.migrate()
-        await repository.ensure_partitions(SystemClock().utcnow())
+        try:
+            await repository.ensure_partitions(SystemClock().utcnow())
+        except RepositoryError as exc:
+            if not exc.retriable:
+                raise
+            # E.g. a long query held the table past the lock timeout: rows go to the
+            # default partition meanwhile, and the partition keeper tries again.
+            log.warning("history partitions not created at start", extra={"error": str(exc)})
         yield repository
 
 
