@@ -278,6 +278,44 @@ async def test_an_unpartitioned_history_is_upgraded_without_losing_a_row(
     assert tuple(leftovers[0]) == (None, None)
 
 
+async def test_the_upgrade_attaches_without_a_scan_or_an_index_build(
+    pg_dsn: str, schema: str
+) -> None:
+    # What keeps the final step's exclusive lock short: the bound was validated before
+    # (so ATTACH skips its scan) and the key's index was built concurrently before (so
+    # ATTACH builds none); both are on the legacy partition under their step-1/2 names.
+    now = datetime.now(UTC)
+    await _previous_release(
+        pg_dsn, schema, [result("s", now - timedelta(hours=i)) for i in range(50)]
+    )
+    async with PostgresStatusRepository(pg_dsn, schema=schema) as repo:
+        await repo.migrate()
+    found = await query(
+        pg_dsn,
+        schema,
+        "SELECT conname, contype::text, convalidated FROM pg_constraint"
+        " WHERE conrelid = 'check_history_legacy'::regclass ORDER BY conname",
+    )
+    assert [tuple(r) for r in found] == [
+        ("check_history_error_kind_check", "c", True),
+        ("check_history_legacy_bound", "c", True),
+        ("check_history_legacy_started_check", "u", True),
+    ]
+    indexes = await query(
+        pg_dsn,
+        schema,
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'check_history_legacy'"
+        " AND schemaname = $1 ORDER BY indexname",
+        schema,
+    )
+    # Its own indexes, attached to the parent's; none built by ATTACH.
+    assert [r["indexname"] for r in indexes] == [
+        "check_history_legacy_site_time",
+        "check_history_legacy_started_brin",
+        "check_history_legacy_started_check",
+    ]
+
+
 async def test_a_new_database_has_no_legacy_partition(pg_dsn: str, schema: str) -> None:
     async with PostgresStatusRepository(pg_dsn, schema=schema) as repo:
         await repo.migrate()
