@@ -1,7 +1,8 @@
 """``python -m benchmarks [--quick] [--runs N] [scenario ...]`` (``nox -s bench -- ...``).
 
 Scenarios: scanner_peak, schedule_fidelity, consumer_throughput, end_to_end, alert_latency,
-blackbox (default: all, in that order). Kafka and PostgreSQL come from devservices and start once.
+blackbox, history_retention (default: all, in that order). Kafka and PostgreSQL come from
+devservices and start once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SCENARIOS = [
     "end_to_end",
     "alert_latency",
     "blackbox",
+    "history_retention",
 ]
 
 

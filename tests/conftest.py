@@ -90,6 +90,26 @@ def pg_dsn() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def pgbouncer_dsn(pg_dsn: str) -> Iterator[str]:
+    """DSN of a real PgBouncer in transaction mode in front of ``pg_dsn``'s server (started
+    here, on a free loopback port; a few server connections shared by every client)."""
+    from devservices.pgbouncer import PgBouncerService
+
+    try:
+        service = PgBouncerService(pg_dsn)
+    except Exception as exc:  # e.g. no pgbouncer binary
+        error: str | None = str(exc)
+    else:
+        error = _start(service)  # type: ignore[arg-type]
+    if error:
+        pytest.fail(f"could not start local PgBouncer: {error}", pytrace=False)
+    try:
+        yield service.dsn
+    finally:
+        service.cleanup()
+
+
+@pytest.fixture(scope="session")
 def alertmanager() -> Iterator[AlertmanagerRig]:
     """An Alertmanager (``.url``, API v2) whose webhook receiver posts every notification,
     grouped by alertname, to ``.sink`` (a recording server)."""

@@ -24,6 +24,7 @@ from sitemon_cli.metrics import CheckMetrics, fan_out
 from sitemon_core.alerting.alerter import Alerter
 from sitemon_core.alerting.dispatcher import Dispatcher
 from sitemon_core.models import CheckResult, Site
+from sitemon_core.partitions import PartitionKeeper
 from sitemon_core.persister import Persister
 from sitemon_core.retention import HistoryRetention
 from sitemon_core.scanner import Scanner
@@ -55,6 +56,11 @@ def check_observer(config: Config, options: RunOptions, checks: CheckMetrics) ->
 
 def _retention_switch(config: Config) -> str:
     return "off" if config.history_retention_s is None else "on"
+
+
+def partition_check_every_s(config: Config) -> float:
+    """How often the partition keeper runs: a quarter of a partition, at most hourly."""
+    return min(3600.0, config.postgres.partition_size_s / 4)
 
 
 class Container(containers.DeclarativeContainer):
@@ -118,6 +124,17 @@ class Container(containers.DeclarativeContainer):
         # In one process the bus dies with it: store everything the scanner published.
         drain_on_stop=providers.Callable(lambda bus: bus == "memory", config.provided.bus),
     )
+    # PostgreSQL keeps history in time partitions: created ahead, dropped past the window.
+    partitions = providers.Selector(
+        config.provided.repository,
+        postgres=providers.Singleton(
+            PartitionKeeper,
+            repository,
+            clock,
+            every_s=providers.Callable(partition_check_every_s, config),
+        ),
+        sqlite=providers.Object(None),
+    )
     retention = providers.Selector(
         providers.Callable(_retention_switch, config),
         on=providers.Singleton(
@@ -126,6 +143,9 @@ class Container(containers.DeclarativeContainer):
             clock=clock,
             keep_s=config.provided.history_retention_s,
             every_s=config.provided.history_prune_every_s,
+            partitions=providers.Selector(
+                config.provided.repository, postgres=repository, sqlite=providers.Object(None)
+            ),
         ),
         off=providers.Object(None),
     )
@@ -178,9 +198,12 @@ class Container(containers.DeclarativeContainer):
             alerts_switch, on=dispatcher_service, off=providers.Object(None)
         ),
         retention=retention,
+        partitions=partitions,
     )
     producer = providers.Dict(scanner=scanner, publisher=publisher, checks=check_metrics)
-    consumer = providers.Dict(persister=persister, subscriber=subscriber, retention=retention)
+    consumer = providers.Dict(
+        persister=persister, subscriber=subscriber, retention=retention, partitions=partitions
+    )
     alerter = providers.Dict(
         alerter=alerter_service, dispatcher=dispatcher_service, subscriber=alert_subscriber
     )

@@ -70,6 +70,14 @@ HELP = {
     "dispatcher_failed": "Notifications given up on (a 4xx, or past the delivery deadline).",
     "dispatcher_dropped": "Held notifications dropped because their incident closed first.",
     "dispatcher_store_errors": "Outbox reads or updates that failed.",
+    "retention_partitions_removed": "History partitions dropped or detached by retention.",
+    "partitions_rounds": "Rounds of creating history partitions ahead.",
+    "partitions_added": "History partitions created ahead of their data.",
+    "partitions_failures": "Rounds of creating history partitions that failed.",
+    "partitions_default_rows": (
+        "Rows in check_history's default partition (no day partition covers them: clock"
+        " skew, replays of old records); normally 0, counted up to 1e6."
+    ),
 }
 
 

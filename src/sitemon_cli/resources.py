@@ -76,6 +76,8 @@ async def postgres_repository(config: Config) -> AsyncIterator[StatusRepository]
 
     A database that is down at start is waited for (with backoff, up to
     ``STARTUP_WAIT_S``) so a consumer started before its database does not crash-loop.
+    The history partitions for today and the next days are created before the first save
+    (the partition keeper then keeps them ahead).
     """
     from sitemon_adapters.store.postgres import PostgresStatusRepository
 
@@ -88,9 +90,20 @@ async def postgres_repository(config: Config) -> AsyncIterator[StatusRepository]
                 schema=settings.schema,
                 pool_min=settings.pool_min,
                 pool_max=settings.pool_max,
+                statement_cache_size=settings.statement_cache_size,
+                partition_size_s=settings.partition_size_s,
+                retention_mode=config.history_retention_mode,
             ),
         )
         await repository.migrate()
+        try:
+            await repository.ensure_partitions(SystemClock().utcnow())
+        except RepositoryError as exc:
+            if not exc.retriable:
+                raise
+            # E.g. a long query held the table past the lock timeout: rows go to the
+            # default partition meanwhile, and the partition keeper tries again.
+            log.warning("history partitions not created at start", extra={"error": str(exc)})
         yield repository
 
 

@@ -2,8 +2,10 @@
 
 At 100,000 sites a minute the history grows by ~144 M rows a day; without a bound it fills
 the database. Every ``every_s`` the persister side deletes the history of checks started
-more than ``keep_s`` ago, in chunks (short transactions, no long lock, no huge WAL burst).
-The latest status of every site is never deleted, however old.
+more than ``keep_s`` ago. A store with time partitions (``PartitionedHistory``) drops the
+partitions past the window whole (O(1), no dead tuples); what is not in such a partition
+(or the whole history, in a store without them) is deleted in chunks (short transactions,
+no long lock, no huge WAL burst). The latest status of every site is never deleted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import timedelta
 import attrs
 
 from sitemon_core.errors import RepositoryError
+from sitemon_core.partitions import PartitionedHistory
 from sitemon_core.ports import Clock, StatusRepository
 from sitemon_core.waiting import sleep_unless
 
@@ -28,6 +31,7 @@ class RetentionStats:
     rounds: int = 0
     deleted: int = 0
     failures: int = 0
+    partitions_removed: int = 0
 
 
 class HistoryRetention:
@@ -41,6 +45,7 @@ class HistoryRetention:
         keep_s: float,
         every_s: float = 600.0,
         chunk: int = 10_000,
+        partitions: PartitionedHistory | None = None,
     ) -> None:
         if keep_s <= 0 or every_s <= 0 or chunk <= 0:
             raise ValueError("keep_s, every_s and chunk must be > 0")
@@ -49,6 +54,7 @@ class HistoryRetention:
         self._keep = timedelta(seconds=keep_s)
         self._every_s = every_s
         self._chunk = chunk
+        self._partitions = partitions
         self._stop = asyncio.Event()
         self.stats = RetentionStats()
 
@@ -59,6 +65,11 @@ class HistoryRetention:
     async def prune_once(self) -> int:
         """One round: delete everything older than the window; return the rows deleted."""
         cutoff = self._clock.utcnow() - self._keep
+        if self._partitions is not None:
+            removed = await self._partitions.drop_partitions(cutoff)
+            self.stats.partitions_removed += len(removed)
+            if removed:
+                log.info("history partitions removed", extra={"names": removed})
         deleted = 0
         while not self._stop.is_set():
             count = await self._repository.prune_history(cutoff, max_rows=self._chunk)

@@ -123,7 +123,7 @@ async def test_tables_indexes_and_storage_options(
         pg_dsn, schema, "SELECT indexname FROM pg_indexes WHERE schemaname = $1", schema
     )
     assert {r["indexname"] for r in indexes} >= {
-        "check_history_pkey",
+        "check_history_started_check",
         "check_history_site_time",
         "check_history_started_brin",
         "site_status_pkey",

@@ -44,8 +44,11 @@ async def sqlite_repository(request: pytest.FixtureRequest) -> AsyncIterator[Sta
 
 
 @asynccontextmanager
-async def postgres_repository(request: pytest.FixtureRequest) -> AsyncIterator[StatusRepository]:
-    """A schema of its own on the real PostgreSQL, dropped after the test."""
+async def postgres_repository(
+    request: pytest.FixtureRequest, *, through: str = "pg_dsn", cache: int = 100
+) -> AsyncIterator[StatusRepository]:
+    """A schema of its own on the real PostgreSQL, dropped after the test; reached
+    through the DSN of the fixture named ``through``."""
     import asyncpg
 
     from sitemon_adapters.store.postgres import PostgresStatusRepository
@@ -53,8 +56,11 @@ async def postgres_repository(request: pytest.FixtureRequest) -> AsyncIterator[S
     dsn = request.getfixturevalue("pg_dsn")
     schema = f"contract_{uuid.uuid4().hex[:12]}"
     try:
-        async with PostgresStatusRepository(dsn, schema=schema) as repo:
+        async with PostgresStatusRepository(
+            request.getfixturevalue(through), schema=schema, statement_cache_size=cache
+        ) as repo:
             await repo.migrate()
+            await repo.ensure_partitions(datetime.now(UTC))
             yield repo
     finally:
         conn = await asyncpg.connect(dsn)
@@ -62,6 +68,14 @@ async def postgres_repository(request: pytest.FixtureRequest) -> AsyncIterator[S
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await conn.close()
+
+
+@asynccontextmanager
+async def pgbouncer_repository(request: pytest.FixtureRequest) -> AsyncIterator[StatusRepository]:
+    """The PostgreSQL repository through a real PgBouncer in transaction mode (statement
+    cache off, as it must be there)."""
+    async with postgres_repository(request, through="pgbouncer_dsn", cache=0) as repo:
+        yield repo
 
 
 @asynccontextmanager
@@ -75,6 +89,7 @@ async def memory_repository(request: pytest.FixtureRequest) -> AsyncIterator[Sta
 FACTORIES: dict[str, RepositoryFactory] = {
     "sqlite": sqlite_repository,
     "postgres": postgres_repository,
+    "postgres-pgbouncer": pgbouncer_repository,
     "memory": memory_repository,
 }
 

@@ -120,6 +120,16 @@ async def test_results_flow_from_producer_to_postgres(
         for site_id, outcome in OUTCOMES.items()
     }
     assert await pg.fetchval("SELECT count(*) FROM check_history WHERE outcome IS NULL") == 0
+    # Every row is in today's day partition (made ahead at start), none in the default one.
+    kept = await consumer.wait_for(message_is("partitions stopped"), timeout=5)
+    assert kept["rounds"] >= 1 and kept["default_rows"] == 0 and kept["failures"] == 0
+    assert await pg.fetchval("SELECT count(*) FROM check_history_default") == 0
+    assert (
+        await pg.fetchval(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'check_history'::regclass"
+        )
+        >= 4
+    )  # today, two days ahead, the default partition
 
 
 async def _checks_logged(proc: SitemonProcess, n: int) -> bool:

@@ -12,6 +12,7 @@ from sitemon_cli.config import parse_config
 from sitemon_cli.metrics import CheckMetrics, MetricsEndpoint
 from sitemon_core.errors import ConfigError
 from sitemon_core.models import CheckResult, ErrorKind
+from sitemon_core.partitions import PartitionStats
 from sitemon_core.persister import PersisterStats
 from sitemon_core.retention import RetentionStats
 from sitemon_core.scanner import ScannerStats
@@ -95,6 +96,7 @@ def test_promtool_accepts_every_component_s_exposition() -> None:
         ("persister", PersisterStats()),
         ("subscriber", SubscriberStats()),
         ("retention", RetentionStats()),
+        ("partitions", PartitionStats(default_rows=2.0)),
     ):
         endpoint.add_stats(name, type("Owner", (), {"stats": stats})())
     endpoint.add_gauge("sites", lambda: 3, "Sites scheduled.")
@@ -102,6 +104,9 @@ def test_promtool_accepts_every_component_s_exposition() -> None:
     endpoint.checks.observe(check(12.0), 0.0)
     text = endpoint.render()
     assert "sitemon_scanner_max_lag_seconds 0.5" in text
+    assert "# TYPE sitemon_partitions_default_rows gauge" in text
+    assert "sitemon_partitions_default_rows 2.0" in text
+    assert "Rows in check_history's default partition" in text
     assert promtool_problems(text) == ""
 
 

@@ -29,6 +29,7 @@ from sitemon_cli.config.values import (
     Section,
     choice,
     duration,
+    non_negative_int,
     positive_int,
     text,
 )
@@ -60,7 +61,7 @@ def parse_config(source: str, document: object) -> Config:
         sqlite_path=repo.child("sqlite", SECTION_KEYS["repository.sqlite"]).get(
             "path", text, "sitemon.db"
         ),
-        history_retention_s=repo.get("history_retention", duration, None),
+        **_retention(repo),
         kafka=_kafka(bus.child("kafka", SECTION_KEYS["bus.kafka"])),
         postgres=_postgres(repo.child("postgres", SECTION_KEYS["repository.postgres"])),
         log_format=logging_.get("format", choice("human", "json"), "human"),
@@ -236,6 +237,42 @@ def _kafka(sec: Section) -> KafkaSettings:
     )
 
 
+ROLLUP_RETENTION_S = 400 * 86_400.0
+
+
+def _retention(sec: Section) -> dict[str, Any]:
+    history = sec.get("history_retention", duration, None)
+    rollups: float = sec.get("rollup_retention", duration, ROLLUP_RETENTION_S)
+    if history is not None and rollups < history:
+        raise sec.error(
+            sec.key("rollup_retention"),
+            f"must not be shorter than repository.history_retention ({history:.0f}s),"
+            f" got {rollups:.0f}s",
+        )
+    return {
+        "history_retention_s": history,
+        "history_retention_mode": sec.get(
+            "history_retention_mode", choice("drop", "detach"), "drop"
+        ),
+        "rollup_retention_s": rollups,
+    }
+
+
+_DAY_S = 86_400
+
+
+def partition_size(sec: Section, path: str, raw: Any) -> int:
+    """A duration of whole hours that divides a day: partition boundaries then fall on the
+    same instants for every process and on midnight UTC."""
+    seconds = duration(sec, path, raw)
+    if seconds % 3600 or _DAY_S % seconds:
+        raise sec.error(
+            path,
+            f"must be whole hours dividing a day (1h, 2h, 3h, 4h, 6h, 8h, 12h or 1d), got {raw!r}",
+        )
+    return int(seconds)
+
+
 def _postgres(sec: Section) -> PostgresSettings:
     dsn = sec.get("dsn", text, None)
     dsn_file = sec.get("dsn_file", text, None)
@@ -250,6 +287,8 @@ def _postgres(sec: Section) -> PostgresSettings:
         schema=sec.get("schema", text, "public"),
         pool_min=sec.get("pool_min", positive_int, 1),
         pool_max=sec.get("pool_max", positive_int, 4),
+        partition_size_s=sec.get("partition_size", partition_size, _DAY_S),
+        statement_cache_size=sec.get("statement_cache_size", non_negative_int, 100),
     )
 
 

@@ -55,6 +55,10 @@ class PostgresSettings:
     schema: str = "public"
     pool_min: int = 1
     pool_max: int = 4
+    # History partitions: one per day by default (whole hours dividing a day).
+    partition_size_s: int = 86_400
+    # asyncpg's prepared-statement cache; 0 behind PgBouncer in transaction mode.
+    statement_cache_size: int = 100
 
 
 @attrs.frozen(kw_only=True)
@@ -78,6 +82,10 @@ class Config:
     repository: str = "sqlite"
     sqlite_path: str = "sitemon.db"
     history_retention_s: float | None = None  # keep history this long; None: forever
+    # PostgreSQL: drop the partitions past the window, or detach them (kept as tables).
+    history_retention_mode: str = "drop"
+    # Rollups (once stored) outlive the raw history: a year of uptime stays queryable.
+    rollup_retention_s: float = 400 * 86_400.0
     kafka: KafkaSettings = KafkaSettings()
     postgres: PostgresSettings = PostgresSettings()
     log_format: str = "human"

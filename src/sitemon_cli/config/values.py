@@ -135,6 +135,15 @@ def duration(sec: Section, path: str, raw: Any) -> float:
     return seconds
 
 
+def non_negative_int(sec: Section, path: str, raw: Any) -> int:
+    """An integer >= 0."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise sec.error(path, f"must be an integer, got {raw!r}")
+    if raw < 0:
+        raise sec.error(path, f"must be >= 0, got {raw}")
+    return raw
+
+
 def choice(*options: str) -> Callable[[Section, str, Any], str]:
     """A parser accepting one of ``options``."""
 

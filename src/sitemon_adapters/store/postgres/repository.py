@@ -5,6 +5,12 @@ then one ``INSERT … SELECT`` into the history (duplicates skipped) and one ups
 newest result per site into ``site_status`` (guarded so only newer results win). COPY
 plus set-based SQL is ~2x faster than ``executemany`` (see MEASUREMENTS.md), and the
 staging table is what makes the batch idempotent.
+
+History is partitioned by day (see ``partitions``); its unique key is (started_at, check_id)
+since a partitioned table's keys must hold the partition key, and a replay carries its
+started_at. Every operation is one transaction that sets its own search_path (``SET
+LOCAL``) and takes only transaction-scoped advisory locks, so the repository works behind
+PgBouncer in transaction mode (with ``statement_cache_size=0``).
 """
 
 from __future__ import annotations
@@ -19,9 +25,14 @@ from typing import Any, Self
 
 import asyncpg  # no stubs (see [tool.mypy] overrides); typed at our boundary
 
+from sitemon_adapters.store.postgres import partitions
 from sitemon_adapters.store.postgres.dsn import dsn_passwords
 from sitemon_adapters.store.postgres.errors import TRANSLATED, leaks, translate
-from sitemon_adapters.store.postgres.migrations import apply_migrations, quote_ident
+from sitemon_adapters.store.postgres.migrations import (
+    apply_migrations,
+    lock_schema,
+    set_local_schema,
+)
 from sitemon_adapters.store.postgres.rows import (
     COLUMN_LIST,
     COLUMNS,
@@ -32,6 +43,7 @@ from sitemon_adapters.store.postgres.rows import (
 )
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
+from sitemon_core.partitions import PartitionState
 
 STAGING = "sitemon_staging"
 
@@ -49,7 +61,7 @@ _CREATE_STAGING = staging_table_sql(STAGING)
 _MERGE = f"""
 INSERT INTO check_history ({COLUMN_LIST})
 SELECT {COLUMN_LIST} FROM {STAGING} ORDER BY check_id
-ON CONFLICT (check_id) DO NOTHING;
+ON CONFLICT (started_at, check_id) DO NOTHING;
 
 INSERT INTO site_status ({COLUMN_LIST})
 SELECT DISTINCT ON (site_id) {COLUMN_LIST} FROM {STAGING}
@@ -72,11 +84,6 @@ _SELECT_HISTORY_SINCE = (
 # One pruner per schema at a time: the others find the lock taken and skip the round
 # (two deleting the same rows would only wait on each other's row locks).
 _PRUNE_LOCK = "SELECT pg_try_advisory_xact_lock(1936287085, hashtext(current_schema()))"
-# By tuple id: a chunk of old rows found through the BRIN index on started_at, deleted
-# without a second index lookup. Short transactions, no long lock, a bounded WAL burst.
-_PRUNE_HISTORY = """
-DELETE FROM check_history WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM check_history WHERE started_at < $1 LIMIT $2))"""
 _SITE_ID = COLUMNS.index("site_id")
 
 
@@ -100,9 +107,16 @@ class PostgresStatusRepository:
         connect_timeout_s: float = 10.0,
         command_timeout_s: float = 60.0,
         application_name: str = "sitemon",
+        statement_cache_size: int = 100,
+        partition_size_s: int = partitions.DAY_S,
+        partitions_ahead_s: float = 2 * partitions.DAY_S,
+        retention_mode: str = "drop",
     ) -> None:
         if not schema:
             raise ValueError("schema must not be empty")
+        partitions.check_size(partition_size_s)
+        if retention_mode not in ("drop", "detach"):
+            raise ValueError(f"retention_mode must be drop or detach, got {retention_mode!r}")
         self._dsn = dsn
         self._secrets = dsn_passwords(dsn)
         self._schema = schema
@@ -112,6 +126,10 @@ class PostgresStatusRepository:
         self._connect_timeout_s = connect_timeout_s
         self._command_timeout_s = command_timeout_s
         self._application_name = application_name
+        self._statement_cache_size = statement_cache_size
+        self._partition_size_s = partition_size_s
+        self._partitions_ahead_s = partitions_ahead_s
+        self._retention_mode = retention_mode
         self._pool: asyncpg.Pool | None = None
 
     def __repr__(self) -> str:
@@ -124,10 +142,12 @@ class PostgresStatusRepository:
             "max_size": self._pool_max,
             "timeout": self._connect_timeout_s,
             "command_timeout": self._command_timeout_s,
-            "server_settings": {
-                "search_path": quote_ident(self._schema),
-                "application_name": self._application_name,
-            },
+            # 0 behind PgBouncer in transaction mode: a prepared statement lives in one
+            # server connection, the next transaction may get another.
+            "statement_cache_size": self._statement_cache_size,
+            # No search_path here: a pooler would refuse the startup parameter or share
+            # the setting with other clients; each transaction sets its own.
+            "server_settings": {"application_name": self._application_name},
         }
         if self._ssl is not None:  # otherwise the DSN's sslmode (default: prefer) applies
             options["ssl"] = self._ssl
@@ -171,14 +191,14 @@ class PostgresStatusRepository:
             records = [result_to_record(result) for result in results]
         except ValueError as exc:
             raise RepositoryError(f"cannot store result: {exc}", retriable=False) from exc
-        async with self._connection("save") as conn, conn.transaction():
+        async with self._transaction("save") as conn:
             await conn.execute(_CREATE_STAGING)
             await conn.copy_records_to_table(STAGING, records=records, columns=COLUMNS)
             await conn.execute(_MERGE)
 
     async def latest(self) -> list[SiteStatus]:
         """The latest status of every site, ordered by site id."""
-        async with self._connection("latest") as conn:
+        async with self._transaction("latest") as conn:
             rows = await conn.fetch(_SELECT_LATEST)
         return [SiteStatus(site_id=row[_SITE_ID], latest=record_to_result(row)) for row in rows]
 
@@ -191,7 +211,7 @@ class PostgresStatusRepository:
         if since is not None and since.utcoffset() is None:
             raise RepositoryError(f"naive datetime {since.isoformat()} as since", retriable=False)
         site_id = clean_text(site_id)  # find a site whose id was cleaned when saved
-        async with self._connection("history") as conn:
+        async with self._transaction("history") as conn:
             if since is None:
                 rows = await conn.fetch(_SELECT_HISTORY, site_id, limit)
             else:
@@ -199,19 +219,46 @@ class PostgresStatusRepository:
         return [record_to_result(row) for row in rows]
 
     async def prune_history(self, started_before: datetime, *, max_rows: int) -> int:
-        """Delete up to ``max_rows`` checks started before ``started_before``; 0 when
-        another process is pruning this schema right now."""
-        if started_before.utcoffset() is None:
-            raise RepositoryError(
-                f"naive datetime {started_before.isoformat()} as cutoff", retriable=False
-            )
+        """Delete up to ``max_rows`` checks started before ``started_before`` from the
+        partitions without a time slot of their own (default, legacy); 0 when another
+        process is pruning this schema right now. Day partitions go whole, by
+        ``drop_partitions``."""
+        _check_aware(started_before, "cutoff")
         if max_rows <= 0:
             return 0
-        async with self._connection("prune history") as conn, conn.transaction():
+        async with self._transaction("prune history") as conn:
             if not await conn.fetchval(_PRUNE_LOCK):
                 return 0
-            status = await conn.execute(_PRUNE_HISTORY, started_before, max_rows)
-        return int(status.rsplit(" ", 1)[-1])  # "DELETE <count>"
+            return await partitions.prune_rows(conn, started_before, max_rows)
+
+    async def drop_partitions(self, started_before: datetime) -> list[str]:
+        """Drop (or detach, per ``retention_mode``) the partitions whose range ends at or
+        before ``started_before``: O(1) each, no dead tuples. None while another process
+        prunes this schema."""
+        _check_aware(started_before, "cutoff")
+        async with self._transaction("drop partitions") as conn:
+            if not await conn.fetchval(_PRUNE_LOCK):
+                return []
+            return await partitions.remove_expired(conn, started_before, self._retention_mode)
+
+    async def ensure_partitions(self, now: datetime) -> PartitionState:
+        """Create the history partitions from ``now``'s through ``partitions_ahead_s``
+        later, under the migration lock (one creator at a time); count the default
+        partition's rows."""
+        _check_aware(now, "now")
+        async with self._connection("create partitions") as conn, conn.transaction():
+            await lock_schema(conn, self._schema)
+            created = await partitions.ensure_partitions(
+                conn, now, self._partition_size_s, self._partitions_ahead_s
+            )
+            return PartitionState(tuple(created), await partitions.default_rows(conn))
+
+    @asynccontextmanager
+    async def _transaction(self, operation: str) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection in a transaction whose search_path is the schema."""
+        async with self._connection(operation) as conn, conn.transaction():
+            await set_local_schema(conn, self._schema)
+            yield conn
 
     @asynccontextmanager
     async def _connection(self, operation: str) -> AsyncIterator[asyncpg.Connection]:
@@ -231,3 +278,8 @@ class PostgresStatusRepository:
     def _cause(self, exc: BaseException) -> BaseException | None:
         # Keep the driver exception for debugging unless it would print the password.
         return None if leaks(exc, self._secrets) else exc
+
+
+def _check_aware(moment: datetime, what: str) -> None:
+    if moment.utcoffset() is None:
+        raise RepositoryError(f"naive datetime {moment.isoformat()} as {what}", retriable=False)
