@@ -39,6 +39,9 @@ class RunOptions:
 
     shard: tuple[int, int] | None = None
     quiet: bool = False
+    # How long a database that is down at start is waited for: services wait, so a consumer
+    # started before its database does not crash-loop; short commands fail within seconds.
+    startup_wait_s: float = 60.0
 
 
 def shard_sites(sites: tuple[Site, ...], shard: tuple[int, int] | None) -> list[Site]:
@@ -97,7 +100,9 @@ class Container(containers.DeclarativeContainer):
     repository = providers.Selector(
         config.provided.repository,
         sqlite=providers.Resource(resources.sqlite_repository, config),
-        postgres=providers.Resource(resources.postgres_repository, config),
+        postgres=providers.Resource(
+            resources.postgres_repository, config, options.provided.startup_wait_s
+        ),
     )
 
     check_metrics = providers.Singleton(CheckMetrics)

@@ -57,6 +57,7 @@ async def run_demo(duration_s: float | None, db_path: Path | None) -> int:
             sites=demo_sites(base, refused_port()),
             scanner=ScannerSettings(region="demo", start_jitter_s=0.5, shutdown_grace_s=2.0),
             sqlite_path=str(db_path or Path(tmp) / "demo.db"),
+            repository_configured=True,
         )
         shutdown = Shutdown()
         if duration_s is not None:

@@ -71,11 +71,14 @@ async def sqlite_repository(config: Config) -> AsyncIterator[StatusRepository]:
         yield repository
 
 
-async def postgres_repository(config: Config) -> AsyncIterator[StatusRepository]:
+async def postgres_repository(
+    config: Config, startup_wait_s: float = 60.0
+) -> AsyncIterator[StatusRepository]:
     """PostgreSQL through an asyncpg pool; migrations are applied (safely) on open.
 
     A database that is down at start is waited for (with backoff, up to
-    ``STARTUP_WAIT_S``) so a consumer started before its database does not crash-loop.
+    ``startup_wait_s``) so a consumer started before its database does not crash-loop; a
+    short command (``status``) waits a few seconds only.
     The history partitions for today and the next days are created before the first save
     (the partition keeper then keeps them ahead).
     """
@@ -94,6 +97,7 @@ async def postgres_repository(config: Config) -> AsyncIterator[StatusRepository]
                 partition_size_s=settings.partition_size_s,
                 retention_mode=config.history_retention_mode,
             ),
+            wait_s=startup_wait_s,
         )
         await repository.migrate()
         try:

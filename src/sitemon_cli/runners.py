@@ -101,9 +101,26 @@ def reloader(
     return reload
 
 
+# A short command (status, migrate) gives up on a database that is down after this long.
+SHORT_COMMAND_WAIT_S = 3.0
+
+
+def require_repository(config: Config, command: str) -> None:
+    """Refuse a command that reads or migrates the repository when the config names none:
+    a producer's config would otherwise read a stale default ./sitemon.db."""
+    if not config.repository_configured:
+        raise ConfigError(
+            config.source,
+            "repository",
+            f"missing: {command} needs the repository a persister writes "
+            "(use the standalone or consumer config, or add a repository: section)",
+        )
+
+
 async def print_status(config: Config) -> int:
     """``status``: the latest status per site as a table."""
-    container = build_container(config)
+    require_repository(config, "status")
+    container = build_container(config, RunOptions(startup_wait_s=SHORT_COMMAND_WAIT_S))
     try:
         repository = await resolve(container.repository)
         print(format_status_table(await repository.latest()))
@@ -128,7 +145,10 @@ async def run_setup(config: Config, *, topics: bool) -> int:
     if topics and config.bus == "kafka":
         created = await resources.create_topics(config.kafka)
         print(f"kafka topics: {', '.join(created) if created else 'already present'}")
-    container = build_container(config)
+    if topics and not config.repository_configured:
+        return 0  # a producer's config: topics only
+    require_repository(config, "migrate")
+    container = build_container(config, RunOptions(startup_wait_s=SHORT_COMMAND_WAIT_S))
     try:
         await resolve(container.repository)  # opening a repository applies its migrations
         print(f"{config.repository} repository: migrated")

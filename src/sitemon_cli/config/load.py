@@ -58,6 +58,7 @@ def parse_config(source: str, document: object) -> Config:
         persister=_persister(root.child("persister", SECTION_KEYS["persister"])),
         bus=bus.get("kind", choice("memory", "kafka"), "memory"),
         repository=repo.get("kind", choice("sqlite", "postgres"), "sqlite"),
+        repository_configured=bool(repo.data),
         sqlite_path=repo.child("sqlite", SECTION_KEYS["repository.sqlite"]).get(
             "path", text, "sitemon.db"
         ),

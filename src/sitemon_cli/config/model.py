@@ -80,6 +80,7 @@ class Config:
     persister: PersisterSettings = PersisterSettings()
     bus: str = "memory"
     repository: str = "sqlite"
+    repository_configured: bool = False  # the file has a repository: section (not a default)
     sqlite_path: str = "sitemon.db"
     history_retention_s: float | None = None  # keep history this long; None: forever
     # PostgreSQL: drop the partitions past the window, or detach them (kept as tables).
