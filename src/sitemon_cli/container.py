@@ -21,6 +21,7 @@ from sitemon_cli import resources
 from sitemon_cli.config import Config
 from sitemon_cli.live import log_check
 from sitemon_cli.metrics import CheckMetrics, fan_out
+from sitemon_core.catalogue import CatalogueFollower
 from sitemon_core.models import CheckResult, Site
 from sitemon_core.persister import Persister
 from sitemon_core.retention import HistoryRetention
@@ -104,6 +105,17 @@ class Container(containers.DeclarativeContainer):
         observer=providers.Callable(check_observer, config, options, check_metrics),
         drain_timeout_s=config.provided.scanner.shutdown_grace_s,
         sites=providers.Callable(shard_sites, config.provided.sites, options.provided.shard),
+        wall_grid=providers.Callable(
+            lambda source: source == "kafka", config.provided.sites_source
+        ),
+    )
+    # sites: {source: kafka}: the scanner's sites follow its share of the catalogue topic.
+    catalogue = providers.Resource(resources.kafka_site_catalogue, config)
+    catalogue_editor = providers.Resource(resources.kafka_catalogue_editor, config)
+    follower = providers.Selector(
+        config.provided.sites_source,
+        kafka=providers.Singleton(CatalogueFollower, catalogue=catalogue, scanner=scanner),
+        config=providers.Object(None),
     )
     persister = providers.Singleton(
         Persister,
@@ -131,13 +143,17 @@ class Container(containers.DeclarativeContainer):
     # The deployment shapes. Services stop in this order: a scanner drains into the bus
     # before the persister that empties it stops.
     standalone = providers.Dict(
+        catalogue=follower,
         scanner=scanner,
         publisher=publisher,
         checks=check_metrics,
         persister=persister,
         retention=retention,
     )
-    producer = providers.Dict(scanner=scanner, publisher=publisher, checks=check_metrics)
+    # The follower stops first: it leaves the group at once, then the scanner drains.
+    producer = providers.Dict(
+        catalogue=follower, scanner=scanner, publisher=publisher, checks=check_metrics
+    )
     consumer = providers.Dict(persister=persister, subscriber=subscriber, retention=retention)
 
 

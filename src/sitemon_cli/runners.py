@@ -78,8 +78,8 @@ def reloader(
     """A SIGHUP handler when the shape has a scanner: apply a valid new site list, keep
     the running one on any error."""
     scanner = parts.get("scanner")
-    if not isinstance(scanner, Scanner):
-        return None
+    if not isinstance(scanner, Scanner) or config.sites_source == "kafka":
+        return None  # the catalogue topic applies its changes live
 
     def reload() -> None:
         try:
