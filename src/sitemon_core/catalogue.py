@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
@@ -115,11 +116,16 @@ class CatalogueFollower:
     def apply(self, event: CatalogueEvent) -> None:
         """Hand one catalogue event to the scanner, valid sites only."""
         if isinstance(event, SitesAssigned):
+            started = time.monotonic()
             sites = self._valid(event.sites)
             self._owned = {site.id for site in sites}
             self._scanner.set_sites(sites)
             self.stats.assignments += 1
-            log.info("sites assigned", extra={"sites": len(sites), **event.details})
+            scheduled_s = round(time.monotonic() - started, 3)
+            log.info(
+                "sites assigned",
+                extra={"sites": len(sites), "scheduled_s": scheduled_s, **event.details},
+            )
         else:
             upserted = self._valid(event.upserted)
             removed = [i for i in event.removed if i in self._owned]
