@@ -102,7 +102,9 @@ def _http_record(spec: HttpSpec) -> dict[str, Any]:
         "url": spec.url,
         "method": spec.method,
         "headers": [{"name": n, "value": v} for n, v in spec.headers],
-        "expected_statuses": sorted(spec.expected_statuses),
+        "expected_statuses": [
+            {"low": lo, "high": hi} for lo, hi in _ranges(spec.expected_statuses)
+        ],
         "regex": spec.regex,
         "follow_redirects": spec.follow_redirects,
         "max_redirects": spec.max_redirects,
@@ -126,12 +128,33 @@ def _shared(items: list[Any]) -> frozenset[Any]:
     return found
 
 
+def _ranges(codes: frozenset[int]) -> list[tuple[int, int]]:
+    """Sorted codes as inclusive runs: {200, ..., 299} is [(200, 299)] (one record, not 100)."""
+    runs: list[tuple[int, int]] = []
+    for code in sorted(codes):
+        if runs and runs[-1][1] == code - 1:
+            runs[-1] = (runs[-1][0], code)
+        else:
+            runs.append((code, code))
+    return runs
+
+
+def _statuses(ranges: list[dict[str, int]]) -> frozenset[int]:
+    key = tuple((r["low"], r["high"]) for r in ranges)
+    found = _SHARED.get(key)
+    if found is None:
+        found = frozenset(c for low, high in key for c in range(low, high + 1))
+        if len(_SHARED) < _MAX_SHARED:
+            _SHARED[key] = found
+    return found
+
+
 def _http_spec(record: dict[str, Any]) -> HttpSpec:
     return HttpSpec(
         url=record["url"],
         method=record["method"],
         headers=tuple((h["name"], h["value"]) for h in record["headers"]),
-        expected_statuses=_shared(record["expected_statuses"]),
+        expected_statuses=_statuses(record["expected_statuses"]),
         regex=record["regex"],
         follow_redirects=record["follow_redirects"],
         max_redirects=record["max_redirects"],
