@@ -70,7 +70,9 @@ def test_site_rules_refuse_what_the_config_loader_refuses() -> None:
         Site.http(id="a", url="http://x:99999/", interval_s=1, timeout_s=1),
         Site.http(id="a", url="http://x/", interval_s=1, timeout_s=1, method="PUT"),
         Site.http(id="a", url="http://x/", interval_s=1, timeout_s=1, regex="("),
-        Site.http(id="a", url="http://x/", interval_s=1, timeout_s=1, expected_statuses={42}),
+        Site.http(
+            id="a", url="http://x/", interval_s=1, timeout_s=1, expected_statuses=frozenset({42})
+        ),
         Site.http(id="a", url="http://x/", interval_s=float("nan"), timeout_s=1),
     ]
     assert all(site_problem(s) for s in bad)
