@@ -54,7 +54,8 @@ async def test_two_more_scanners_take_a_fair_share_without_duplicating_checks(
                 return counts is not None and sum(counts) == SITES
 
             await wait_until(two_own_all, 60, "two producers owning every site")
-            await wait_until(lambda: _checked(results, ids, time.time() - 1), 40, "all checked")
+            ready = time.time()
+            await wait_until(lambda: _checked(results, ids, ready), 40, "all checked")
             scale_at = time.time()
             procs += await start_producers(config, 2)
 
