@@ -1,7 +1,8 @@
 """``python -m benchmarks [--quick] [--runs N] [scenario ...]`` (``nox -s bench -- ...``).
 
-Scenarios: scanner_peak, schedule_fidelity, consumer_throughput, end_to_end, blackbox
-(default: all, in that order). Kafka and PostgreSQL come from devservices and start once.
+Scenarios: scanner_peak, schedule_fidelity, consumer_throughput, end_to_end, blackbox,
+catalogue_failover (default: all, in that order). Kafka and PostgreSQL come from devservices
+and start once (catalogue_failover uses SITEMON_KAFKA_BOOTSTRAP when it is set).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from benchmarks import report
 from benchmarks.farm import Farm
 from benchmarks.system import uptime_line
 
-SCENARIOS = ["scanner_peak", "schedule_fidelity", "consumer_throughput", "end_to_end", "blackbox"]
+SCENARIOS = [
+    "scanner_peak",
+    "schedule_fidelity",
+    "consumer_throughput",
+    "end_to_end",
+    "blackbox",
+    "catalogue_failover",
+]
 
 
 class Context:
