@@ -117,6 +117,9 @@ class Container(containers.DeclarativeContainer):
         kafka=providers.Singleton(CatalogueFollower, catalogue=catalogue, scanner=scanner),
         config=providers.Object(None),
     )
+    sites_topic = providers.Selector(  # in the shapes for its counters (undecodable records)
+        config.provided.sites_source, kafka=catalogue, config=providers.Object(None)
+    )
     persister = providers.Singleton(
         Persister,
         subscriber=subscriber,
@@ -147,12 +150,17 @@ class Container(containers.DeclarativeContainer):
         scanner=scanner,
         publisher=publisher,
         checks=check_metrics,
+        sites_topic=sites_topic,
         persister=persister,
         retention=retention,
     )
     # The follower stops first: it leaves the group at once, then the scanner drains.
     producer = providers.Dict(
-        catalogue=follower, scanner=scanner, publisher=publisher, checks=check_metrics
+        catalogue=follower,
+        scanner=scanner,
+        publisher=publisher,
+        checks=check_metrics,
+        sites_topic=sites_topic,
     )
     consumer = providers.Dict(persister=persister, subscriber=subscriber, retention=retention)
 

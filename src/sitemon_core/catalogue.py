@@ -65,7 +65,6 @@ class FollowerStats:
     """Counters of a catalogue follower."""
 
     assignments: int = 0
-    owned: int = 0
     upserted: int = 0
     removed: int = 0
     invalid: int = 0
@@ -138,7 +137,6 @@ class CatalogueFollower:
                 log.info(
                     "sites changed", extra={"upserted": len(upserted), "removed": len(removed)}
                 )
-        self.stats.owned = len(self._owned)
 
     def _valid(self, sites: Iterable[Site]) -> list[Site]:
         valid = []

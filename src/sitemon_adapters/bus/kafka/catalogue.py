@@ -40,7 +40,6 @@ class CatalogueStats:
     records: int = 0
     undecodable: int = 0
     rebalances: int = 0
-    owned_partitions: int = 0
     last_load_s: float = 0.0
 
 
@@ -115,6 +114,7 @@ class KafkaSiteCatalogue:
         self._announce = False  # a SitesAssigned is due once the new share is loaded
         self._moved_away = False
         self._assigned_at = 0.0
+        self._partitions = 0
         self._left = False
         self.stats = CatalogueStats()
 
@@ -167,7 +167,7 @@ class KafkaSiteCatalogue:
             self._loading[tp] = None
             self._consumer.seek(tp, 0)  # the whole compacted history (resets if gone)
         self.stats.rebalances += 1
-        self.stats.owned_partitions = len(assigned)
+        self._partitions = len(assigned)
         self._assigned_at = time.monotonic()
         self._reassigned = True
         self._announce = True
@@ -249,7 +249,7 @@ class KafkaSiteCatalogue:
         load_s = time.monotonic() - self._assigned_at
         self.stats.last_load_s = load_s
         sites = tuple(self._owned_sites())
-        details = {"partitions": self.stats.owned_partitions, "load_s": round(load_s, 3)}
+        details = {"partitions": self._partitions, "load_s": round(load_s, 3)}
         return SitesAssigned(sites, details)
 
     def _owned_sites(self, *, loaded_only: bool = False) -> Iterable[Site]:
