@@ -78,8 +78,10 @@ def reloader(
     """A SIGHUP handler when the shape has a scanner: apply a valid new site list, keep
     the running one on any error."""
     scanner = parts.get("scanner")
-    if not isinstance(scanner, Scanner) or config.sites_source == "kafka":
-        return None  # the catalogue topic applies its changes live
+    if not isinstance(scanner, Scanner):
+        return None
+    if config.sites_source == "kafka":
+        return lambda: log.info("reload ignored: the sites follow the catalogue topic live")
 
     def reload() -> None:
         try:
