@@ -15,7 +15,7 @@ from sitemon_core.models import Site
 from sitemon_core.ports import CatalogueEvent, SitesAssigned, SitesChanged
 from sitemon_core.scanner import Scanner
 from sitemon_core.schedule import Schedule, next_grid_slot
-from sitemon_core.site_rules import site_problem
+from sitemon_core.site_rules import site_problem, url_problem
 from tests.unit.fakes import ListPublisher, ManualClock, ScriptedProber, settle, site
 
 IDS = st.sampled_from([f"s{i}" for i in range(8)])
@@ -128,3 +128,30 @@ async def test_update_sites_touches_only_the_changed_sites() -> None:
     change = scanner.update_sites([], ["a", "zz"])
     assert change.removed == ("a",)
     assert sorted(s.id for s in scanner.sites()) == ["b", "c"]
+
+
+@given(
+    st.text(st.characters(codec="ascii"), max_size=40).map(lambda s: "http://" + s)
+    | st.from_regex(r"(https?|ftp)://[a-zA-Z0-9.:\[\]@-]{0,14}([/?#][ -~]{0,8})?", fullmatch=True)
+)
+def test_the_fast_url_check_agrees_with_urlsplit(url: str) -> None:
+    assert (url_problem(url) is None) == (_slow_url_problem(url) is None)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://a.test:65535/x", "https://h/", "http://h:65536/", "http://:80/", "ftp://h/"]
+)
+def test_the_fast_url_check_on_edges(url: str) -> None:
+    assert (url_problem(url) is None) == (_slow_url_problem(url) is None)
+
+
+def _slow_url_problem(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return "invalid"
+    ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    return None if ok else "not http"

@@ -116,9 +116,12 @@ def _http_record(spec: HttpSpec) -> dict[str, Any]:
 # one shared instance each keeps 100,000 decoded sites in tens, not hundreds, of MB.
 _SHARED: dict[tuple[Any, ...], frozenset[Any]] = {}
 _MAX_SHARED = 4096
+_EMPTY: frozenset[Any] = frozenset()
 
 
 def _shared(items: list[Any]) -> frozenset[Any]:
+    if not items:
+        return _EMPTY
     key = tuple(items)
     found = _SHARED.get(key)
     if found is None:
@@ -140,7 +143,12 @@ def _ranges(codes: frozenset[int]) -> list[tuple[int, int]]:
 
 
 def _statuses(ranges: list[dict[str, int]]) -> frozenset[int]:
-    key = tuple((r["low"], r["high"]) for r in ranges)
+    # One range (any 2xx) is the common case: its key is built without a generator.
+    key: tuple[Any, ...] = (
+        ((ranges[0]["low"], ranges[0]["high"]),)
+        if len(ranges) == 1
+        else tuple((r["low"], r["high"]) for r in ranges)
+    )
     found = _SHARED.get(key)
     if found is None:
         found = frozenset(c for low, high in key for c in range(low, high + 1))
@@ -153,7 +161,9 @@ def _http_spec(record: dict[str, Any]) -> HttpSpec:
     return HttpSpec(
         url=record["url"],
         method=record["method"],
-        headers=tuple((h["name"], h["value"]) for h in record["headers"]),
+        headers=tuple((h["name"], h["value"]) for h in record["headers"])
+        if record["headers"]
+        else (),
         expected_statuses=_statuses(record["expected_statuses"]),
         regex=record["regex"],
         follow_redirects=record["follow_redirects"],
