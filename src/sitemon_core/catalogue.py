@@ -51,8 +51,9 @@ def diff_catalogue(current: Mapping[str, Site], desired: Iterable[Site]) -> Cata
 class SiteSchedule(Protocol):
     """What the follower drives: the scanner's catalogue (``Scanner`` implements it)."""
 
-    def set_sites(self, sites: Iterable[Site]) -> object:
-        """Schedule exactly ``sites`` (unchanged ones keep their place)."""
+    def set_sites(self, sites: Iterable[Site], since: float | None = None) -> object:
+        """Schedule exactly ``sites`` (unchanged ones keep their place; added ones catch up
+        a slot missed after the wall-clock time ``since``)."""
         ...
 
     def update_sites(self, upserted: Iterable[Site], removed: Iterable[str]) -> object:
@@ -109,6 +110,9 @@ class CatalogueFollower:
                 self.apply(step.result())
         finally:
             stop.cancel()
+            # Stop scheduling before leaving: once the group hears we left, the new owners
+            # may run slots from then on (SitesAssigned.since) without checking one twice.
+            self._scanner.set_sites(())
             await self._catalogue.leave()
         return self.stats
 
@@ -118,7 +122,7 @@ class CatalogueFollower:
             started = time.monotonic()
             sites = self._valid(event.sites)
             self._owned = {site.id for site in sites}
-            self._scanner.set_sites(sites)
+            self._scanner.set_sites(sites, event.since)
             self.stats.assignments += 1
             scheduled_s = round(time.monotonic() - started, 3)
             log.info(

@@ -129,6 +129,10 @@ class SitesAssigned:
 
     sites: tuple[Site, ...]
     details: Mapping[str, object] = attrs.field(factory=dict)
+    # Wall-clock seconds since when the sites new to this member went unchecked (the
+    # previous owner had stopped: this member's rebalance began after it left or died);
+    # None when unknown (first assignment), and then nothing is caught up.
+    since: float | None = None
 
 
 @attrs.frozen

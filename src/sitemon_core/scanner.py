@@ -93,8 +93,12 @@ class Scanner:
         """The sites currently scheduled."""
         return self._schedule.sites()
 
-    def set_sites(self, sites: Iterable[Site]) -> CatalogueChange:
-        """Replace the catalogue; unchanged sites keep their schedule, checks in flight finish."""
+    def set_sites(self, sites: Iterable[Site], since: float | None = None) -> CatalogueChange:
+        """Replace the catalogue; unchanged sites keep their schedule, checks in flight finish.
+
+        ``since`` (wall-clock seconds, with ``wall_grid``): the added sites were unchecked
+        since then; a slot of theirs missed after it runs now (see ``Schedule.add``).
+        """
         now, wall = self._clock.monotonic(), self._clock.utcnow().timestamp()
         new = {site.id: site for site in sites}
         old = {site.id: site for site in self._schedule.sites()}
@@ -104,7 +108,7 @@ class Scanner:
         for site_id in removed:
             self._schedule.remove(site_id)
         for site_id in added:
-            self._schedule.add(new[site_id], now, wall)
+            self._schedule.add(new[site_id], now, wall, since)
         for site_id in changed:
             self._schedule.update(new[site_id], now, wall)
         self._wake.set()

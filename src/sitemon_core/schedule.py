@@ -79,9 +79,20 @@ class Schedule:
         """The scheduled sites."""
         return [entry.site for entry in self._entries.values()]
 
-    def add(self, site: Site, now: float, wall: float | None = None) -> None:
+    def add(
+        self, site: Site, now: float, wall: float | None = None, since: float | None = None
+    ) -> None:
         """Schedule a new site; its first run is ``now`` plus its stable start offset (or,
-        with ``wall_grid`` and the wall time ``wall``, its next grid slot)."""
+        with ``wall_grid`` and the wall time ``wall``, its next grid slot).
+
+        ``since`` (wall grid only): the site may have gone unchecked since then (it was
+        taken over from a scanner that stopped before): its last slot after ``since``, at
+        most one interval back, runs now, late, instead of being missed.
+        """
+        if since is not None and wall is not None:
+            wall_from = max(since, wall - site.interval_s)
+            self._push(site, self._first_due(site, now - (wall - wall_from), wall_from))
+            return
         self._push(site, self._first_due(site, now, wall))
 
     def update(self, site: Site, now: float, wall: float | None = None) -> None:

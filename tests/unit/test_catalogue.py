@@ -155,3 +155,33 @@ def _slow_url_problem(url: str) -> str | None:
         return "invalid"
     ok = parts.scheme in ("http", "https") and bool(parts.hostname)
     return None if ok else "not http"
+
+
+def test_a_site_taken_over_runs_the_slot_missed_since_its_owner_stopped_then_its_grid() -> None:
+    s = site("x", 10.0)
+    wall = 1_000_000.0
+    slot = next_grid_slot("x", 10.0, None, wall - 10.0)  # the last slot at or before wall
+    taken = Schedule(wall_grid=True)
+    taken.add(s, now=50.0, wall=wall, since=slot - 0.5)  # the owner stopped before it
+    assert taken.next_due() == pytest.approx(50.0 - (wall - slot))  # due already: runs now
+    ((_, scheduled),) = taken.pop_due(50.0)
+    assert taken.next_due() == pytest.approx(scheduled + 10.0)  # then back on the grid
+    kept = Schedule(wall_grid=True)
+    kept.add(s, now=50.0, wall=wall, since=slot + 0.5)  # checked by the owner: not again
+    assert kept.next_due() == pytest.approx(50.0 + (slot + 10.0 - wall))
+
+
+async def test_the_follower_passes_since_and_stops_scheduling_before_it_leaves() -> None:
+    clock = ManualClock()
+    scanner = Scanner(ScriptedProber(clock), ListPublisher(), clock, region="t", wall_grid=True)
+    catalogue = FakeCatalogue()
+    follower = CatalogueFollower(catalogue, scanner)
+    task = asyncio.create_task(follower.run())
+    now_wall = clock.utcnow().timestamp()
+    await catalogue.queue.put(SitesAssigned((site("a", 10.0),), since=now_wall - 10.0))
+    await settle()
+    due = scanner._schedule.next_due()
+    assert due is not None and due <= clock.monotonic()  # its missed slot runs at once
+    follower.request_stop()
+    await task
+    assert catalogue.left and scanner.sites() == []

@@ -78,7 +78,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Nothing stops here: the sites stay scheduled until the new assignment says which
         # partitions really moved (most stay), so a rebalance does not open a gap.
-        log.debug("partitions revoked", extra={"partitions": partition_names(revoked)})
+        self._catalogue.rebalance_began(bool(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self._catalogue.reassign(set(assigned))
@@ -115,6 +115,8 @@ class KafkaSiteCatalogue:
         self._moved_away = False
         self._assigned_at = 0.0
         self._partitions = 0
+        self._rebalance_at: float | None = None
+        self._since: float | None = None
         self._left = False
         self.stats = CatalogueStats()
 
@@ -150,6 +152,12 @@ class KafkaSiteCatalogue:
             await self._consumer.stop()
             log.info("catalogue left", extra={"group": self._group_id})
 
+    def rebalance_began(self, had_partitions: bool) -> None:
+        """A rebalance starts (this member heard of it): remember when. A member that owned
+        partitions keeps checking them until the new assignment; the sites it receives went
+        unchecked since about now at the latest (their owner left or died before)."""
+        self._rebalance_at = time.time() if had_partitions else None
+
     def reassign(self, assigned: set[TopicPartition]) -> None:
         """The group's new assignment: keep the partitions kept, load the new ones."""
         assert self._consumer is not None
@@ -162,6 +170,8 @@ class KafkaSiteCatalogue:
         for tp in assigned & owned:
             if tp in self._next:  # the group reset positions: continue where we were
                 self._consumer.seek(tp, self._next[tp])
+        if assigned - owned:
+            self._since = self._rebalance_at
         for tp in assigned - owned:
             self._sites[tp] = {}
             self._loading[tp] = None
@@ -250,7 +260,8 @@ class KafkaSiteCatalogue:
         self.stats.last_load_s = load_s
         sites = tuple(self._owned_sites())
         details = {"partitions": self._partitions, "load_s": round(load_s, 3)}
-        return SitesAssigned(sites, details)
+        since, self._since = self._since, None
+        return SitesAssigned(sites, details, since)
 
     def _owned_sites(self, *, loaded_only: bool = False) -> Iterable[Site]:
         for tp, sites in self._sites.items():
