@@ -45,3 +45,14 @@ def test_shard_cannot_split_a_kafka_catalogue(
     path.write_text("sites: {source: kafka}\nbus: {kind: kafka}\n", encoding="utf-8")
     assert main(["producer", "-c", str(path), "--shard", "0/2"]) == 2
     assert "--shard: cannot be combined with sites: {source: kafka}" in capsys.readouterr().err
+
+
+def test_sites_apply_needs_a_list_of_sites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("sites: {source: kafka}\n", encoding="utf-8")
+    assert main(["sites", "apply", "-c", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"config error: {path}: sites: sites apply needs a list of sites"
+    )
