@@ -143,3 +143,22 @@ async def test_an_undecodable_record_is_counted_and_skipped(
     async with Member(connection, topic, group) as member:
         await until(lambda: len(member.sites) == 2)
         assert member.catalogue.stats.undecodable == PARTITIONS
+
+
+async def test_a_member_joining_while_another_loads_a_large_share_loses_nothing(
+    connection: KafkaConnection, topic: str
+) -> None:
+    async with KafkaCatalogueEditor(connection, topic) as editor:
+        await editor.write([site(i) for i in range(30_000)], [])
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    async with Member(connection, topic, group) as first:
+        await until(lambda: first.catalogue.stats.records > 0)  # mid-load
+        async with Member(connection, topic, group) as second:
+
+            def split() -> bool:
+                both = len(first.sites) + len(second.sites)
+                return both == 30_000 and bool(first.sites) and bool(second.sites)
+
+            await until(split, timeout=90)
+            assert not first.sites.keys() & second.sites.keys()
+            assert first._task is not None and not first._task.done()

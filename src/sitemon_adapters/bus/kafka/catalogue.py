@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+from aiokafka.errors import IllegalStateError
 
 from sitemon_adapters.bus.kafka.connection import KafkaConnection
 from sitemon_adapters.bus.kafka.subscriber import partition_names
@@ -249,10 +250,17 @@ class KafkaSiteCatalogue:
         for tp, end in list(self._loading.items()):
             behind = end is None or self._next.get(tp, 0) < end
             # Compaction leaves gaps: the position, not the last offset seen, says "done".
-            if behind and (end is None or await self._consumer.position(tp) < end):
+            if behind and (end is None or await self._position(tp) < end):
                 return False
             del self._loading[tp]
         return True
+
+    async def _position(self, tp: TopicPartition) -> int:
+        assert self._consumer is not None
+        try:
+            return int(await self._consumer.position(tp))
+        except IllegalStateError:
+            return -1  # a rebalance is under way: not loaded yet, the next assignment says
 
     def _assignment(self) -> SitesAssigned:
         self._moved_away = self._announce = False
