@@ -1,8 +1,9 @@
 """``python -m benchmarks [--quick] [--runs N] [scenario ...]`` (``nox -s bench -- ...``).
 
 Scenarios: scanner_peak, schedule_fidelity, consumer_throughput, end_to_end, alert_latency,
-blackbox, history_retention (default: all, in that order). Kafka and PostgreSQL come from
-devservices and start once.
+blackbox, history_retention, catalogue_failover (default: all, in that order). Kafka and
+PostgreSQL come from devservices and start once (catalogue_failover uses
+SITEMON_KAFKA_BOOTSTRAP when it is set).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SCENARIOS = [
     "alert_latency",
     "blackbox",
     "history_retention",
+    "catalogue_failover",
 ]
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from hypothesis import strategies as st
 
-from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings
+from sitemon_core.models import CheckResult, ErrorKind, HttpSpec, PhaseTimings, Site
 
 # NUL cannot be stored in a PostgreSQL text column (and surrogates cannot be encoded as
 # UTF-8, so hypothesis never generates them by default): the default text alphabet
@@ -70,4 +70,36 @@ def check_results(
         tags=st.lists(st.text(alphabet, max_size=20), max_size=4, unique=True).map(
             lambda tags: tuple(sorted(tags))
         ),
+    )
+
+
+SITE_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,30}", fullmatch=True)
+POSITIVE_SECONDS = st.floats(min_value=0.001, max_value=86400, allow_nan=False)
+
+
+def http_specs(alphabet: st.SearchStrategy[str] = ANY_CHARACTERS) -> st.SearchStrategy[HttpSpec]:
+    """HTTP specs with every field varied (text fields over ``alphabet``)."""
+    text = st.text(alphabet, max_size=30)
+    return st.builds(
+        HttpSpec,
+        url=text,
+        method=st.sampled_from(["GET", "HEAD", "POST"]),
+        headers=st.lists(st.tuples(text, text), max_size=3).map(tuple),
+        expected_statuses=st.frozensets(st.integers(100, 599), min_size=1, max_size=5),
+        regex=st.none() | text,
+        follow_redirects=st.booleans(),
+        max_redirects=st.integers(1, 2**31 - 1),
+        max_body_bytes=st.integers(1, 2**63 - 1),
+    )
+
+
+def sites(alphabet: st.SearchStrategy[str] = ANY_CHARACTERS) -> st.SearchStrategy[Site]:
+    """Arbitrary sites (not necessarily valid by the config rules: codecs carry anything)."""
+    return st.builds(
+        Site,
+        id=st.text(alphabet, max_size=40),
+        interval_s=FINITE_FLOATS,
+        timeout_s=FINITE_FLOATS,
+        spec=http_specs(alphabet),
+        tags=st.frozensets(st.text(alphabet, max_size=20), max_size=4),
     )

@@ -16,6 +16,7 @@ import attrs
 from sitemon_cli import runners
 from sitemon_cli.config import Config
 from sitemon_cli.container import RunOptions
+from sitemon_core.errors import ConfigError
 
 DEFAULT_CONFIG = Path("example_config/sitemon.yaml")
 
@@ -104,9 +105,31 @@ def _shape(name: str) -> Runner:
             shard=getattr(args, "shard", None), quiet=getattr(args, "quiet", False)
         )
         assert config is not None
+        if options.shard is not None and config.sites_source == "kafka":
+            raise ConfigError(
+                "(command line)", "--shard", "cannot be combined with sites: {source: kafka}"
+            )
         return runners.run_shape(config, name, options)
 
     return run
+
+
+def sites_options(parser: argparse.ArgumentParser) -> None:
+    """``sites apply -c FILE [--dry-run]`` and ``sites list -c FILE``."""
+    sub = parser.add_subparsers(dest="sites_command", required=True, metavar="action")
+    apply = sub.add_parser("apply", help="publish the file's sites (only what differs)")
+    config_option(apply)
+    apply.add_argument("--dry-run", action="store_true", help="print the diff, publish nothing")
+    config_option(sub.add_parser("list", help="print the sites the catalogue topic holds"))
+
+
+def _sites(args: argparse.Namespace, config: Config | None) -> Coroutine[Any, Any, int]:
+    from sitemon_cli.catalogue import apply_sites, list_sites
+
+    assert config is not None
+    if args.sites_command == "apply":
+        return apply_sites(config, dry_run=args.dry_run)
+    return list_sites(config)
 
 
 def _demo(args: argparse.Namespace, _config: Config | None) -> Coroutine[Any, Any, int]:
@@ -201,6 +224,13 @@ COMMANDS = (
         _configured(lambda config: runners.run_setup(config, topics=False)),
         graceful=False,
         options=(config_option,),
+    ),
+    Command(
+        "sites",
+        "the site catalogue on Kafka: apply a file's sites (prints the diff), list them",
+        _sites,
+        graceful=False,
+        options=(sites_options,),
     ),
     Command(
         "demo",

@@ -23,6 +23,7 @@ from sitemon_cli.live import log_check
 from sitemon_cli.metrics import CheckMetrics, fan_out
 from sitemon_core.alerting.alerter import Alerter
 from sitemon_core.alerting.dispatcher import Dispatcher
+from sitemon_core.catalogue import CatalogueFollower
 from sitemon_core.models import CheckResult, Site
 from sitemon_core.partitions import PartitionKeeper
 from sitemon_core.persister import Persister
@@ -117,6 +118,20 @@ class Container(containers.DeclarativeContainer):
         observer=providers.Callable(check_observer, config, options, check_metrics),
         drain_timeout_s=config.provided.scanner.shutdown_grace_s,
         sites=providers.Callable(shard_sites, config.provided.sites, options.provided.shard),
+        wall_grid=providers.Callable(
+            lambda source: source == "kafka", config.provided.sites_source
+        ),
+    )
+    # sites: {source: kafka}: the scanner's sites follow its share of the catalogue topic.
+    catalogue = providers.Resource(resources.kafka_site_catalogue, config)
+    catalogue_editor = providers.Resource(resources.kafka_catalogue_editor, config)
+    follower = providers.Selector(
+        config.provided.sites_source,
+        kafka=providers.Singleton(CatalogueFollower, catalogue=catalogue, scanner=scanner),
+        config=providers.Object(None),
+    )
+    sites_topic = providers.Selector(  # in the shapes for its counters (undecodable records)
+        config.provided.sites_source, kafka=catalogue, config=providers.Object(None)
     )
     persister = providers.Singleton(
         Persister,
@@ -194,9 +209,11 @@ class Container(containers.DeclarativeContainer):
     # The deployment shapes. Services stop in this order: a scanner drains into the bus
     # before the persister (and the alerter) that empty it stop.
     standalone = providers.Dict(
+        catalogue=follower,
         scanner=scanner,
         publisher=publisher,
         checks=check_metrics,
+        sites_topic=sites_topic,
         persister=persister,
         alerter=providers.Selector(alerts_switch, on=alerter_service, off=providers.Object(None)),
         dispatcher=providers.Selector(
@@ -205,7 +222,14 @@ class Container(containers.DeclarativeContainer):
         retention=retention,
         partitions=partitions,
     )
-    producer = providers.Dict(scanner=scanner, publisher=publisher, checks=check_metrics)
+    # The follower stops first: it leaves the group at once, then the scanner drains.
+    producer = providers.Dict(
+        catalogue=follower,
+        scanner=scanner,
+        publisher=publisher,
+        checks=check_metrics,
+        sites_topic=sites_topic,
+    )
     consumer = providers.Dict(
         persister=persister, subscriber=subscriber, retention=retention, partitions=partitions
     )

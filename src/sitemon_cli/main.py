@@ -96,7 +96,9 @@ def _run_workers(command: Command, args: argparse.Namespace, config: Config | No
     if args.shard is not None:
         raise ConfigError("(command line)", "--workers", "cannot be combined with --shard")
     options = ["-c", str(args.config), *(["--quiet"] if args.quiet else [])]
-    return run_workers(command.name, options, args.workers, global_options)
+    # With the catalogue on Kafka the workers are members of one group: no shards.
+    sharded = config is None or config.sites_source != "kafka"
+    return run_workers(command.name, options, args.workers, global_options, sharded=sharded)
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:

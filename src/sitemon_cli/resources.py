@@ -18,7 +18,9 @@ from sitemon_cli.config.requirements import CURL_INSTALL_HINT
 from sitemon_core.errors import ConfigError, RepositoryError
 from sitemon_core.persister import Backoff
 from sitemon_core.ports import (
+    CatalogueEditor,
     Clock,
+    SiteCatalogue,
     SiteProber,
     StatusPublisher,
     StatusRepository,
@@ -199,3 +201,53 @@ async def kafka_subscriber(
         heartbeat_interval_ms=min(3000, round(settings.session_timeout_s * 1000 / 3)),
     ) as subscriber:
         yield subscriber
+
+
+def scanner_group(config: Config) -> str:
+    """The consumer group of a region's scanners on the catalogue topic."""
+    return f"sitemon-scanners.{config.scanner.region}"
+
+
+async def create_sites_topic(settings: KafkaSettings) -> list[str]:
+    """Create the compacted catalogue topic when missing (``KafkaConnectError`` explains a
+    failure to connect, as for the results topics)."""
+    from aiokafka.errors import KafkaError
+
+    from sitemon_adapters.bus.kafka import ensure_topics
+
+    try:
+        return await ensure_topics(
+            settings.connection,
+            [settings.sites_topic],
+            partitions=settings.sites_partitions,
+            replication_factor=settings.replication_factor,
+            topic_configs={"cleanup.policy": "compact"},
+        )
+    except (KafkaError, OSError) as exc:
+        raise await settings.connection.explain_failure(exc) from exc
+
+
+async def kafka_site_catalogue(config: Config) -> AsyncIterator[SiteCatalogue]:
+    """This scanner's share of the catalogue topic: a member of its region's group."""
+    from sitemon_adapters.bus.kafka import KafkaSiteCatalogue
+
+    settings = config.kafka
+    await create_sites_topic(settings)
+    async with KafkaSiteCatalogue(
+        settings.connection,
+        settings.sites_topic,
+        scanner_group(config),
+        session_timeout_ms=round(settings.session_timeout_s * 1000),
+        # Hear of a rebalance (a scanner left) within half a second: the handover time.
+        heartbeat_interval_ms=min(500, round(settings.session_timeout_s * 1000 / 3)),
+    ) as catalogue:
+        yield catalogue
+
+
+async def kafka_catalogue_editor(config: Config) -> AsyncIterator[CatalogueEditor]:
+    """The whole catalogue topic, for ``sites apply`` and ``sites list``."""
+    from sitemon_adapters.bus.kafka import KafkaCatalogueEditor
+
+    await create_sites_topic(config.kafka)
+    async with KafkaCatalogueEditor(config.kafka.connection, config.kafka.sites_topic) as editor:
+        yield editor

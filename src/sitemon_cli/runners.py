@@ -80,6 +80,8 @@ def reloader(
     scanner = parts.get("scanner")
     if not isinstance(scanner, Scanner):
         return None
+    if config.sites_source == "kafka":
+        return lambda: log.info("reload ignored: the sites follow the catalogue topic live")
 
     def reload() -> None:
         try:

@@ -6,7 +6,7 @@ in-memory); the core only ever sees these types.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -117,4 +117,66 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None:
         """Suspend for ``seconds`` of this clock's time."""
+        ...
+
+
+@attrs.frozen
+class SitesAssigned:
+    """After a rebalance: every site this member owns now (the others are no longer its own).
+
+    ``details`` says where they came from (partitions, load time) for the log line.
+    """
+
+    sites: tuple[Site, ...]
+    details: Mapping[str, object] = attrs.field(factory=dict)
+    # Wall-clock seconds since when the sites new to this member went unchecked (the
+    # previous owner had stopped: this member's rebalance began after it left or died);
+    # None when unknown (first assignment), and then nothing is caught up.
+    since: float | None = None
+
+
+@attrs.frozen
+class SitesChanged:
+    """Sites of this member's share added or replaced (``upserted``) or removed, live."""
+
+    upserted: tuple[Site, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+CatalogueEvent = SitesAssigned | SitesChanged
+
+
+class SiteCatalogue(Protocol):
+    """The share of a shared site catalogue that this scanner owns, and its changes.
+
+    Ownership is decided outside the core (for Kafka: the consumer group's partition
+    assignment), so several scanners split the catalogue and take over a dead one's share.
+    """
+
+    def events(self) -> AsyncIterator[CatalogueEvent]:
+        """The ownership and change events, in order, until ``leave``.
+
+        A ``SitesAssigned`` comes first, once this member's share is loaded, and again after
+        every rebalance; records that cannot be decoded are counted and skipped here.
+        """
+        ...
+
+    async def leave(self) -> None:
+        """Give up this member's share now (others take it over without waiting)."""
+        ...
+
+    def describe(self) -> str:
+        """Where the catalogue lives, for log lines."""
+        ...
+
+
+class CatalogueEditor(Protocol):
+    """Reads and writes the whole shared catalogue (for ``sites apply`` / ``sites list``)."""
+
+    async def read_all(self) -> dict[str, Site]:
+        """Every site the catalogue holds now, by id (removed ones are absent)."""
+        ...
+
+    async def write(self, upserted: Sequence[Site], removed: Sequence[str]) -> None:
+        """Publish sites added or changed, and removals; return once all are durable."""
         ...

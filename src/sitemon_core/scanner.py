@@ -64,13 +64,15 @@ class Scanner:
         observer: ResultObserver | None = None,
         drain_timeout_s: float = 5.0,
         sites: Iterable[Site] = (),
+        wall_grid: bool = False,
     ) -> None:
         self._prober = prober
         self._publisher = publisher
         self._clock = clock
         self._region = region
         self._free_slots = max_concurrency
-        self._schedule = Schedule(max_jitter_s=max_jitter_s)
+        # wall_grid: sites handed over between scanners keep their slots (see Schedule).
+        self._schedule = Schedule(max_jitter_s=max_jitter_s, wall_grid=wall_grid)
         self._late_after_s = late_after_s
         self._observer = observer
         self._inflight: dict[str, asyncio.Task[None]] = {}
@@ -91,9 +93,13 @@ class Scanner:
         """The sites currently scheduled."""
         return self._schedule.sites()
 
-    def set_sites(self, sites: Iterable[Site]) -> CatalogueChange:
-        """Replace the catalogue; unchanged sites keep their schedule, checks in flight finish."""
-        now = self._clock.monotonic()
+    def set_sites(self, sites: Iterable[Site], since: float | None = None) -> CatalogueChange:
+        """Replace the catalogue; unchanged sites keep their schedule, checks in flight finish.
+
+        ``since`` (wall-clock seconds, with ``wall_grid``): the added sites were unchecked
+        since then; a slot of theirs missed after it runs now (see ``Schedule.add``).
+        """
+        now, wall = self._clock.monotonic(), self._clock.utcnow().timestamp()
         new = {site.id: site for site in sites}
         old = {site.id: site for site in self._schedule.sites()}
         removed = tuple(sorted(old.keys() - new.keys()))
@@ -102,11 +108,31 @@ class Scanner:
         for site_id in removed:
             self._schedule.remove(site_id)
         for site_id in added:
-            self._schedule.add(new[site_id], now)
+            self._schedule.add(new[site_id], now, wall, since)
         for site_id in changed:
-            self._schedule.update(new[site_id], now)
+            self._schedule.update(new[site_id], now, wall)
         self._wake.set()
         return CatalogueChange(added, removed, changed)
+
+    def update_sites(self, upserted: Iterable[Site], removed: Iterable[str]) -> CatalogueChange:
+        """Add or replace ``upserted`` and stop scheduling ``removed``, without touching the
+        other sites (O(changes), not O(catalogue)); checks in flight finish."""
+        now, wall = self._clock.monotonic(), self._clock.utcnow().timestamp()
+        added: list[str] = []
+        changed: list[str] = []
+        gone = [site_id for site_id in removed if self._schedule.has(site_id)]
+        for site_id in gone:
+            self._schedule.remove(site_id)
+        for site in upserted:
+            current = self._schedule.get(site.id)
+            if current is None:
+                self._schedule.add(site, now, wall)
+                added.append(site.id)
+            elif current != site:
+                self._schedule.update(site, now, wall)
+                changed.append(site.id)
+        self._wake.set()
+        return CatalogueChange(tuple(added), tuple(gone), tuple(changed))
 
     def describe(self) -> dict[str, object]:
         """What its "scanner started" log line says."""

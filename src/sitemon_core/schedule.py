@@ -34,11 +34,30 @@ class _Entry:
     generation: int
 
 
+def next_grid_slot(
+    site_id: str, interval_s: float, max_jitter_s: float | None, wall: float
+) -> float:
+    """The first wall-clock time after ``wall`` on the site's grid ``offset + k * interval``.
+
+    The grid depends on the site id and the epoch only, so every scanner that owns the site
+    (one after another, on failover) checks it at the same instants.
+    """
+    offset = start_offset(site_id, interval_s, max_jitter_s)
+    slots = math.floor((wall - offset) / interval_s) + 1
+    return offset + slots * interval_s
+
+
 @attrs.define
 class Schedule:
-    """The due times of a set of sites. ``pop_due(now)`` yields what must start now."""
+    """The due times of a set of sites. ``pop_due(now)`` yields what must start now.
+
+    With ``wall_grid`` a new site's first run is its next slot on the shared wall-clock grid
+    (``next_grid_slot``) instead of ``now`` + its offset: a scanner taking a site over from
+    another keeps the site's rhythm (the caller passes the wall time with ``now``).
+    """
 
     max_jitter_s: float | None = None
+    wall_grid: bool = False
     _entries: dict[str, _Entry] = attrs.field(factory=dict)
     _heap: list[tuple[float, int, str]] = attrs.field(factory=list)
     _generation: int = 0
@@ -47,22 +66,52 @@ class Schedule:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def has(self, site_id: str) -> bool:
+        """Whether ``site_id`` is scheduled."""
+        return site_id in self._entries
+
+    def get(self, site_id: str) -> Site | None:
+        """The scheduled definition of ``site_id``, or ``None``."""
+        entry = self._entries.get(site_id)
+        return None if entry is None else entry.site
+
     def sites(self) -> list[Site]:
         """The scheduled sites."""
         return [entry.site for entry in self._entries.values()]
 
-    def add(self, site: Site, now: float) -> None:
-        """Schedule a new site; its first run is ``now`` plus its stable start offset."""
-        due = now + start_offset(site.id, site.interval_s, self.max_jitter_s)
-        self._push(site, due)
+    def add(
+        self, site: Site, now: float, wall: float | None = None, since: float | None = None
+    ) -> None:
+        """Schedule a new site; its first run is ``now`` plus its stable start offset (or,
+        with ``wall_grid`` and the wall time ``wall``, its next grid slot).
 
-    def update(self, site: Site, now: float) -> None:
+        ``since`` (wall grid only): the site may have gone unchecked since then (it was
+        taken over from a scanner that stopped before): its last slot after ``since``, at
+        most one interval back, runs now, late, instead of being missed.
+        """
+        if since is not None and wall is not None:
+            wall_from = max(since, wall - site.interval_s)
+            self._push(site, self._first_due(site, now - (wall - wall_from), wall_from))
+            return
+        self._push(site, self._first_due(site, now, wall))
+
+    def update(self, site: Site, now: float, wall: float | None = None) -> None:
         """Replace a scheduled site's definition without losing its place.
 
-        The next run stays where it was, unless a shorter interval makes it come sooner.
+        The next run stays where it was, unless a shorter interval makes it come sooner (on
+        the wall grid: a new interval moves it to its slot on the new grid).
         """
         entry = self._entries[site.id]
+        if self.wall_grid and wall is not None and site.interval_s != entry.site.interval_s:
+            self._push(site, self._first_due(site, now, wall))
+            return
         self._push(site, min(entry.due, now + site.interval_s))
+
+    def _first_due(self, site: Site, now: float, wall: float | None) -> float:
+        if self.wall_grid and wall is not None:
+            slot = next_grid_slot(site.id, site.interval_s, self.max_jitter_s, wall)
+            return now + (slot - wall)
+        return now + start_offset(site.id, site.interval_s, self.max_jitter_s)
 
     def remove(self, site_id: str) -> None:
         """Stop scheduling a site (its stale heap entries are dropped lazily)."""

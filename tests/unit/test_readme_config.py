@@ -74,6 +74,8 @@ VALUES: dict[str, Any] = {
     "bus.kafka.partitions": lambda c: c.kafka.partitions,
     "bus.kafka.replication_factor": lambda c: c.kafka.replication_factor,
     "bus.kafka.max_buffered": lambda c: c.kafka.max_buffered,
+    "bus.kafka.sites_topic": lambda c: c.kafka.sites_topic,
+    "bus.kafka.sites_partitions": lambda c: c.kafka.sites_partitions,
     "bus.kafka.security_protocol": lambda c: c.kafka.connection.security_protocol,
     "repository.kind": lambda c: c.repository,
     "repository.sqlite.path": lambda c: c.sqlite_path,

@@ -7,7 +7,7 @@ import attrs
 
 from sitemon_adapters.bus.kafka.connection import KafkaConnection
 from sitemon_cli.config.model import KafkaSettings
-from sitemon_cli.config.sites import DEFAULT_KEYS, SITE_KEYS
+from sitemon_cli.config.sites import DEFAULT_KEYS, SITE_KEYS, SOURCE_KEYS
 
 _KAFKA_FILE_KEYS = {"ssl_password_file", "sasl_password_file"}
 # The topic/group settings and the connection's own fields sit side by side under bus.kafka.
@@ -18,7 +18,8 @@ KAFKA_KEYS = (
     | _KAFKA_FILE_KEYS
 )
 
-# Section path -> its keys. "" is the top level; "sites[]" is each item of ``sites``.
+# Section path -> its keys. "" is the top level; "sites[]" is each item of ``sites`` when it
+# is a list, "sites" its keys when it is a mapping (``{source: kafka}``).
 SECTION_KEYS: dict[str, set[str]] = {
     "": {
         "sites",
@@ -31,6 +32,7 @@ SECTION_KEYS: dict[str, set[str]] = {
         "metrics",
         "alerts",
     },
+    "sites": SOURCE_KEYS,
     "sites[]": SITE_KEYS,
     "defaults": DEFAULT_KEYS,
     "scanner": {

@@ -24,7 +24,7 @@ from sitemon_cli.config.model import (
 )
 from sitemon_cli.config.requirements import curl_problem
 from sitemon_cli.config.secrets import secret as read_secret
-from sitemon_cli.config.sites import parse_sites
+from sitemon_cli.config.sites import parse_sites, sites_source
 from sitemon_cli.config.values import (
     Section,
     choice,
@@ -54,6 +54,7 @@ def parse_config(source: str, document: object) -> Config:
     config = Config(
         source=source,
         sites=parse_sites(root),
+        sites_source=sites_source(root),
         scanner=_scanner(root.child("scanner", SECTION_KEYS["scanner"])),
         persister=_persister(root.child("persister", SECTION_KEYS["persister"])),
         bus=bus.get("kind", choice("memory", "kafka"), "memory"),
@@ -210,11 +211,12 @@ def _kafka(sec: Section) -> KafkaSettings:
             "ssl_certfile",
             "ssl_keyfile",
             "sasl_username",
+            "sites_topic",
         )
     }
     values |= {
         k: sec.get(k, positive_int, None)
-        for k in ("partitions", "replication_factor", "max_buffered")
+        for k in ("partitions", "replication_factor", "max_buffered", "sites_partitions")
     }
     values |= {k: read_secret(sec, k) for k in _SECRET_KEYS}
     values["session_timeout_s"] = _session_timeout(sec)

@@ -45,6 +45,9 @@ class KafkaSettings:
     # How long the group waits for a silent consumer before moving its partitions: the
     # failover time after a consumer dies. Kafka brokers accept 6 s to 30 min by default.
     session_timeout_s: float = 10.0
+    # The site catalogue (``sites: {source: kafka}``, ``sites apply``): a compacted topic.
+    sites_topic: str = "sitemon.sites"
+    sites_partitions: int = 12
 
 
 @attrs.frozen(kw_only=True)
@@ -76,6 +79,7 @@ class Config:
 
     source: str
     sites: tuple[Site, ...]
+    sites_source: str = "config"  # "kafka": the catalogue topic, shared by partition
     scanner: ScannerSettings = ScannerSettings()
     persister: PersisterSettings = PersisterSettings()
     bus: str = "memory"

@@ -17,7 +17,7 @@ NO_SITES = "no sites to check (add some under sites:)"
 
 def require_sites(config: Config, command: str) -> None:
     """Refuse a scanning ``command`` on a config without sites; ``check-config`` warns."""
-    if config.sites:
+    if config.sites or config.sites_source == "kafka":
         return
     if command in SCANNING_COMMANDS:
         raise ConfigError(config.source, "sites", NO_SITES)

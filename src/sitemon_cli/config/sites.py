@@ -12,7 +12,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sitemon_cli.config.http import HTTP_DEFAULTABLE, HTTP_KEYS, parse_http_spec
-from sitemon_cli.config.values import Parser, Section, duration, pick_value, string_list, text
+from sitemon_cli.config.values import (
+    Parser,
+    Section,
+    choice,
+    duration,
+    pick_value,
+    string_list,
+    text,
+)
 from sitemon_core.models import Site
 
 # What every site has whatever its kind; the ones ``defaults`` may set, with their parsers.
@@ -29,12 +37,29 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 _SLUG = re.compile(r"[^A-Za-z0-9._:/-]+")
 
 
+SOURCE_KEYS = {"source"}
+SOURCES = ("config", "kafka")
+
+
+def sites_source(root: Section) -> str:
+    """Where the scanner's sites come from: ``config`` (the ``sites`` list of this file) or
+    ``kafka`` (``sites: {source: kafka}``: the catalogue topic, shared by partition)."""
+    raw = root.data.get("sites")
+    if not isinstance(raw, Mapping):
+        return "config"
+    if "source" not in raw:
+        raise root.error(
+            "sites", f"must be a list, got {type(raw).__name__} (or a mapping with source: kafka)"
+        )
+    return Section(root.source, "sites", raw, SOURCE_KEYS).require("source", choice(*SOURCES))
+
+
 def parse_sites(root: Section) -> tuple[Site, ...]:
     """The sites of the document, with ``defaults`` applied; ids must be unique."""
     defaults = parse_defaults(root.child("defaults", DEFAULT_KEYS))
     raw = root.data.get("sites")
-    if raw is None:
-        return ()
+    if raw is None or (isinstance(raw, Mapping) and sites_source(root)):
+        return ()  # the mapping form names a source: no list in this file
     if not isinstance(raw, list):
         raise root.error("sites", f"must be a list, got {type(raw).__name__}")
     sites: list[Site] = []

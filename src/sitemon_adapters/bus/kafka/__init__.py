@@ -1,4 +1,5 @@
-"""Kafka adapters (aiokafka): the results publisher, the persister's subscriber, topics.
+"""Kafka adapters (aiokafka): the results publisher, the persister's subscriber, topics,
+the site catalogue.
 
 The driver loads on first use of a name that needs it, so the configuration loader can
 use ``connection.KafkaConnection`` (plain settings) without loading aiokafka.
@@ -13,11 +14,16 @@ from sitemon_adapters.bus.kafka.connection import KafkaConnection
 
 if TYPE_CHECKING:
     from sitemon_adapters.bus.kafka.admin import ensure_topics
+    from sitemon_adapters.bus.kafka.catalogue import CatalogueStats, KafkaSiteCatalogue
+    from sitemon_adapters.bus.kafka.catalogue_editor import KafkaCatalogueEditor
     from sitemon_adapters.bus.kafka.publisher import KafkaStatusPublisher, PublisherStats
     from sitemon_adapters.bus.kafka.subscriber import KafkaStatusSubscriber, SubscriberStats
 
 _LAZY = {
     "ensure_topics": "admin",
+    "CatalogueStats": "catalogue",
+    "KafkaSiteCatalogue": "catalogue",
+    "KafkaCatalogueEditor": "catalogue_editor",
     "KafkaStatusPublisher": "publisher",
     "PublisherStats": "publisher",
     "KafkaStatusSubscriber": "subscriber",
@@ -34,7 +40,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CatalogueStats",
+    "KafkaCatalogueEditor",
     "KafkaConnection",
+    "KafkaSiteCatalogue",
     "KafkaStatusPublisher",
     "KafkaStatusSubscriber",
     "PublisherStats",

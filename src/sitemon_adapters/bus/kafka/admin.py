@@ -20,8 +20,12 @@ async def ensure_topics(
     partitions: int,
     replication_factor: int,
     retention_ms: int | None = None,
+    topic_configs: dict[str, str] | None = None,
 ) -> list[str]:
-    """Create each missing topic; return the names created. Existing topics are left as is."""
+    """Create each missing topic; return the names created. Existing topics are left as is.
+
+    ``topic_configs`` adds topic settings (``{"cleanup.policy": "compact"}``).
+    """
     admin = AIOKafkaAdminClient(**connection.client_kwargs())
     await admin.start()
     try:
@@ -32,6 +36,7 @@ async def ensure_topics(
         configs = {"min.insync.replicas": str(min(2, replication_factor))}
         if retention_ms is not None:
             configs["retention.ms"] = str(retention_ms)
+        configs |= topic_configs or {}
         new = [NewTopic(t, partitions, replication_factor, topic_configs=configs) for t in missing]
         try:
             response = await admin.create_topics(new)
