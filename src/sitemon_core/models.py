@@ -55,6 +55,9 @@ class HttpSpec:
     follow_redirects: bool = True
     max_redirects: int = 10
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Past max_body_bytes: stop reading and judge what was read (False), or fail the check
+    # as ``body_too_large`` (True, ``on_large_body: fail``).
+    fail_on_large_body: bool = False
 
     @property
     def target(self) -> str:
@@ -69,11 +72,18 @@ class HttpSpec:
 ProbeSpec = HttpSpec
 
 
+DEFAULT_TLS_EXPIRY_WARNING_S = 14 * 86400.0
+
+
 @attrs.frozen(kw_only=True)
 class Site:
     """One monitored target: what every check has (id, schedule, tags) plus the spec of its kind.
 
     Frozen and hashable so a catalogue reload can tell unchanged sites from changed ones.
+    ``degraded_after_s`` / ``fail_after_s`` judge the check's total time: slower than the
+    first, a healthy check is ``degraded``; slower than the second, it fails (``too_slow``).
+    ``tls_expiry_warning_s`` is for the alerter: a certificate expiring within it deserves
+    a warning (the probe only records ``tls_not_after``).
     """
 
     id: str
@@ -81,6 +91,9 @@ class Site:
     timeout_s: float  # bounds the whole check, whatever its kind
     spec: ProbeSpec
     tags: frozenset[str] = frozenset()
+    degraded_after_s: float | None = None
+    fail_after_s: float | None = None
+    tls_expiry_warning_s: float = DEFAULT_TLS_EXPIRY_WARNING_S
 
     @property
     def kind(self) -> str:
@@ -168,21 +181,46 @@ class CheckResult:
     error_kind: ErrorKind = ErrorKind.NONE
     error_message: str = attrs.field(default="", converter=_short)
     tags: tuple[str, ...] = ()  # the site's tags, sorted, so results can be grouped by them
+    # Schema 3: the server certificate (leaf) of a TLS check, also when the handshake
+    # failed on it, where it could be read; the negotiated version (TLSv1.3...).
+    tls_not_after: datetime | None = attrs.field(default=None)
+    tls_version: str | None = None
+    tls_issuer: str | None = None
+    body_truncated: bool = False  # reading stopped at max_body_bytes; judged on the part read
+    degraded: bool = False  # healthy but slower than the site's degraded_after
+    # The condition beyond status and regex that failed (one outcome word: too_slow,
+    # json_mismatch, header_mismatch, answer_mismatch); None when none failed.
+    failed_condition: str | None = None
+    answers: tuple[str, ...] = ()  # what a DNS check resolved, sorted
+
+    @tls_not_after.validator
+    def _tls_not_after_aware(self, _attribute: object, value: datetime | None) -> None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError(f"tls_not_after must be timezone-aware, got {value.isoformat()}")
 
     @property
     def outcome(self) -> str:
         """A one-word classification for tables and logs.
 
-        ``up``; ``bad_status`` (unexpected status code); ``regex_miss`` (body did not match); or the
-        error kind's value (``timeout``, ``connect``...).
+        ``up``; ``degraded`` (healthy but slow); ``bad_status`` (unexpected status code);
+        ``regex_miss`` (body did not match); a failed condition (``too_slow``,
+        ``json_mismatch``, ``header_mismatch``, ``answer_mismatch``); or the error kind's
+        value (``timeout``, ``connect``...).
         """
         if self.ok:
-            return "up"
+            return "degraded" if self.degraded else "up"
         if self.error_kind is not ErrorKind.NONE:
             return str(self.error_kind.value)
         if self.regex_matched is False:
             return "regex_miss"
-        return "bad_status"
+        return self.failed_condition or "bad_status"
+
+    @property
+    def verdict(self) -> str:
+        """``up``, ``degraded`` (reachable and healthy, but slow) or ``down``."""
+        if self.ok:
+            return "degraded" if self.degraded else "up"
+        return "down"
 
 
 def judge(

@@ -56,7 +56,9 @@ ENGINES: dict[str, Callable[[], AbstractAsyncContextManager[SiteProber]]] = {
 
 def make_site(url: str, **overrides: Any) -> Site:
     """A site with a 2 s timeout (a loopback exchange takes milliseconds)."""
-    return Site(**({"id": "site-1", "url": url, "interval_s": 60.0, "timeout_s": 2.0} | overrides))
+    return Site.http(
+        **({"id": "site-1", "url": url, "interval_s": 60.0, "timeout_s": 2.0} | overrides)
+    )
 
 
 @asynccontextmanager

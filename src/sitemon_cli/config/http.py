@@ -31,6 +31,7 @@ HTTP_KEYS = {
     "follow_redirects",
     "max_redirects",
     "max_body_bytes",
+    "on_large_body",
 }
 
 
@@ -49,6 +50,7 @@ def parse_http_spec(sec: Section, defaults: Mapping[str, Any]) -> HttpSpec:
         follow_redirects=pick("follow_redirects", True),
         max_redirects=pick("max_redirects", 10),
         max_body_bytes=pick("max_body_bytes", DEFAULT_MAX_BODY_BYTES),
+        fail_on_large_body=pick("on_large_body", "truncate") == "fail",
     )
 
 
@@ -97,4 +99,5 @@ HTTP_DEFAULTABLE: dict[str, Parser] = {
     "follow_redirects": boolean,
     "max_redirects": positive_int,
     "max_body_bytes": positive_int,
+    "on_large_body": choice("truncate", "fail"),
 }

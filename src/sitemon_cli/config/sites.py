@@ -13,13 +13,16 @@ from urllib.parse import urlsplit
 
 from sitemon_cli.config.http import HTTP_DEFAULTABLE, HTTP_KEYS, parse_http_spec
 from sitemon_cli.config.values import Parser, Section, duration, pick_value, string_list, text
-from sitemon_core.models import Site
+from sitemon_core.models import DEFAULT_TLS_EXPIRY_WARNING_S, Site
 
 # What every site has whatever its kind; the ones ``defaults`` may set, with their parsers.
 COMMON_DEFAULTABLE: dict[str, Parser] = {
     "interval": duration,
     "timeout": duration,
     "tags": string_list,
+    "degraded_after": duration,
+    "fail_after": duration,
+    "tls_expiry_warning": duration,
 }
 COMMON_KEYS = {"id", *COMMON_DEFAULTABLE}
 SITE_KEYS = COMMON_KEYS | HTTP_KEYS
@@ -65,13 +68,38 @@ def parse_site(sec: Section, defaults: Mapping[str, Any]) -> Site:
         raise sec.error(
             sec.key("timeout"), f"{timeout:g}s is longer than the interval ({interval:g}s)"
         )
+    degraded_after, fail_after = _response_time(sec, defaults, timeout)
     return Site(
         id=sec.get("id", _site_id, derive_id(spec.target)),
         interval_s=interval,
         timeout_s=timeout,
         spec=spec,
         tags=frozenset(pick_value(sec, defaults, "tags", string_list, [])),
+        degraded_after_s=degraded_after,
+        fail_after_s=fail_after,
+        tls_expiry_warning_s=pick_value(
+            sec, defaults, "tls_expiry_warning", duration, DEFAULT_TLS_EXPIRY_WARNING_S
+        ),
     )
+
+
+def _response_time(
+    sec: Section, defaults: Mapping[str, Any], timeout: float
+) -> tuple[float | None, float | None]:
+    """``degraded_after`` and ``fail_after``: each shorter than the timeout (a check ends
+    there anyway), and degraded before failed."""
+    degraded = pick_value(sec, defaults, "degraded_after", duration, None)
+    fail = pick_value(sec, defaults, "fail_after", duration, None)
+    for name, value in (("degraded_after", degraded), ("fail_after", fail)):
+        if value is not None and value >= timeout:
+            raise sec.error(
+                sec.key(name), f"{value:g}s is not shorter than the timeout ({timeout:g}s)"
+            )
+    if degraded is not None and fail is not None and degraded >= fail:
+        raise sec.error(
+            sec.key("degraded_after"), f"{degraded:g}s is not shorter than fail_after ({fail:g}s)"
+        )
+    return degraded, fail
 
 
 def derive_id(url: str) -> str:

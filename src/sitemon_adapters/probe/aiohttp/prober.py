@@ -15,11 +15,19 @@ from types import TracebackType
 from typing import Self
 
 import aiohttp
+from yarl import URL
 
 from sitemon_adapters.probe.aiohttp.errors import classify
 from sitemon_adapters.probe.aiohttp.tls import current_check, system_tls_context
 from sitemon_adapters.probe.aiohttp.trace import PhaseTrace, phase_trace_config
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
+from sitemon_adapters.probe.http_common.peer import (
+    CERTIFICATE_REJECTED,
+    TlsFacts,
+    facts,
+    rejected_certificate,
+    tls_fields,
+)
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
 from sitemon_adapters.probe.tags import result_tags
 from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
@@ -41,7 +49,16 @@ def _client_timeout(total_s: float) -> aiohttp.ClientTimeout:
 class _Exchange:
     """What the HTTP exchange of one check produced so far."""
 
-    __slots__ = ("bytes_read", "deadline", "final_url", "regex_matched", "status", "too_large")
+    __slots__ = (
+        "bytes_read",
+        "deadline",
+        "final_url",
+        "regex_matched",
+        "status",
+        "tls",
+        "too_large",
+        "truncated",
+    )
 
     def __init__(self) -> None:
         self.status: int | None = None
@@ -49,7 +66,9 @@ class _Exchange:
         self.bytes_read = 0
         self.regex_matched: bool | None = None
         self.deadline = 0.0  # time.monotonic() at which the check's timeout is up
-        self.too_large = False
+        self.too_large = False  # over the cap, and the site fails on that
+        self.truncated = False  # over the cap, judged on the part read
+        self.tls: TlsFacts | None = None
 
 
 class AiohttpSiteProber:
@@ -131,6 +150,9 @@ class AiohttpSiteProber:
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
         kind, message = await self._attempt(session, site, trace, exchange)
+        exchange.tls = _session_facts(trace.tls_object)
+        if exchange.tls is None and message.startswith(CERTIFICATE_REJECTED):
+            exchange.tls = await _rejected(site, trace, exchange)
         # Phases still open end now, *before* the total is taken: the other order let a
         # pause between the two clock reads (GC, a busy host) make the phases add up to
         # more than the whole check.
@@ -152,6 +174,8 @@ class AiohttpSiteProber:
             error_kind=kind,
             error_message=message,
             tags=result_tags(site.tags),
+            body_truncated=exchange.truncated,
+            **tls_fields(exchange.tls),
         )
 
     async def _attempt(
@@ -192,7 +216,7 @@ class AiohttpSiteProber:
             out.final_url = str(response.url)
             body = await self._read_body(response, site, out)
             trace.body_ended()
-            if out.too_large:
+            if out.too_large or out.truncated:
                 response.close()  # don't drain the rest
         if site.spec.regex is not None:
             text = _decode(body, response.charset)
@@ -204,8 +228,9 @@ class AiohttpSiteProber:
     ) -> bytes:
         """Read at most ``max_body_bytes + 1`` (decompressed) bytes, so a huge or
         decompression-bomb body costs no more than the cap. Keeps the bytes only when a
-        regex needs them."""
-        limit = site.spec.max_body_bytes + 1
+        regex needs them; past the cap, keeps and counts the first ``max_body_bytes``."""
+        cap = site.spec.max_body_bytes
+        limit = cap + 1
         keep: list[bytes] | None = [] if site.spec.regex is not None else None
         content = response.content
         while out.bytes_read < limit and not content.at_eof():
@@ -215,8 +240,14 @@ class AiohttpSiteProber:
             out.bytes_read += len(chunk)
             if keep is not None:
                 keep.append(chunk)
-        out.too_large = out.bytes_read >= limit
-        return b"".join(keep) if keep else b""
+        if out.bytes_read < limit:
+            return b"".join(keep) if keep else b""
+        out.too_large = site.spec.fail_on_large_body
+        if out.too_large:
+            return b""
+        out.truncated = True
+        out.bytes_read = cap  # what the check was judged on
+        return b"".join(keep)[:cap] if keep else b""
 
 
 def _after_redirect(exc: Exception, trace: PhaseTrace, out: _Exchange) -> None:
@@ -229,6 +260,24 @@ def _after_redirect(exc: Exception, trace: PhaseTrace, out: _Exchange) -> None:
         out.final_url = trace.redirect_url
     else:
         out.final_url = trace.next_url
+
+
+def _session_facts(tls: ssl.SSLObject | None) -> TlsFacts | None:
+    """The certificate and TLS version of the check's last TLS connection (``None``: no
+    TLS, or no completed handshake)."""
+    version = tls.version() if tls is not None else None
+    if tls is None or version is None:  # no handshake completed
+        return None
+    return facts(tls.getpeercert(binary_form=True), version)
+
+
+async def _rejected(site: Site, trace: PhaseTrace, out: _Exchange) -> TlsFacts | None:
+    """The certificate a failed handshake rejected, read within the check's time left."""
+    url = URL(trace.next_url or site.spec.url)
+    if url.scheme != "https" or url.host is None:
+        return None
+    left = out.deadline - time.monotonic()
+    return await rejected_certificate(url.host, url.port or 443, None, left)
 
 
 def _decode(body: bytes, charset: str | None) -> str:

@@ -25,6 +25,10 @@ class HandshakeStamp(Protocol):
         """Record that the TCP connection is up and the TLS handshake begins now."""
         ...
 
+    def tls_wrapped(self, tls: ssl.SSLObject) -> None:
+        """Keep the connection's TLS object: it holds the certificate and version."""
+        ...
+
 
 current_check: ContextVar[HandshakeStamp | None] = ContextVar("sitemon_current_check", default=None)
 
@@ -33,11 +37,14 @@ class TimedSSLContext(ssl.SSLContext):
     """An ``SSLContext`` that tells the running check when its TLS handshake starts."""
 
     def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
-        """Stamp the handshake start, then wrap as usual."""
+        """Stamp the handshake start, then wrap as usual (and hand the check the result)."""
         stamp = current_check.get()
-        if stamp is not None:
-            stamp.tls_started()
-        return super().wrap_bio(*args, **kwargs)
+        if stamp is None:
+            return super().wrap_bio(*args, **kwargs)
+        stamp.tls_started()
+        tls = super().wrap_bio(*args, **kwargs)
+        stamp.tls_wrapped(tls)
+        return tls
 
 
 @functools.cache

@@ -21,6 +21,7 @@ import time
 from datetime import datetime
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit
 
 import pycurl
 
@@ -29,6 +30,13 @@ from sitemon_adapters.probe.curl.loop import CurlLoop, Outcome
 from sitemon_adapters.probe.curl.timings import stage_and_timings
 from sitemon_adapters.probe.curl.transfer import Transfer
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
+from sitemon_adapters.probe.http_common.certificate import pem_to_der
+from sitemon_adapters.probe.http_common.peer import (
+    TlsFacts,
+    facts,
+    rejected_certificate,
+    tls_fields,
+)
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
 from sitemon_adapters.probe.tags import result_tags
 from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
@@ -114,15 +122,24 @@ class CurlSiteProber:
         if curl is None:
             raise RuntimeError("CurlSiteProber used outside 'async with'")
         transfer = Transfer(self._easy(site), site.spec.max_body_bytes, site.spec.regex is not None)
+        if site.spec.url[:6].lower() == "https:":  # (an http -> https redirect: no TLS facts)
+            transfer.watch_tls()
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
         deadline = time.monotonic() + site.timeout_s  # for the body regex
         try:
             outcome = await _within(curl, transfer.easy, site.timeout_s + TIMEOUT_GRACE_S)
             matched = await _search(site, transfer, outcome[0], deadline)
+            tls = await _tls_facts(transfer, outcome, deadline)
             total_ms = (self._clock.monotonic() - start) * _MS
             return self._result(
-                site, transfer, outcome, started_at=started_at, total_ms=total_ms, matched=matched
+                site,
+                transfer,
+                outcome,
+                started_at=started_at,
+                total_ms=total_ms,
+                matched=matched,
+                tls=tls,
             )
         finally:
             transfer.easy.close()
@@ -165,14 +182,17 @@ class CurlSiteProber:
         started_at: datetime,
         total_ms: float,
         matched: bool | RegexTimeoutError | None,
+        tls: TlsFacts | None,
     ) -> CheckResult:
         code = outcome[0]
         easy = transfer.easy
         # The last response's status, whichever hop it was (on a redirect loop: the last
         # redirect), as the aiohttp prober reports it.
         status = easy.getinfo(pycurl.RESPONSE_CODE) or None
+        truncated = transfer.too_large and not site.spec.fail_on_large_body
         final_url: str = easy.getinfo(pycurl.EFFECTIVE_URL)
-        stage, timings = stage_and_timings(easy.getinfo, site.spec.url, final_url, failed=code != 0)
+        failed = code != 0 and not truncated  # stopping at the cap aborts the transfer
+        stage, timings = stage_and_timings(easy.getinfo, site.spec.url, final_url, failed=failed)
         kind, detail = _failure(site, transfer, outcome, stage, matched)
         regex_matched = None if isinstance(matched, RegexTimeoutError) else matched
         return CheckResult(
@@ -186,7 +206,9 @@ class CurlSiteProber:
             status_code=status,
             timings=timings,
             regex_matched=regex_matched,
-            bytes_read=transfer.bytes_read,
+            bytes_read=site.spec.max_body_bytes if truncated else transfer.bytes_read,
+            body_truncated=truncated,
+            **tls_fields(tls),
             final_url=final_url if status is not None else None,
             error_kind=kind,
             error_message=detail,
@@ -206,7 +228,9 @@ def _failure(
     if isinstance(matched, RegexTimeoutError):
         return ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
     if transfer.too_large:
-        return ErrorKind.BODY_TOO_LARGE, f"body over {site.spec.max_body_bytes} bytes"
+        if site.spec.fail_on_large_body:
+            return ErrorKind.BODY_TOO_LARGE, f"body over {site.spec.max_body_bytes} bytes"
+        return ErrorKind.NONE, ""  # stopped at the cap on purpose: judged on what was read
     if transfer.head_too_long:
         return ErrorKind.PROTOCOL, HEADER_TOO_LONG
     if code != 0:
@@ -232,12 +256,31 @@ async def _search(
     """The body regex's verdict (None: not evaluated), or the timeout it ran into."""
     if site.spec.regex is None or not (code == 0 or transfer.too_large):
         return None
-    body = b"".join(transfer.body)[: site.spec.max_body_bytes + 1]
+    cap = site.spec.max_body_bytes
+    body = b"".join(transfer.body)[: cap + 1 if site.spec.fail_on_large_body else cap]
     text = _decode(body, transfer.easy.getinfo(pycurl.CONTENT_TYPE))
     try:
         return await search_body(site.spec.regex, text, deadline)
     except RegexTimeoutError as exc:
         return exc
+
+
+async def _tls_facts(transfer: Transfer, outcome: Outcome, deadline: float) -> TlsFacts | None:
+    """The certificate and version of the check's (last) TLS connection: libcurl's
+    ``CERTINFO`` after a handshake, a second unverified handshake after a rejected one."""
+    easy = transfer.easy
+    if outcome[0] == pycurl.E_PEER_FAILED_VERIFICATION:
+        url = urlsplit(easy.getinfo(pycurl.EFFECTIVE_URL))
+        if url.scheme != "https" or not url.hostname:
+            return None
+        left = deadline - time.monotonic()
+        return await rejected_certificate(url.hostname, url.port or 443, None, left)
+    if transfer.tls_version is None:
+        return None
+    chain = easy.getinfo(pycurl.INFO_CERTINFO) or []
+    leaf = dict(chain[0]) if chain else {}
+    pem = leaf.get("Cert")
+    return facts(pem_to_der(pem) if isinstance(pem, str) else None, transfer.tls_version)
 
 
 def _decode(body: bytes, content_type: str | None) -> str:

@@ -10,7 +10,16 @@ from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES
 class Transfer:
     """One check in flight: the easy handle and what its callbacks read."""
 
-    __slots__ = ("body", "bytes_read", "cap", "easy", "head_too_long", "keep", "too_large")
+    __slots__ = (
+        "body",
+        "bytes_read",
+        "cap",
+        "easy",
+        "head_too_long",
+        "keep",
+        "tls_version",
+        "too_large",
+    )
 
     def __init__(self, easy: pycurl.Curl, cap: int, keep: bool) -> None:
         """Hook the callbacks to ``easy``: count at most ``cap`` body bytes, keep them if
@@ -22,8 +31,22 @@ class Transfer:
         self.bytes_read = 0
         self.too_large = False
         self.head_too_long = False
+        self.tls_version: str | None = None
         easy.setopt(pycurl.WRITEFUNCTION, self.write)
         easy.setopt(pycurl.HEADERFUNCTION, self.header)
+
+    def watch_tls(self) -> None:
+        """Collect the server certificate and the negotiated TLS version (HTTPS only:
+        libcurl tells the version only in its verbose text, "SSL connection using TLSv1.3 /
+        ...", so the debug callback costs a Python call per debug event)."""
+        self.easy.setopt(pycurl.OPT_CERTINFO, 1)
+        self.easy.setopt(pycurl.VERBOSE, 1)
+        self.easy.setopt(pycurl.DEBUGFUNCTION, self.debug)
+
+    def debug(self, kind: int, text: bytes) -> None:
+        """libcurl's debug callback: keep the TLS version from its informational text."""
+        if kind == 0 and text.startswith(_TLS_LINE):  # CURLINFO_TEXT
+            self.tls_version = text[len(_TLS_LINE) :].split(b" ", 1)[0].decode("ascii", "replace")
 
     def write(self, chunk: bytes) -> int | None:
         """libcurl's write callback: count (and keep) body bytes; abort past the cap."""
@@ -31,7 +54,7 @@ class Transfer:
         if self.keep:
             self.body.append(chunk)
         if self.bytes_read > self.cap:
-            self.too_large = True
+            self.too_large = True  # the prober decides: fail, or judge the part read
             return 0  # any other count than len(chunk) aborts the transfer (CURLE_WRITE_ERROR)
         return None
 
@@ -47,6 +70,9 @@ class Transfer:
             self.head_too_long = True
             return 0  # aborts the transfer (CURLE_WRITE_ERROR); the prober reads the flag
         return None
+
+
+_TLS_LINE = b"SSL connection using "
 
 
 def _field_too_long(line: bytes) -> bool:
