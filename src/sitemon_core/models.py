@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 
 import attrs
 
+from sitemon_core.conditions import JsonCondition
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_EXPECTED_STATUSES = frozenset(range(200, 300))
 MAX_ERROR_MESSAGE = 300
@@ -58,6 +60,11 @@ class HttpSpec:
     # Past max_body_bytes: stop reading and judge what was read (False), or fail the check
     # as ``body_too_large`` (True, ``on_large_body: fail``).
     fail_on_large_body: bool = False
+    json_conditions: tuple[JsonCondition, ...] = ()  # on the body parsed as JSON
+    # (lower-case header name, glob pattern of its value): each must match a header
+    headers_expected: Headers = attrs.field(default=(), converter=_freeze_headers)
+    body: str | None = attrs.field(default=None, repr=False)  # sent with the request
+    user_agent: str | None = None  # this site's User-Agent, instead of the scanner's
 
     @property
     def target(self) -> str:

@@ -21,6 +21,12 @@ from sitemon_adapters.probe.aiohttp.errors import classify
 from sitemon_adapters.probe.aiohttp.tls import current_check, system_tls_context
 from sitemon_adapters.probe.aiohttp.trace import PhaseTrace, phase_trace_config
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
+from sitemon_adapters.probe.http_common.conditions import (
+    Failure,
+    conclude,
+    failed_header,
+    failed_json,
+)
 from sitemon_adapters.probe.http_common.peer import (
     CERTIFICATE_REJECTED,
     TlsFacts,
@@ -30,7 +36,7 @@ from sitemon_adapters.probe.http_common.peer import (
 )
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
 from sitemon_adapters.probe.tags import result_tags
-from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
+from sitemon_core.models import CheckResult, ErrorKind, HttpSpec, Site, new_check_id
 from sitemon_core.ports import Clock
 
 # The outer safety net fires this long after the site's own timeout, in case a phase
@@ -52,6 +58,7 @@ class _Exchange:
     __slots__ = (
         "bytes_read",
         "deadline",
+        "failed",
         "final_url",
         "regex_matched",
         "status",
@@ -65,6 +72,7 @@ class _Exchange:
         self.final_url: str | None = None
         self.bytes_read = 0
         self.regex_matched: bool | None = None
+        self.failed: Failure | None = None  # the first header or JSON condition missed
         self.deadline = 0.0  # time.monotonic() at which the check's timeout is up
         self.too_large = False  # over the cap, and the site fails on that
         self.truncated = False  # over the cap, judged on the part read
@@ -158,13 +166,16 @@ class AiohttpSiteProber:
         # more than the whole check.
         timings = trace.timings()
         total_ms = (self._clock.monotonic() - start) * 1000.0
+        status, matched = exchange.status, exchange.regex_matched
+        ok, failed, message = conclude(site.spec, status, matched, (kind, message), exchange.failed)
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
             url=site.spec.url,
             region=self._region,
             started_at=started_at,
-            ok=judge(site.spec, exchange.status, exchange.regex_matched, kind),
+            ok=ok,
+            failed_condition=failed,
             total_ms=total_ms,
             status_code=exchange.status,
             timings=timings,
@@ -201,12 +212,17 @@ class AiohttpSiteProber:
     async def _exchange(
         self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange
     ) -> None:
+        spec = site.spec
+        headers = spec.headers
+        if spec.user_agent is not None:
+            headers = (*headers, ("User-Agent", spec.user_agent))
         # aiohttp raises TooManyRedirects once the redirect count *reaches* max_redirects,
         # so "follow at most N" is N + 1 (and 0 would mean unlimited to aiohttp).
         async with session.request(
-            site.spec.method,
-            site.spec.url,
-            headers=site.spec.headers or None,
+            spec.method,
+            spec.url,
+            headers=headers or None,
+            data=None if spec.body is None else spec.body.encode(),
             allow_redirects=site.spec.follow_redirects,
             max_redirects=site.spec.max_redirects + 1,
             timeout=_client_timeout(site.timeout_s),
@@ -216,12 +232,17 @@ class AiohttpSiteProber:
             out.final_url = str(response.url)
             body = await self._read_body(response, site, out)
             trace.body_ended()
+            if spec.headers_expected:
+                received = response.headers
+                out.failed = failed_header(spec, lambda name: received.getall(name, []))
             if out.too_large or out.truncated:
                 response.close()  # don't drain the rest
         if site.spec.regex is not None:
             text = _decode(body, response.charset)
             trace.stage = SEARCHING
             out.regex_matched = await search_body(site.spec.regex, text, out.deadline)
+        if out.failed is None and spec.json_conditions:
+            out.failed = failed_json(spec, body, response.charset, out.truncated)
 
     async def _read_body(
         self, response: aiohttp.ClientResponse, site: Site, out: _Exchange
@@ -231,7 +252,7 @@ class AiohttpSiteProber:
         regex needs them; past the cap, keeps and counts the first ``max_body_bytes``."""
         cap = site.spec.max_body_bytes
         limit = cap + 1
-        keep: list[bytes] | None = [] if site.spec.regex is not None else None
+        keep: list[bytes] | None = [] if _needs_body(site.spec) else None
         content = response.content
         while out.bytes_read < limit and not content.at_eof():
             chunk = await content.read(min(READ_CHUNK, limit - out.bytes_read))
@@ -248,6 +269,10 @@ class AiohttpSiteProber:
         out.truncated = True
         out.bytes_read = cap  # what the check was judged on
         return b"".join(keep)[:cap] if keep else b""
+
+
+def _needs_body(spec: HttpSpec) -> bool:
+    return spec.regex is not None or bool(spec.json_conditions)
 
 
 def _after_redirect(exc: Exception, trace: PhaseTrace, out: _Exchange) -> None:

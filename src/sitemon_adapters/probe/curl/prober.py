@@ -31,6 +31,12 @@ from sitemon_adapters.probe.curl.timings import stage_and_timings
 from sitemon_adapters.probe.curl.transfer import Transfer
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
 from sitemon_adapters.probe.http_common.certificate import pem_to_der
+from sitemon_adapters.probe.http_common.conditions import (
+    Failure,
+    conclude,
+    failed_header,
+    failed_json,
+)
 from sitemon_adapters.probe.http_common.peer import (
     TlsFacts,
     facts,
@@ -39,7 +45,7 @@ from sitemon_adapters.probe.http_common.peer import (
 )
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
 from sitemon_adapters.probe.tags import result_tags
-from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
+from sitemon_core.models import CheckResult, ErrorKind, HttpSpec, Site, new_check_id
 from sitemon_core.ports import Clock
 
 __all__ = ["MAX_HEADER_LINE_BYTES", "TIMEOUT_GRACE_S", "CurlSiteProber"]
@@ -121,7 +127,11 @@ class CurlSiteProber:
         curl = self._curl
         if curl is None:
             raise RuntimeError("CurlSiteProber used outside 'async with'")
-        transfer = Transfer(self._easy(site), site.spec.max_body_bytes, site.spec.regex is not None)
+        spec = site.spec
+        keep = spec.regex is not None or bool(spec.json_conditions)
+        transfer = Transfer(self._easy(site), spec.max_body_bytes, keep)
+        if spec.headers_expected:
+            transfer.headers = {}
         if site.spec.url[:6].lower() == "https:":  # (an http -> https redirect: no TLS facts)
             transfer.watch_tls()
         started_at = self._clock.utcnow()
@@ -158,7 +168,7 @@ class CurlSiteProber:
         setopt(pycurl.FOLLOWLOCATION, 1 if site.spec.follow_redirects else 0)
         setopt(pycurl.MAXREDIRS, site.spec.max_redirects)
         setopt(pycurl.ACCEPT_ENCODING, "")  # what libcurl can decode; the cap counts decoded
-        setopt(pycurl.USERAGENT, self._user_agent)
+        setopt(pycurl.USERAGENT, site.spec.user_agent or self._user_agent)
         setopt(pycurl.DNS_CACHE_TIMEOUT, self._dns_ttl or 0)
         setopt(pycurl.SSL_SESSIONID_CACHE, 1 if self._tls_sessions else 0)
         if self._share is not None:
@@ -167,6 +177,8 @@ class CurlSiteProber:
             setopt(pycurl.CAINFO, self._cafile)
         if site.spec.headers:
             setopt(pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in site.spec.headers])
+        if site.spec.body is not None:
+            setopt(pycurl.POSTFIELDS, site.spec.body.encode())
         if site.spec.method == "HEAD":
             setopt(pycurl.NOBODY, 1)
         elif site.spec.method != "GET":
@@ -195,13 +207,16 @@ class CurlSiteProber:
         stage, timings = stage_and_timings(easy.getinfo, site.spec.url, final_url, failed=failed)
         kind, detail = _failure(site, transfer, outcome, stage, matched)
         regex_matched = None if isinstance(matched, RegexTimeoutError) else matched
+        missed = _conditions(site.spec, transfer, truncated) if kind is ErrorKind.NONE else None
+        ok, condition, detail = conclude(site.spec, status, regex_matched, (kind, detail), missed)
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
             url=site.spec.url,
             region=self._region,
             started_at=started_at,
-            ok=judge(site.spec, status, regex_matched, kind),
+            ok=ok,
+            failed_condition=condition,
             total_ms=total_ms,
             status_code=status,
             timings=timings,
@@ -250,6 +265,16 @@ async def _within(curl: CurlLoop, easy: pycurl.Curl, timeout_s: float) -> Outcom
         curl.discard(easy)
 
 
+def _conditions(spec: HttpSpec, transfer: Transfer, truncated: bool) -> Failure | None:
+    """The first header or JSON condition the final response missed."""
+    missed = failed_header(spec, transfer.header_values) if spec.headers_expected else None
+    if missed is None and spec.json_conditions:
+        body = b"".join(transfer.body)[: spec.max_body_bytes]
+        charset = _charset(transfer.easy.getinfo(pycurl.CONTENT_TYPE))
+        missed = failed_json(spec, body, charset, truncated)
+    return missed
+
+
 async def _search(
     site: Site, transfer: Transfer, code: int, deadline: float
 ) -> bool | RegexTimeoutError | None:
@@ -283,14 +308,18 @@ async def _tls_facts(transfer: Transfer, outcome: Outcome, deadline: float) -> T
     return facts(pem_to_der(pem) if isinstance(pem, str) else None, transfer.tls_version)
 
 
+def _charset(content_type: str | None) -> str | None:
+    """The charset a Content-Type declares, if any."""
+    for part in (content_type or "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip("\"' ")
+    return None
+
+
 def _decode(body: bytes, content_type: str | None) -> str:
     """The body as text for the regex: the declared charset, else UTF-8; never fails."""
-    charset = None
-    if content_type:
-        for part in content_type.split(";")[1:]:
-            name, _, value = part.strip().partition("=")
-            if name.lower() == "charset" and value:
-                charset = value.strip("\"' ")
+    charset = _charset(content_type)
     try:
         return body.decode(charset or "utf-8", errors="replace")
     except LookupError:

@@ -16,6 +16,7 @@ class Transfer:
         "cap",
         "easy",
         "head_too_long",
+        "headers",
         "keep",
         "tls_version",
         "too_large",
@@ -32,6 +33,8 @@ class Transfer:
         self.too_large = False
         self.head_too_long = False
         self.tls_version: str | None = None
+        # The final response's headers (lower-case name -> values), when conditions need them.
+        self.headers: dict[str, list[str]] | None = None
         easy.setopt(pycurl.WRITEFUNCTION, self.write)
         easy.setopt(pycurl.HEADERFUNCTION, self.header)
 
@@ -69,7 +72,22 @@ class Transfer:
         if len(line) > MAX_HEADER_LINE_BYTES and _field_too_long(line):
             self.head_too_long = True
             return 0  # aborts the transfer (CURLE_WRITE_ERROR); the prober reads the flag
+        if self.headers is not None:
+            self._keep_header(self.headers, line)
         return None
+
+    def header_values(self, name: str) -> list[str]:
+        """The values of header ``name`` (lower case) in the final response."""
+        return self.headers.get(name, []) if self.headers is not None else []
+
+    @staticmethod
+    def _keep_header(headers: dict[str, list[str]], line: bytes) -> None:
+        if line.startswith(b"HTTP/"):  # a new response (a redirect hop): start over
+            headers.clear()
+            return
+        name, colon, value = line.decode("latin-1").partition(":")
+        if colon:
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
 
 
 _TLS_LINE = b"SSL connection using "
