@@ -6,7 +6,7 @@ import enum
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, cast
 
 import attrs
 
@@ -72,11 +72,54 @@ class HttpSpec:
         return self.url
 
 
-# The specs of every probe kind. A new kind (TCP, DNS...) adds its spec class (with its
-# ``kind`` name and ``target``) here, making this a union, and its prober to the router's
-# map in the container; the HTTP probers then narrow ``site.spec`` to ``HttpSpec`` (the
-# router sends them ``http`` sites only).
-ProbeSpec = HttpSpec
+@attrs.frozen(kw_only=True)
+class TcpSpec:
+    """A TCP connect check (``tcp://host:port``), with a TLS handshake for ``tls://``."""
+
+    kind: ClassVar[str] = "tcp"
+
+    host: str
+    port: int
+    tls: bool = False
+
+    @property
+    def target(self) -> str:
+        """``tcp://host:port`` or ``tls://host:port`` (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'tls' if self.tls else 'tcp'}://{host}:{self.port}"
+
+
+DNS_RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT")
+
+
+@attrs.frozen(kw_only=True)
+class DnsSpec:
+    """A DNS check: resolve ``name``'s ``record_type`` records (at ``server`` if given,
+    else with the system's resolvers); every ``expected`` answer must be among them."""
+
+    kind: ClassVar[str] = "dns"
+
+    name: str
+    record_type: str = "A"
+    server: str | None = None
+    port: int = 53
+    tcp: bool = False  # query over TCP instead of UDP
+    expected: frozenset[str] = frozenset()
+
+    @property
+    def target(self) -> str:
+        """An RFC 4501 DNS URI: ``dns://server:port/name?type=A`` (``dns:name?type=A``
+        with the system's resolvers)."""
+        if self.server is None:
+            return f"dns:{self.name}?type={self.record_type}"
+        server = f"[{self.server}]" if ":" in self.server else self.server
+        return f"dns://{server}:{self.port}/{self.name}?type={self.record_type}"
+
+
+# The specs of every probe kind. A new kind adds its spec class (with its ``kind`` name and
+# ``target``) here and its prober to the router's map in the container; each prober gets
+# the sites of its own kind only (the router sees to it) and narrows ``site.spec``.
+ProbeSpec = HttpSpec | TcpSpec | DnsSpec
 
 
 DEFAULT_TLS_EXPIRY_WARNING_S = 14 * 86400.0
@@ -131,6 +174,27 @@ class Site:
             tags=tags,
             spec=HttpSpec(url=url, **spec),
         )
+
+
+class HttpSite(Protocol):
+    """A ``Site`` whose spec is an ``HttpSpec``: what the HTTP probers work on."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def tags(self) -> frozenset[str]: ...
+    @property
+    def spec(self) -> HttpSpec: ...
+
+
+def as_http(site: Site) -> HttpSite:
+    """``site`` seen as an HTTP site; raises ``TypeError`` for another kind (the router
+    sends the HTTP probers ``http`` sites only)."""
+    if not isinstance(site.spec, HttpSpec):
+        raise TypeError(f"site {site.id!r} is a {site.kind} check, not an HTTP one")
+    return cast(HttpSite, site)
 
 
 @attrs.frozen(kw_only=True)

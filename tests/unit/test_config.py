@@ -172,3 +172,38 @@ def test_dns_cache_ttl_is_whole_seconds_and_off_by_default() -> None:
     assert parse_config("c", {}).scanner.dns_cache_ttl_s is None
     assert parse_config("c", {"scanner": {"dns_cache_ttl": "90s"}}).scanner.dns_cache_ttl_s == 90
     assert parse_config("c", {"scanner": {"dns_cache_ttl": "200ms"}}).scanner.dns_cache_ttl_s == 1
+
+
+def test_tcp_and_dns_sites_parse_into_their_specs() -> None:
+    from sitemon_core.models import DnsSpec, TcpSpec
+
+    config = parse_config(
+        "c.yaml",
+        {
+            "sites": [
+                {"url": "tcp://db.internal:5432"},
+                {"url": "tls://mail.example.com:465", "id": "smtps"},
+                {
+                    "kind": "dns",
+                    "name": "Example.COM.",
+                    "record_type": "CNAME",
+                    "server": "[::1]:5353",
+                    "transport": "tcp",
+                    "expected": ["Target.Example.NET."],
+                },
+            ]
+        },
+    )
+    tcp, tls, dns = (site.spec for site in config.sites)
+    assert tcp == TcpSpec(host="db.internal", port=5432, tls=False)
+    assert tls == TcpSpec(host="mail.example.com", port=465, tls=True)
+    assert dns == DnsSpec(
+        name="Example.COM",
+        record_type="CNAME",
+        server="::1",
+        port=5353,
+        tcp=True,
+        expected=frozenset({"target.example.net"}),
+    )
+    assert [site.kind for site in config.sites] == ["tcp", "tcp", "dns"]
+    assert config.sites[0].id == "db.internal:5432"

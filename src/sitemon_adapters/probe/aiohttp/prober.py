@@ -11,8 +11,9 @@ import asyncio
 import functools
 import ssl
 import time
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import aiohttp
 from yarl import URL
@@ -36,7 +37,15 @@ from sitemon_adapters.probe.http_common.peer import (
 )
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
 from sitemon_adapters.probe.tags import result_tags
-from sitemon_core.models import CheckResult, ErrorKind, HttpSpec, Site, new_check_id
+from sitemon_core.models import (
+    CheckResult,
+    ErrorKind,
+    HttpSite,
+    HttpSpec,
+    Site,
+    as_http,
+    new_check_id,
+)
 from sitemon_core.ports import Clock
 
 # The outer safety net fires this long after the site's own timeout, in case a phase
@@ -147,8 +156,12 @@ class AiohttpSiteProber:
         if session is not None:
             await session.close()
 
-    async def probe(self, site: Site) -> CheckResult:
-        """Check ``site`` once; target failures come back classified, never raised."""
+    def probe(self, site: Site) -> Coroutine[Any, Any, CheckResult]:
+        """Check ``site`` (an HTTP one) once; target failures come back classified, never
+        raised. Returns the check's own coroutine (no wrapper frame per check)."""
+        return self._check(as_http(site))
+
+    async def _check(self, site: HttpSite) -> CheckResult:
         session = self._session
         if session is None:
             raise RuntimeError("AiohttpSiteProber used outside 'async with'")
@@ -190,7 +203,7 @@ class AiohttpSiteProber:
         )
 
     async def _attempt(
-        self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange
+        self, session: aiohttp.ClientSession, site: HttpSite, trace: PhaseTrace, out: _Exchange
     ) -> tuple[ErrorKind, str]:
         """Run the exchange within the site's timeout; how it failed, classified."""
         token = current_check.set(trace)
@@ -210,7 +223,7 @@ class AiohttpSiteProber:
         return ErrorKind.NONE, ""
 
     async def _exchange(
-        self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange
+        self, session: aiohttp.ClientSession, site: HttpSite, trace: PhaseTrace, out: _Exchange
     ) -> None:
         spec = site.spec
         headers = spec.headers
@@ -245,7 +258,7 @@ class AiohttpSiteProber:
             out.failed = failed_json(spec, body, response.charset, out.truncated)
 
     async def _read_body(
-        self, response: aiohttp.ClientResponse, site: Site, out: _Exchange
+        self, response: aiohttp.ClientResponse, site: HttpSite, out: _Exchange
     ) -> bytes:
         """Read at most ``max_body_bytes + 1`` (decompressed) bytes, so a huge or
         decompression-bomb body costs no more than the cap. Keeps the bytes only when a
@@ -296,7 +309,7 @@ def _session_facts(tls: ssl.SSLObject | None) -> TlsFacts | None:
     return facts(tls.getpeercert(binary_form=True), version)
 
 
-async def _rejected(site: Site, trace: PhaseTrace, out: _Exchange) -> TlsFacts | None:
+async def _rejected(site: HttpSite, trace: PhaseTrace, out: _Exchange) -> TlsFacts | None:
     """The certificate a failed handshake rejected, read within the check's time left."""
     url = URL(trace.next_url or site.spec.url)
     if url.scheme != "https" or url.host is None:

@@ -18,9 +18,10 @@ import asyncio
 import os
 import ssl
 import time
+from collections.abc import Coroutine
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import pycurl
@@ -45,7 +46,15 @@ from sitemon_adapters.probe.http_common.peer import (
 )
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
 from sitemon_adapters.probe.tags import result_tags
-from sitemon_core.models import CheckResult, ErrorKind, HttpSpec, Site, new_check_id
+from sitemon_core.models import (
+    CheckResult,
+    ErrorKind,
+    HttpSite,
+    HttpSpec,
+    Site,
+    as_http,
+    new_check_id,
+)
 from sitemon_core.ports import Clock
 
 __all__ = ["MAX_HEADER_LINE_BYTES", "TIMEOUT_GRACE_S", "CurlSiteProber"]
@@ -122,8 +131,12 @@ class CurlSiteProber:
             self._share.close()
             self._share = None
 
-    async def probe(self, site: Site) -> CheckResult:
-        """Check ``site`` once; target failures come back classified, never raised."""
+    def probe(self, site: Site) -> Coroutine[Any, Any, CheckResult]:
+        """Check ``site`` (an HTTP one) once; target failures come back classified, never
+        raised. Returns the check's own coroutine (no wrapper frame per check)."""
+        return self._check(as_http(site))
+
+    async def _check(self, site: HttpSite) -> CheckResult:
         curl = self._curl
         if curl is None:
             raise RuntimeError("CurlSiteProber used outside 'async with'")
@@ -154,7 +167,7 @@ class CurlSiteProber:
         finally:
             transfer.easy.close()
 
-    def _easy(self, site: Site) -> pycurl.Curl:
+    def _easy(self, site: HttpSite) -> pycurl.Curl:
         easy = pycurl.Curl()
         setopt = easy.setopt
         setopt(pycurl.URL, site.spec.url)
@@ -187,7 +200,7 @@ class CurlSiteProber:
 
     def _result(
         self,
-        site: Site,
+        site: HttpSite,
         transfer: Transfer,
         outcome: Outcome,
         *,
@@ -232,7 +245,7 @@ class CurlSiteProber:
 
 
 def _failure(
-    site: Site,
+    site: HttpSite,
     transfer: Transfer,
     outcome: Outcome,
     stage: str,
@@ -276,7 +289,7 @@ def _conditions(spec: HttpSpec, transfer: Transfer, truncated: bool) -> Failure 
 
 
 async def _search(
-    site: Site, transfer: Transfer, code: int, deadline: float
+    site: HttpSite, transfer: Transfer, code: int, deadline: float
 ) -> bool | RegexTimeoutError | None:
     """The body regex's verdict (None: not evaluated), or the timeout it ran into."""
     if site.spec.regex is None or not (code == 0 or transfer.too_large):
