@@ -114,6 +114,8 @@ def test_the_server_fixture_fails_loudly_without_dnsmasq(
 
     monkeypatch.setattr(dns_server.shutil, "which", lambda _name: None)
     monkeypatch.setattr(dns_server, "Path", lambda _p: tmp_path / "no-such-dnsmasq")
-    with pytest.raises(dns_server.DnsServerError, match="dnsmasq is missing"):
-        with dns_server.dns_servers(tmp_path):
-            pass
+    with (
+        pytest.raises(dns_server.DnsServerError, match="dnsmasq is missing"),
+        dns_server.dns_servers(tmp_path),
+    ):
+        pass
