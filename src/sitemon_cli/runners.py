@@ -60,6 +60,26 @@ def log_started(config: Config, parts: Mapping[str, object]) -> None:
     for name, service in services_of(parts).items():
         describe = getattr(service, "describe", None)
         log.info("%s started", name, extra={**where, **(describe() if describe else {})})
+    if "scanner" in parts:
+        warn_unverified(config)
+
+
+def warn_unverified(config: Config) -> None:
+    """One warning naming the sites whose certificates are not verified (``verify: false``):
+    allowed, but nobody should find out by accident."""
+    sites = [
+        site.id
+        for site in config.sites
+        if (tls := getattr(site.spec, "tls", None)) is not None and not tls.verify
+    ]
+    if sites:
+        shown = ", ".join(sites[:20]) + (f" and {len(sites) - 20} more" if len(sites) > 20 else "")
+        log.warning(
+            "TLS certificates are not verified for %d site(s): %s",
+            len(sites),
+            shown,
+            extra={"sites": sites},
+        )
 
 
 def log_adapter_stats(parts: Mapping[str, object]) -> None:

@@ -44,6 +44,22 @@ def _freeze_headers(value: Mapping[str, str] | Headers) -> Headers:
 
 
 @attrs.frozen(kw_only=True)
+class TlsSettings:
+    """How a check trusts and identifies itself to a TLS server (a private CA, mutual TLS).
+
+    ``ca_file`` replaces the system CAs; ``client_cert``/``client_key`` (PEM files) are
+    presented when the server asks; ``server_name`` is the name sent (SNI) and verified
+    instead of the URL's host; ``verify=False`` accepts any certificate (still recorded).
+    """
+
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    server_name: str | None = None
+    verify: bool = True
+
+
+@attrs.frozen(kw_only=True)
 class HttpSpec:
     """What an HTTP(S) check requests and what counts as a healthy answer."""
 
@@ -65,6 +81,7 @@ class HttpSpec:
     headers_expected: Headers = attrs.field(default=(), converter=_freeze_headers)
     body: str | None = attrs.field(default=None, repr=False)  # sent with the request
     user_agent: str | None = None  # this site's User-Agent, instead of the scanner's
+    tls: TlsSettings | None = None  # None: the prober's own (system CAs, verifying)
 
     @property
     def target(self) -> str:

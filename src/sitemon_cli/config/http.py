@@ -11,6 +11,7 @@ import regex
 
 from sitemon_adapters.probe.http_common.body_regex import compile_body_regex
 from sitemon_cli.config.conditions import headers_expected, json_conditions, request_body
+from sitemon_cli.config.tls import tls_settings
 from sitemon_cli.config.values import (
     Parser,
     Section,
@@ -37,6 +38,7 @@ HTTP_KEYS = {
     "headers_expected",
     "body",
     "user_agent",
+    "tls",
 }
 
 
@@ -64,6 +66,7 @@ def parse_http_spec(sec: Section, defaults: Mapping[str, Any]) -> HttpSpec:
         json_conditions=sec.get("json", json_conditions, ()),
         headers_expected=pick("headers_expected", ()),
         user_agent=pick("user_agent", None),
+        tls=pick("tls", None),
         follow_redirects=pick("follow_redirects", True),
         max_redirects=pick("max_redirects", 10),
         max_body_bytes=pick("max_body_bytes", DEFAULT_MAX_BODY_BYTES),
@@ -126,4 +129,5 @@ HTTP_DEFAULTABLE: dict[str, Parser] = {
     "on_large_body": choice("truncate", "fail"),
     "headers_expected": headers_expected,
     "user_agent": _user_agent,
+    "tls": tls_settings,
 }

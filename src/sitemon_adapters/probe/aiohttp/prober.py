@@ -19,7 +19,11 @@ import aiohttp
 from yarl import URL
 
 from sitemon_adapters.probe.aiohttp.errors import classify
-from sitemon_adapters.probe.aiohttp.tls import current_check, system_tls_context
+from sitemon_adapters.probe.aiohttp.tls import (
+    current_check,
+    site_tls_context,
+    system_tls_context,
+)
 from sitemon_adapters.probe.aiohttp.trace import PhaseTrace, phase_trace_config
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
 from sitemon_adapters.probe.http_common.conditions import (
@@ -236,6 +240,7 @@ class AiohttpSiteProber:
             spec.url,
             headers=headers or None,
             data=None if spec.body is None else spec.body.encode(),
+            **_tls_options(spec),
             allow_redirects=site.spec.follow_redirects,
             max_redirects=site.spec.max_redirects + 1,
             timeout=_client_timeout(site.timeout_s),
@@ -284,6 +289,17 @@ class AiohttpSiteProber:
         return b"".join(keep)[:cap] if keep else b""
 
 
+def _tls_options(spec: HttpSpec) -> dict[str, Any]:
+    """The request's ``ssl`` and ``server_hostname`` for the site's own TLS settings."""
+    tls = spec.tls
+    if tls is None:
+        return {}
+    options: dict[str, Any] = {"ssl": site_tls_context(tls)}
+    if tls.server_name is not None:
+        options["server_hostname"] = tls.server_name
+    return options
+
+
 def _needs_body(spec: HttpSpec) -> bool:
     return spec.regex is not None or bool(spec.json_conditions)
 
@@ -315,7 +331,8 @@ async def _rejected(site: HttpSite, trace: PhaseTrace, out: _Exchange) -> TlsFac
     if url.scheme != "https" or url.host is None:
         return None
     left = out.deadline - time.monotonic()
-    return await rejected_certificate(url.host, url.port or 443, None, left)
+    name = site.spec.tls.server_name if site.spec.tls is not None else None
+    return await rejected_certificate(url.host, url.port or 443, name, left)
 
 
 def _decode(body: bytes, charset: str | None) -> str:

@@ -17,6 +17,8 @@ import ssl
 from contextvars import ContextVar
 from typing import Any, Protocol
 
+from sitemon_core.models import TlsSettings
+
 
 class HandshakeStamp(Protocol):
     """Whatever records the moment a TLS handshake starts (the per-check phase trace)."""
@@ -62,4 +64,22 @@ def verified_tls_context(cafile: str | None = None) -> TimedSSLContext:
         context.load_default_certs(ssl.Purpose.SERVER_AUTH)
     else:
         context.load_verify_locations(cafile=cafile)
+    return context
+
+
+@functools.lru_cache(maxsize=256)
+def site_tls_context(settings: TlsSettings) -> TimedSSLContext:
+    """The context of a site's ``tls`` settings: its CA file instead of the system CAs, its
+    client certificate, or no verification at all (``verify: false``).
+
+    Made on a site's first check and shared by every site with equal settings (the files
+    are read then: replacing them on disk takes a restart). Raises ``OSError`` or
+    ``ssl.SSLError`` when a file cannot be used.
+    """
+    context = verified_tls_context(settings.ca_file)
+    if not settings.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if settings.client_cert is not None:
+        context.load_cert_chain(settings.client_cert, settings.client_key)
     return context

@@ -29,6 +29,7 @@ import pycurl
 from sitemon_adapters.probe.curl.errors import HEADER_TOO_LONG, classify
 from sitemon_adapters.probe.curl.loop import CurlLoop, Outcome
 from sitemon_adapters.probe.curl.timings import stage_and_timings
+from sitemon_adapters.probe.curl.tls_options import UrlMap, apply_tls
 from sitemon_adapters.probe.curl.transfer import Transfer
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
 from sitemon_adapters.probe.http_common.certificate import pem_to_der
@@ -142,7 +143,9 @@ class CurlSiteProber:
             raise RuntimeError("CurlSiteProber used outside 'async with'")
         spec = site.spec
         keep = spec.regex is not None or bool(spec.json_conditions)
-        transfer = Transfer(self._easy(site), spec.max_body_bytes, keep)
+        easy, url_back = self._easy(site)
+        transfer = Transfer(easy, spec.max_body_bytes, keep)
+        transfer.url_back = url_back
         if spec.headers_expected:
             transfer.headers = {}
         if site.spec.url[:6].lower() == "https:":  # (an http -> https redirect: no TLS facts)
@@ -153,7 +156,8 @@ class CurlSiteProber:
         try:
             outcome = await _within(curl, transfer.easy, site.timeout_s + TIMEOUT_GRACE_S)
             matched = await _search(site, transfer, outcome[0], deadline)
-            tls = await _tls_facts(transfer, outcome, deadline)
+            name = spec.tls.server_name if spec.tls is not None else None
+            tls = await _tls_facts(transfer, outcome, deadline, name)
             total_ms = (self._clock.monotonic() - start) * _MS
             return self._result(
                 site,
@@ -167,10 +171,9 @@ class CurlSiteProber:
         finally:
             transfer.easy.close()
 
-    def _easy(self, site: HttpSite) -> pycurl.Curl:
+    def _easy(self, site: HttpSite) -> tuple[pycurl.Curl, UrlMap]:
         easy = pycurl.Curl()
         setopt = easy.setopt
-        setopt(pycurl.URL, site.spec.url)
         setopt(pycurl.NOSIGNAL, 1)
         setopt(pycurl.FRESH_CONNECT, 1)
         setopt(pycurl.FORBID_REUSE, 1)
@@ -186,17 +189,17 @@ class CurlSiteProber:
         setopt(pycurl.SSL_SESSIONID_CACHE, 1 if self._tls_sessions else 0)
         if self._share is not None:
             setopt(pycurl.SHARE, self._share)
-        if self._cafile is not None:
-            setopt(pycurl.CAINFO, self._cafile)
         if site.spec.headers:
             setopt(pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in site.spec.headers])
+        url, back = apply_tls(easy, site.spec, self._cafile)  # may add a Host header
+        setopt(pycurl.URL, url)
         if site.spec.body is not None:
             setopt(pycurl.POSTFIELDS, site.spec.body.encode())
         if site.spec.method == "HEAD":
             setopt(pycurl.NOBODY, 1)
         elif site.spec.method != "GET":
             setopt(pycurl.CUSTOMREQUEST, site.spec.method)
-        return easy
+        return easy, back
 
     def _result(
         self,
@@ -215,7 +218,7 @@ class CurlSiteProber:
         # redirect), as the aiohttp prober reports it.
         status = easy.getinfo(pycurl.RESPONSE_CODE) or None
         truncated = transfer.too_large and not site.spec.fail_on_large_body
-        final_url: str = easy.getinfo(pycurl.EFFECTIVE_URL)
+        final_url = transfer.url_back(easy.getinfo(pycurl.EFFECTIVE_URL))
         failed = code != 0 and not truncated  # stopping at the cap aborts the transfer
         stage, timings = stage_and_timings(easy.getinfo, site.spec.url, final_url, failed=failed)
         kind, detail = _failure(site, transfer, outcome, stage, matched)
@@ -303,16 +306,18 @@ async def _search(
         return exc
 
 
-async def _tls_facts(transfer: Transfer, outcome: Outcome, deadline: float) -> TlsFacts | None:
+async def _tls_facts(
+    transfer: Transfer, outcome: Outcome, deadline: float, server_name: str | None
+) -> TlsFacts | None:
     """The certificate and version of the check's (last) TLS connection: libcurl's
     ``CERTINFO`` after a handshake, a second unverified handshake after a rejected one."""
     easy = transfer.easy
     if outcome[0] == pycurl.E_PEER_FAILED_VERIFICATION:
-        url = urlsplit(easy.getinfo(pycurl.EFFECTIVE_URL))
+        url = urlsplit(transfer.url_back(easy.getinfo(pycurl.EFFECTIVE_URL)))
         if url.scheme != "https" or not url.hostname:
             return None
         left = deadline - time.monotonic()
-        return await rejected_certificate(url.hostname, url.port or 443, None, left)
+        return await rejected_certificate(url.hostname, url.port or 443, server_name, left)
     if transfer.tls_version is None:
         return None
     chain = easy.getinfo(pycurl.INFO_CERTINFO) or []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pycurl
 
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES
@@ -20,6 +22,7 @@ class Transfer:
         "keep",
         "tls_version",
         "too_large",
+        "url_back",
     )
 
     def __init__(self, easy: pycurl.Curl, cap: int, keep: bool) -> None:
@@ -35,6 +38,8 @@ class Transfer:
         self.tls_version: str | None = None
         # The final response's headers (lower-case name -> values), when conditions need them.
         self.headers: dict[str, list[str]] | None = None
+        # libcurl's effective URL -> the site's (see ``tls_options``: server_name).
+        self.url_back: Callable[[str], str] = _same_url
         easy.setopt(pycurl.WRITEFUNCTION, self.write)
         easy.setopt(pycurl.HEADERFUNCTION, self.header)
 
@@ -91,6 +96,10 @@ class Transfer:
 
 
 _TLS_LINE = b"SSL connection using "
+
+
+def _same_url(url: str) -> str:
+    return url
 
 
 def _field_too_long(line: bytes) -> bool:
