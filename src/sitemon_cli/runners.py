@@ -13,6 +13,7 @@ from sitemon_cli.lifecycle import Shutdown, resolve, shutdown_resources, signal_
 from sitemon_cli.live import format_status_table
 from sitemon_cli.metrics import serving_metrics
 from sitemon_core.errors import ConfigError
+from sitemon_core.models import TcpSpec, TlsSettings
 from sitemon_core.scanner import Scanner
 from sitemon_core.service import Service, Supervisor, stats_fields
 
@@ -64,13 +65,18 @@ def log_started(config: Config, parts: Mapping[str, object]) -> None:
         warn_unverified(config)
 
 
+def _tls_settings(spec: object) -> TlsSettings | None:
+    settings = getattr(spec, "tls_settings" if isinstance(spec, TcpSpec) else "tls", None)
+    return settings if isinstance(settings, TlsSettings) else None
+
+
 def warn_unverified(config: Config) -> None:
     """One warning naming the sites whose certificates are not verified (``verify: false``):
     allowed, but nobody should find out by accident."""
     sites = [
         site.id
         for site in config.sites
-        if (tls := getattr(site.spec, "tls", None)) is not None and not tls.verify
+        if (tls := _tls_settings(site.spec)) is not None and not tls.verify
     ]
     if sites:
         shown = ", ".join(sites[:20]) + (f" and {len(sites) - 20} more" if len(sites) > 20 else "")

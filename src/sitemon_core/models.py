@@ -98,6 +98,7 @@ class TcpSpec:
     host: str
     port: int
     tls: bool = False
+    tls_settings: TlsSettings | None = None  # for tls://: the site's CA, client cert...
 
     @property
     def target(self) -> str:

@@ -89,3 +89,23 @@ async def test_a_peer_without_tls(prober: TcpSiteProber) -> None:
         result = await check(prober, kinds.tcp_site(address, 0.5))
     assert result.error_kind is ErrorKind.TIMEOUT  # a silent peer: the handshake waits
     assert result.error_message == "timed out after 0.5s in the TLS handshake"
+
+
+async def test_the_sites_own_tls_settings() -> None:
+    from sitemon_adapters.clock import SystemClock
+    from sitemon_core.models import Site, TcpSpec, TlsSettings
+
+    ca, _ = kinds.test_ca()
+    async with TcpSiteProber("r", SystemClock()) as system_only, kinds.tls_listener() as address:
+        host, _, port = address.rpartition(":")
+
+        def site(settings: TlsSettings | None) -> Site:
+            spec = TcpSpec(host=host, port=int(port), tls=True, tls_settings=settings)
+            return Site(id="t", interval_s=60.0, timeout_s=2.0, spec=spec)
+
+        untrusted = await system_only.probe(site(None))
+        trusted = await system_only.probe(site(TlsSettings(ca_file=str(ca.cert))))
+        unverified = await system_only.probe(site(TlsSettings(verify=False)))
+    assert untrusted.error_kind is ErrorKind.TLS
+    assert trusted.ok, trusted.error_message
+    assert unverified.ok and unverified.tls_issuer == "CN=sitemon-test-ca"

@@ -19,13 +19,14 @@ def test_one_warning_names_the_unverified_sites(caplog: pytest.LogCaptureFixture
                 {"url": "https://b.internal/", "id": "b"},
                 {"url": "https://c.internal/", "id": "c", "tls": {"verify": False}},
                 {"kind": "dns", "name": "example.com"},
+                {"url": "tls://d.internal:993", "id": "d", "tls": {"verify": False}},
             ]
         },
     )
     with caplog.at_level(logging.WARNING, logger="sitemon.process"):
         warn_unverified(config)
     [record] = caplog.records
-    assert record.getMessage() == "TLS certificates are not verified for 2 site(s): a, c"
+    assert record.getMessage() == "TLS certificates are not verified for 3 site(s): a, c, d"
 
 
 def test_no_warning_when_every_site_verifies(caplog: pytest.LogCaptureFixture) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from sitemon_adapters.probe.aiohttp.tls import system_tls_context
+from sitemon_adapters.probe.aiohttp.tls import site_tls_context, system_tls_context
 from sitemon_adapters.probe.http_common.peer import (
     CERTIFICATE_REJECTED,
     TlsFacts,
@@ -86,7 +86,8 @@ class TcpSiteProber:
             kind, message = _classify(exc, attempt.stage)
         if kind is ErrorKind.TLS and message.startswith(CERTIFICATE_REJECTED):
             left = deadline - time.monotonic()
-            attempt.tls = await rejected_certificate(spec.host, spec.port, None, left)
+            name = spec.tls_settings.server_name if spec.tls_settings is not None else None
+            attempt.tls = await rejected_certificate(spec.host, spec.port, name, left)
         total_ms = (self._clock.monotonic() - start) * _MS
         return CheckResult(
             check_id=new_check_id(),
@@ -128,9 +129,15 @@ class TcpSiteProber:
             sock.close()
 
     async def _handshake(self, spec: TcpSpec, sock: socket.socket) -> TlsFacts:
-        context = self._ssl_context or system_tls_context()
+        settings = spec.tls_settings
+        if settings is None:
+            context: ssl.SSLContext = self._ssl_context or system_tls_context()
+            name = spec.host
+        else:
+            context = site_tls_context(settings)
+            name = settings.server_name or spec.host
         _reader, writer = await asyncio.open_connection(
-            sock=sock, ssl=context, server_hostname=spec.host
+            sock=sock, ssl=context, server_hostname=name
         )
         try:
             tls = writer.get_extra_info("ssl_object")

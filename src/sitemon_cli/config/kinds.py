@@ -4,22 +4,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from sitemon_adapters.probe.dns import normalise_answer
-from sitemon_cli.config.values import Section, choice, string_list, text
+from sitemon_cli.config.tls import tls_settings
+from sitemon_cli.config.values import Section, choice, pick_value, string_list, text
 from sitemon_core.models import DNS_RECORD_TYPES, DnsSpec, TcpSpec
 
 TCP_SCHEMES = ("tcp", "tls")
-TCP_KEYS = {"url"}
+TCP_KEYS = {"url", "tls"}
 DNS_KEYS = {"name", "record_type", "server", "transport", "expected"}
 
 
-def parse_tcp_spec(sec: Section) -> TcpSpec:
-    """``url: tcp://host:port`` (connect) or ``tls://host:port`` (connect + handshake)."""
+def parse_tcp_spec(sec: Section, defaults: Mapping[str, Any]) -> TcpSpec:
+    """``url: tcp://host:port`` (connect) or ``tls://host:port`` (connect + handshake, with
+    the site's ``tls`` settings)."""
     host, port, scheme = sec.require("url", _tcp_url)
-    return TcpSpec(host=host, port=port, tls=scheme == "tls")
+    settings = pick_value(sec, defaults, "tls", tls_settings, None)
+    return TcpSpec(host=host, port=port, tls=scheme == "tls", tls_settings=settings)
 
 
 def _tcp_url(sec: Section, path: str, raw: Any) -> tuple[str, int, str]:

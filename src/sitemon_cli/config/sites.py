@@ -98,7 +98,7 @@ def _spec(sec: Section, defaults: Mapping[str, Any]) -> ProbeSpec:
     if kind == "dns":
         return parse_dns_spec(sec)
     if kind == "tcp":
-        return parse_tcp_spec(sec)
+        return parse_tcp_spec(sec, defaults)
     return parse_http_spec(sec, defaults)
 
 
