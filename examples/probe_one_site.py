@@ -18,7 +18,7 @@ from sitemon_core.models import CheckResult, Site
 
 async def probe_one(url: str, regex: str | None = None) -> CheckResult:
     """Check ``url`` once with the aiohttp prober (10 s timeout, any 2xx is healthy)."""
-    site = Site(id="example", url=url, interval_s=60, timeout_s=10, regex=regex)
+    site = Site.http(id="example", url=url, interval_s=60, timeout_s=10, regex=regex)
     async with AiohttpSiteProber(region="local", clock=SystemClock()) as prober:
         return await prober.probe(site)
 
