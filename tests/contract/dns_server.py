@@ -4,7 +4,7 @@ with its own records (no system files, no upstream but the ones below).
 Zones served:
 
 - ``sitemon.test``: authoritative local data (``www`` A and AAAA, ``alias`` CNAME, MX,
-  TXT); any other name in it is NXDOMAIN.
+  TXT, ``many`` with ``MANY`` TXT records); any other name in it is NXDOMAIN.
 - ``bogus.test``: forwarded to a second dnsmasq (``upstream``) that serves it unsigned,
   while the front server holds a DNSSEC trust anchor for it: validation fails and the
   front server answers SERVFAIL, as a resolver does for a broken signed zone.
@@ -29,6 +29,7 @@ import dns.message
 import dns.query
 
 WWW_V4, WWW_V6 = "192.0.2.10", "2001:db8::10"
+MANY = 40  # TXT records of many.sitemon.test: more than a result carries
 # The DS record of the real root KSK: dnsmasq refuses DNSSEC without a root anchor. It is
 # never used (nothing here is under the root's chain); bogus.test gets the same digest,
 # which no DNSKEY of the upstream matches.
@@ -51,6 +52,7 @@ dnssec
 trust-anchor=.,{ds}
 trust-anchor=bogus.test,{ds}
 server=/bogus.test/127.0.0.1#{upstream}
+{many}
 """
 _UPSTREAM = """local=/bogus.test/
 host-record=www.bogus.test,192.0.2.20
@@ -134,7 +136,8 @@ def _wait_until_answering(server: DnsServer, process: subprocess.Popen[bytes], l
 def dns_servers(directory: Path) -> Iterator[DnsServer]:
     """The front dnsmasq (with its upstream for ``bogus.test``), until the block ends."""
     with _dnsmasq(directory, "upstream", _UPSTREAM) as upstream:
-        front = _FRONT.format(v4=WWW_V4, v6=WWW_V6, ds=_DS, upstream=upstream.port)
+        many = "\n".join(f"txt-record=many.sitemon.test,r{i:02d}" for i in range(MANY))
+        front = _FRONT.format(v4=WWW_V4, v6=WWW_V6, ds=_DS, upstream=upstream.port, many=many)
         with _dnsmasq(directory, "front", front) as server:
             yield server
 

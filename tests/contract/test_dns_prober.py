@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 
 from sitemon_adapters.clock import SystemClock
-from sitemon_adapters.probe.dns import DnsSiteProber
+from sitemon_adapters.probe.dns import MAX_ANSWERS, DnsSiteProber
 from sitemon_core.models import DnsSpec, ErrorKind, Site
-from tests.contract.dns_server import WWW_V4, WWW_V6, DnsServer, dns_servers, silent_udp
+from tests.contract.dns_server import (
+    MANY,
+    WWW_V4,
+    WWW_V6,
+    DnsServer,
+    dns_servers,
+    silent_udp,
+)
 from tests.contract.probers import REGION, check
 
 pytestmark = pytest.mark.timeout(30)
@@ -70,6 +77,16 @@ async def test_answers_are_recorded(
     assert result.answers == answers
     assert result.timings.dns_ms is not None and result.timings.dns_ms <= result.total_ms
     assert result.url == f"dns://127.0.0.1:{server.port}/{name}?type={record_type}"
+
+
+async def test_a_flood_of_answers_is_compared_whole_and_recorded_capped(
+    prober: DnsSiteProber, server: DnsServer
+) -> None:
+    last = f"r{MANY - 1:02d}"
+    site = _site(server, "many.sitemon.test", "TXT", tcp=True, expected=frozenset({last}))
+    result = await check(prober, site)
+    assert result.ok, result.error_message
+    assert len(result.answers) == MAX_ANSWERS and last not in result.answers
 
 
 async def test_nxdomain(prober: DnsSiteProber, server: DnsServer) -> None:

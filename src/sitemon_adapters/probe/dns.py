@@ -27,6 +27,10 @@ from sitemon_core.models import CheckResult, DnsSpec, ErrorKind, PhaseTimings, S
 from sitemon_core.ports import Clock
 
 ANSWER_MISMATCH = "answer_mismatch"
+# What a result carries of a server's answer: a hostile server can send thousands of
+# records (64 KiB over TCP); the expected answers are compared with all of them.
+MAX_ANSWERS = 32
+MAX_ANSWER_CHARS = 255
 _MS = 1000.0
 
 
@@ -81,7 +85,7 @@ class DnsSiteProber:
     async def _check(self, site: Site, spec: DnsSpec) -> CheckResult:
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
-        answers: tuple[str, ...] = ()
+        answers: frozenset[str] = frozenset()
         begin = time.monotonic()
         try:
             async with asyncio.timeout(site.timeout_s):  # dnspython's lifetime may overrun
@@ -90,7 +94,7 @@ class DnsSiteProber:
         except Exception as exc:  # any target failure; CancelledError is not an Exception
             kind, message = _classify(exc, spec, site.timeout_s)
         resolved_ms = (time.monotonic() - begin) * _MS
-        missing = sorted(spec.expected - set(answers)) if kind is ErrorKind.NONE else []
+        missing = sorted(spec.expected - answers) if kind is ErrorKind.NONE else []
         if missing:
             message = f"expected {', '.join(missing)} among the answers"
         total_ms = (self._clock.monotonic() - start) * _MS
@@ -107,10 +111,10 @@ class DnsSiteProber:
             error_message=message,
             tags=result_tags(site.tags),
             failed_condition=ANSWER_MISMATCH if missing else None,
-            answers=answers,
+            answers=_recorded(answers),
         )
 
-    async def _resolve(self, spec: DnsSpec, timeout_s: float) -> tuple[str, ...]:
+    async def _resolve(self, spec: DnsSpec, timeout_s: float) -> frozenset[str]:
         resolver = await self._resolver(spec)
         answer = await resolver.resolve(
             spec.name,
@@ -120,7 +124,7 @@ class DnsSiteProber:
             search=False,
             raise_on_no_answer=True,
         )
-        return tuple(sorted({normalise_answer(spec.record_type, _text(r)) for r in answer}))
+        return frozenset(normalise_answer(spec.record_type, _text(r)) for r in answer)
 
     async def _resolver(self, spec: DnsSpec) -> dns.asyncresolver.Resolver:
         if spec.server is None:
@@ -142,6 +146,15 @@ async def _address(server: str, port: int) -> str:
         pass
     infos = await asyncio.get_running_loop().getaddrinfo(server, port, type=socket.SOCK_DGRAM)
     return str(infos[0][4][0])
+
+
+def _recorded(answers: frozenset[str]) -> tuple[str, ...]:
+    """The answers as a result records them: sorted, at most ``MAX_ANSWERS``, each cut to
+    ``MAX_ANSWER_CHARS``."""
+    shown = sorted(answers)[:MAX_ANSWERS]
+    return tuple(
+        a if len(a) <= MAX_ANSWER_CHARS else a[: MAX_ANSWER_CHARS - 1] + "…" for a in shown
+    )
 
 
 def _text(rdata: Any) -> str:
