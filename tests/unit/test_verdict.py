@@ -67,3 +67,19 @@ def test_slower_is_never_a_better_verdict(a: float, b: float) -> None:
 def test_the_certificate_reader_never_raises(data: bytes) -> None:
     facts = read_certificate(b"\x30\x82" + data)
     assert facts.issuer is None or isinstance(facts.issuer, str)
+
+
+def test_the_status_table_shows_the_days_a_certificate_has_left() -> None:
+    from datetime import timedelta
+
+    from sitemon_cli.live import format_status_table
+    from sitemon_core.models import SiteStatus
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    good = attrs.evolve(_result(10), site_id="good", tls_not_after=now + timedelta(days=14.5))
+    gone = attrs.evolve(_result(10), site_id="gone", tls_not_after=now - timedelta(days=3))
+    plain = attrs.evolve(_result(10), site_id="plain")
+    statuses = [SiteStatus(site_id=r.site_id, latest=r) for r in (good, gone, plain)]
+    table = format_status_table(statuses, now)
+    cert = {line.split()[0]: line.split()[6] for line in table.splitlines()[1:]}
+    assert cert == {"good": "14d", "gone": "-3d", "plain": "-"}
