@@ -19,15 +19,16 @@ import aiohttp
 from yarl import URL
 
 from sitemon_adapters.probe.aiohttp.errors import classify
+from sitemon_adapters.probe.aiohttp.exchange import Exchange
 from sitemon_adapters.probe.aiohttp.tls import (
     current_check,
-    site_tls_context,
+    request_tls_options,
+    session_facts,
     system_tls_context,
 )
 from sitemon_adapters.probe.aiohttp.trace import PhaseTrace, phase_trace_config
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
 from sitemon_adapters.probe.http_common.conditions import (
-    Failure,
     conclude,
     failed_header,
     failed_json,
@@ -35,7 +36,6 @@ from sitemon_adapters.probe.http_common.conditions import (
 from sitemon_adapters.probe.http_common.peer import (
     CERTIFICATE_REJECTED,
     TlsFacts,
-    facts,
     rejected_certificate,
     tls_fields,
 )
@@ -63,33 +63,6 @@ def _client_timeout(total_s: float) -> aiohttp.ClientTimeout:
     # ceil_threshold=inf: aiohttp would otherwise round timeouts above 5 s up to a whole
     # second of loop time, making "timed out after 10.0s" take up to 11 s.
     return aiohttp.ClientTimeout(total=total_s, ceil_threshold=float("inf"))
-
-
-class _Exchange:
-    """What the HTTP exchange of one check produced so far."""
-
-    __slots__ = (
-        "bytes_read",
-        "deadline",
-        "failed",
-        "final_url",
-        "regex_matched",
-        "status",
-        "tls",
-        "too_large",
-        "truncated",
-    )
-
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self.final_url: str | None = None
-        self.bytes_read = 0
-        self.regex_matched: bool | None = None
-        self.failed: Failure | None = None  # the first header or JSON condition missed
-        self.deadline = 0.0  # time.monotonic() at which the check's timeout is up
-        self.too_large = False  # over the cap, and the site fails on that
-        self.truncated = False  # over the cap, judged on the part read
-        self.tls: TlsFacts | None = None
 
 
 class AiohttpSiteProber:
@@ -170,12 +143,12 @@ class AiohttpSiteProber:
         if session is None:
             raise RuntimeError("AiohttpSiteProber used outside 'async with'")
         trace = PhaseTrace(self._clock.monotonic)
-        exchange = _Exchange()
+        exchange = Exchange()
         exchange.deadline = time.monotonic() + site.timeout_s
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
         kind, message = await self._attempt(session, site, trace, exchange)
-        exchange.tls = _session_facts(trace.tls_object)
+        exchange.tls = session_facts(trace.tls_object)
         if exchange.tls is None and message.startswith(CERTIFICATE_REJECTED):
             exchange.tls = await _rejected(site, trace, exchange)
         # Phases still open end now, *before* the total is taken: the other order let a
@@ -207,7 +180,7 @@ class AiohttpSiteProber:
         )
 
     async def _attempt(
-        self, session: aiohttp.ClientSession, site: HttpSite, trace: PhaseTrace, out: _Exchange
+        self, session: aiohttp.ClientSession, site: HttpSite, trace: PhaseTrace, out: Exchange
     ) -> tuple[ErrorKind, str]:
         """Run the exchange within the site's timeout; how it failed, classified."""
         token = current_check.set(trace)
@@ -227,7 +200,7 @@ class AiohttpSiteProber:
         return ErrorKind.NONE, ""
 
     async def _exchange(
-        self, session: aiohttp.ClientSession, site: HttpSite, trace: PhaseTrace, out: _Exchange
+        self, session: aiohttp.ClientSession, site: HttpSite, trace: PhaseTrace, out: Exchange
     ) -> None:
         spec = site.spec
         headers = spec.headers
@@ -240,7 +213,7 @@ class AiohttpSiteProber:
             spec.url,
             headers=headers or None,
             data=None if spec.body is None else spec.body.encode(),
-            **_tls_options(spec),
+            **request_tls_options(spec),
             allow_redirects=site.spec.follow_redirects,
             max_redirects=site.spec.max_redirects + 1,
             timeout=_client_timeout(site.timeout_s),
@@ -263,7 +236,7 @@ class AiohttpSiteProber:
             out.failed = failed_json(spec, body, response.charset, out.truncated)
 
     async def _read_body(
-        self, response: aiohttp.ClientResponse, site: HttpSite, out: _Exchange
+        self, response: aiohttp.ClientResponse, site: HttpSite, out: Exchange
     ) -> bytes:
         """Read at most ``max_body_bytes + 1`` (decompressed) bytes, so a huge or
         decompression-bomb body costs no more than the cap. Keeps the bytes only when a
@@ -289,22 +262,11 @@ class AiohttpSiteProber:
         return b"".join(keep)[:cap] if keep else b""
 
 
-def _tls_options(spec: HttpSpec) -> dict[str, Any]:
-    """The request's ``ssl`` and ``server_hostname`` for the site's own TLS settings."""
-    tls = spec.tls
-    if tls is None:
-        return {}
-    options: dict[str, Any] = {"ssl": site_tls_context(tls)}
-    if tls.server_name is not None:
-        options["server_hostname"] = tls.server_name
-    return options
-
-
 def _needs_body(spec: HttpSpec) -> bool:
     return spec.regex is not None or bool(spec.json_conditions)
 
 
-def _after_redirect(exc: Exception, trace: PhaseTrace, out: _Exchange) -> None:
+def _after_redirect(exc: Exception, trace: PhaseTrace, out: Exchange) -> None:
     """A check that ended after a redirect (a loop, a bad Location, a dead next hop)
     reports what libcurl reports, so both engines record the same exchange: the status of
     the last response read, and the URL the check was at: the redirect's own when no more
@@ -316,16 +278,7 @@ def _after_redirect(exc: Exception, trace: PhaseTrace, out: _Exchange) -> None:
         out.final_url = trace.next_url
 
 
-def _session_facts(tls: ssl.SSLObject | None) -> TlsFacts | None:
-    """The certificate and TLS version of the check's last TLS connection (``None``: no
-    TLS, or no completed handshake)."""
-    version = tls.version() if tls is not None else None
-    if tls is None or version is None:  # no handshake completed
-        return None
-    return facts(tls.getpeercert(binary_form=True), version)
-
-
-async def _rejected(site: HttpSite, trace: PhaseTrace, out: _Exchange) -> TlsFacts | None:
+async def _rejected(site: HttpSite, trace: PhaseTrace, out: Exchange) -> TlsFacts | None:
     """The certificate a failed handshake rejected, read within the check's time left."""
     url = URL(trace.next_url or site.spec.url)
     if url.scheme != "https" or url.host is None:

@@ -17,7 +17,8 @@ import ssl
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-from sitemon_core.models import TlsSettings
+from sitemon_adapters.probe.http_common.peer import TlsFacts, facts
+from sitemon_core.models import HttpSpec, TlsSettings
 
 
 class HandshakeStamp(Protocol):
@@ -83,3 +84,23 @@ def site_tls_context(settings: TlsSettings) -> TimedSSLContext:
     if settings.client_cert is not None:
         context.load_cert_chain(settings.client_cert, settings.client_key)
     return context
+
+
+def request_tls_options(spec: HttpSpec) -> dict[str, Any]:
+    """The request's ``ssl`` and ``server_hostname`` for the site's own TLS settings."""
+    tls = spec.tls
+    if tls is None:
+        return {}
+    options: dict[str, Any] = {"ssl": site_tls_context(tls)}
+    if tls.server_name is not None:
+        options["server_hostname"] = tls.server_name
+    return options
+
+
+def session_facts(tls: ssl.SSLObject | None) -> TlsFacts | None:
+    """The certificate and TLS version of the check's last TLS connection (``None``: no
+    TLS, or no completed handshake)."""
+    version = tls.version() if tls is not None else None
+    if tls is None or version is None:  # no handshake completed
+        return None
+    return facts(tls.getpeercert(binary_form=True), version)

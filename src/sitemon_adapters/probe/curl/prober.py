@@ -22,27 +22,21 @@ from collections.abc import Coroutine
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import pycurl
 
 from sitemon_adapters.probe.curl.errors import HEADER_TOO_LONG, classify
 from sitemon_adapters.probe.curl.loop import CurlLoop, Outcome
+from sitemon_adapters.probe.curl.reading import conditions, search, tls_facts
 from sitemon_adapters.probe.curl.timings import stage_and_timings
 from sitemon_adapters.probe.curl.tls_options import UrlMap, apply_tls
 from sitemon_adapters.probe.curl.transfer import Transfer
-from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
-from sitemon_adapters.probe.http_common.certificate import pem_to_der
+from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError
 from sitemon_adapters.probe.http_common.conditions import (
-    Failure,
     conclude,
-    failed_header,
-    failed_json,
 )
 from sitemon_adapters.probe.http_common.peer import (
     TlsFacts,
-    facts,
-    rejected_certificate,
     tls_fields,
 )
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
@@ -51,7 +45,6 @@ from sitemon_core.models import (
     CheckResult,
     ErrorKind,
     HttpSite,
-    HttpSpec,
     Site,
     as_http,
     new_check_id,
@@ -155,9 +148,9 @@ class CurlSiteProber:
         deadline = time.monotonic() + site.timeout_s  # for the body regex
         try:
             outcome = await _within(curl, transfer.easy, site.timeout_s + TIMEOUT_GRACE_S)
-            matched = await _search(site, transfer, outcome[0], deadline)
+            matched = await search(site, transfer, outcome[0], deadline)
             name = spec.tls.server_name if spec.tls is not None else None
-            tls = await _tls_facts(transfer, outcome, deadline, name)
+            tls = await tls_facts(transfer, outcome, deadline, name)
             total_ms = (self._clock.monotonic() - start) * _MS
             return self._result(
                 site,
@@ -223,7 +216,7 @@ class CurlSiteProber:
         stage, timings = stage_and_timings(easy.getinfo, site.spec.url, final_url, failed=failed)
         kind, detail = _failure(site, transfer, outcome, stage, matched)
         regex_matched = None if isinstance(matched, RegexTimeoutError) else matched
-        missed = _conditions(site.spec, transfer, truncated) if kind is ErrorKind.NONE else None
+        missed = conditions(site.spec, transfer, truncated) if kind is ErrorKind.NONE else None
         ok, condition, detail = conclude(site.spec, status, regex_matched, (kind, detail), missed)
         return CheckResult(
             check_id=new_check_id(),
@@ -279,66 +272,3 @@ async def _within(curl: CurlLoop, easy: pycurl.Curl, timeout_s: float) -> Outcom
         return pycurl.E_OPERATION_TIMEDOUT, "safety net"
     finally:  # done, timed out or cancelled: abort the transfer if running, free the handle
         curl.discard(easy)
-
-
-def _conditions(spec: HttpSpec, transfer: Transfer, truncated: bool) -> Failure | None:
-    """The first header or JSON condition the final response missed."""
-    missed = failed_header(spec, transfer.header_values) if spec.headers_expected else None
-    if missed is None and spec.json_conditions:
-        body = b"".join(transfer.body)[: spec.max_body_bytes]
-        charset = _charset(transfer.easy.getinfo(pycurl.CONTENT_TYPE))
-        missed = failed_json(spec, body, charset, truncated)
-    return missed
-
-
-async def _search(
-    site: HttpSite, transfer: Transfer, code: int, deadline: float
-) -> bool | RegexTimeoutError | None:
-    """The body regex's verdict (None: not evaluated), or the timeout it ran into."""
-    if site.spec.regex is None or not (code == 0 or transfer.too_large):
-        return None
-    cap = site.spec.max_body_bytes
-    body = b"".join(transfer.body)[: cap + 1 if site.spec.fail_on_large_body else cap]
-    text = _decode(body, transfer.easy.getinfo(pycurl.CONTENT_TYPE))
-    try:
-        return await search_body(site.spec.regex, text, deadline)
-    except RegexTimeoutError as exc:
-        return exc
-
-
-async def _tls_facts(
-    transfer: Transfer, outcome: Outcome, deadline: float, server_name: str | None
-) -> TlsFacts | None:
-    """The certificate and version of the check's (last) TLS connection: libcurl's
-    ``CERTINFO`` after a handshake, a second unverified handshake after a rejected one."""
-    easy = transfer.easy
-    if outcome[0] == pycurl.E_PEER_FAILED_VERIFICATION:
-        url = urlsplit(transfer.url_back(easy.getinfo(pycurl.EFFECTIVE_URL)))
-        if url.scheme != "https" or not url.hostname:
-            return None
-        left = deadline - time.monotonic()
-        return await rejected_certificate(url.hostname, url.port or 443, server_name, left)
-    if transfer.tls_version is None:
-        return None
-    chain = easy.getinfo(pycurl.INFO_CERTINFO) or []
-    leaf = dict(chain[0]) if chain else {}
-    pem = leaf.get("Cert")
-    return facts(pem_to_der(pem) if isinstance(pem, str) else None, transfer.tls_version)
-
-
-def _charset(content_type: str | None) -> str | None:
-    """The charset a Content-Type declares, if any."""
-    for part in (content_type or "").split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "charset" and value:
-            return value.strip("\"' ")
-    return None
-
-
-def _decode(body: bytes, content_type: str | None) -> str:
-    """The body as text for the regex: the declared charset, else UTF-8; never fails."""
-    charset = _charset(content_type)
-    try:
-        return body.decode(charset or "utf-8", errors="replace")
-    except LookupError:
-        return body.decode("utf-8", errors="replace")
