@@ -206,4 +206,8 @@ def test_tcp_and_dns_sites_parse_into_their_specs() -> None:
         expected=frozenset({"target.example.net"}),
     )
     assert [site.kind for site in config.sites] == ["tcp", "tcp", "dns"]
-    assert config.sites[0].id == "db.internal:5432"
+    assert [site.id for site in config.sites] == [
+        "tcp:db.internal:5432",
+        "smtps",
+        "dns:Example.COM/CNAME",
+    ]

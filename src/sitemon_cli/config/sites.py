@@ -20,7 +20,7 @@ from sitemon_cli.config.kinds import (
     parse_tcp_spec,
 )
 from sitemon_cli.config.values import Parser, Section, duration, pick_value, string_list, text
-from sitemon_core.models import DEFAULT_TLS_EXPIRY_WARNING_S, ProbeSpec, Site
+from sitemon_core.models import DEFAULT_TLS_EXPIRY_WARNING_S, DnsSpec, ProbeSpec, Site, TcpSpec
 
 # What every site has whatever its kind; the ones ``defaults`` may set, with their parsers.
 COMMON_DEFAULTABLE: dict[str, Parser] = {
@@ -113,7 +113,7 @@ def parse_site(sec: Section, defaults: Mapping[str, Any]) -> Site:
         )
     degraded_after, fail_after = _response_time(sec, defaults, timeout)
     return Site(
-        id=sec.get("id", _site_id, derive_id(spec.target)),
+        id=sec.get("id", _site_id, _derived_id(spec)),
         interval_s=interval,
         timeout_s=timeout,
         spec=spec,
@@ -143,6 +143,17 @@ def _response_time(
             sec.key("degraded_after"), f"{degraded:g}s is not shorter than fail_after ({fail:g}s)"
         )
     return degraded, fail
+
+
+def _derived_id(spec: ProbeSpec) -> str:
+    """``example.com/health`` for HTTP; the kind in front for the others, so a TCP or DNS
+    check of a host never takes the id of an HTTP check of it: ``tcp:db:5432``,
+    ``dns:example.com/A``."""
+    if isinstance(spec, DnsSpec):
+        return _SLUG.sub("-", f"dns:{spec.name}/{spec.record_type}")[:200]
+    if isinstance(spec, TcpSpec):
+        return _SLUG.sub("-", spec.target.replace("://", ":", 1))[:200]
+    return derive_id(spec.target)
 
 
 def derive_id(url: str) -> str:
