@@ -70,6 +70,15 @@ def check_results(
         tags=st.lists(st.text(alphabet, max_size=20), max_size=4, unique=True).map(
             lambda tags: tuple(sorted(tags))
         ),
+        tls_not_after=st.none() | started_at,
+        tls_version=st.none() | st.sampled_from(["TLSv1.2", "TLSv1.3"]),
+        tls_issuer=st.none() | text,
+        body_truncated=st.booleans(),
+        degraded=st.booleans(),
+        failed_condition=st.none() | st.sampled_from(["too_slow", "json_mismatch"]) | text,
+        answers=st.lists(st.text(alphabet, max_size=20), max_size=3, unique=True).map(
+            lambda answers: tuple(sorted(answers))
+        ),
     )
 
 

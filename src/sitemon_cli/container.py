@@ -84,7 +84,11 @@ class Container(containers.DeclarativeContainer):
     )
     prober = providers.Singleton(
         ProbeRouter,
-        providers.Dict(http=http_prober),
+        providers.Dict(
+            http=http_prober,
+            tcp=providers.Resource(resources.tcp_prober, config, clock),
+            dns=providers.Resource(resources.dns_prober, config, clock),
+        ),
         region=config.provided.scanner.region,
         clock=clock,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -36,7 +37,7 @@ def log_check(result: CheckResult, lag_s: float) -> None:
 def format_status_table(statuses: Sequence[SiteStatus], now: datetime | None = None) -> str:
     """The latest status of every site as an aligned text table."""
     now = now or datetime.now(UTC)
-    header = ("SITE", "OUTCOME", "CODE", "TIME", "CHECKED", "ERROR")
+    header = ("SITE", "OUTCOME", "CODE", "TIME", "CHECKED", "CERT", "ERROR")
     rows = [header] + [_row(s.latest, now) for s in statuses]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     lines = [
@@ -48,7 +49,7 @@ def format_status_table(statuses: Sequence[SiteStatus], now: datetime | None = N
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _row(r: CheckResult, now: datetime) -> tuple[str, str, str, str, str, str]:
+def _row(r: CheckResult, now: datetime) -> tuple[str, str, str, str, str, str, str]:
     age = max(0.0, (now - r.started_at).total_seconds())
     return (
         r.site_id,
@@ -56,5 +57,13 @@ def _row(r: CheckResult, now: datetime) -> tuple[str, str, str, str, str, str]:
         str(r.status_code) if r.status_code is not None else "-",
         f"{r.total_ms:.0f}ms",
         f"{age:.0f}s ago",
+        _days_left(r, now),
         r.error_message,
     )
+
+
+def _days_left(r: CheckResult, now: datetime) -> str:
+    """Whole days until the certificate expires (``14d``; ``-3d``: expired 3 days ago)."""
+    if r.tls_not_after is None:
+        return "-"
+    return f"{math.floor((r.tls_not_after - now).total_seconds() / 86400)}d"

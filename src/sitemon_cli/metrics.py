@@ -86,6 +86,7 @@ class CheckMetrics:
 
     def __init__(self) -> None:
         self.outcomes: dict[str, int] = {}
+        self.verdicts = dict.fromkeys(("up", "degraded", "down"), 0)
         self.buckets = [0] * len(DURATION_BUCKETS)
         self.count = 0
         self.sum_s = 0.0
@@ -94,6 +95,7 @@ class CheckMetrics:
         """Count one check."""
         outcome = result.outcome
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        self.verdicts[result.verdict] += 1
         seconds = result.total_ms / 1000.0
         index = bisect.bisect_left(DURATION_BUCKETS, seconds)
         if index < len(self.buckets):
@@ -107,6 +109,10 @@ class CheckMetrics:
         yield "# TYPE sitemon_checks_total counter"
         for outcome, value in sorted(self.outcomes.items()):
             yield f'sitemon_checks_total{{outcome="{outcome}"}} {value}'
+        yield "# HELP sitemon_check_verdicts_total Checks finished, by verdict: up, degraded, down."
+        yield "# TYPE sitemon_check_verdicts_total counter"
+        for verdict, value in self.verdicts.items():
+            yield f'sitemon_check_verdicts_total{{verdict="{verdict}"}} {value}'
         yield "# HELP sitemon_check_duration_seconds Total time of a check."
         yield "# TYPE sitemon_check_duration_seconds histogram"
         cumulative = 0

@@ -45,6 +45,22 @@ async def aiohttp_prober(config: Config, clock: Clock) -> AsyncIterator[SiteProb
         yield prober
 
 
+async def tcp_prober(config: Config, clock: Clock) -> AsyncIterator[SiteProber]:
+    """The TCP (and TLS handshake) prober of ``tcp://`` and ``tls://`` sites."""
+    from sitemon_adapters.probe.tcp import TcpSiteProber
+
+    async with TcpSiteProber(region=config.scanner.region, clock=clock) as prober:
+        yield prober
+
+
+async def dns_prober(config: Config, clock: Clock) -> AsyncIterator[SiteProber]:
+    """The DNS prober of ``kind: dns`` sites (dnspython's asyncio resolver)."""
+    from sitemon_adapters.probe.dns import DnsSiteProber
+
+    async with DnsSiteProber(region=config.scanner.region, clock=clock) as prober:
+        yield prober
+
+
 async def curl_prober(config: Config, clock: Clock) -> AsyncIterator[SiteProber]:
     """The libcurl prober (``pip install -e '.[curl]'``): same timings and error kinds,
     2.1-2.4x the checks per CPU-second of aiohttp (BENCHMARKS.md)."""

@@ -13,6 +13,7 @@ from sitemon_cli.lifecycle import Shutdown, resolve, shutdown_resources, signal_
 from sitemon_cli.live import format_status_table
 from sitemon_cli.metrics import serving_metrics
 from sitemon_core.errors import ConfigError
+from sitemon_core.models import TcpSpec, TlsSettings
 from sitemon_core.scanner import Scanner
 from sitemon_core.service import Service, Supervisor, stats_fields
 
@@ -60,6 +61,31 @@ def log_started(config: Config, parts: Mapping[str, object]) -> None:
     for name, service in services_of(parts).items():
         describe = getattr(service, "describe", None)
         log.info("%s started", name, extra={**where, **(describe() if describe else {})})
+    if "scanner" in parts:
+        warn_unverified(config)
+
+
+def _tls_settings(spec: object) -> TlsSettings | None:
+    settings = getattr(spec, "tls_settings" if isinstance(spec, TcpSpec) else "tls", None)
+    return settings if isinstance(settings, TlsSettings) else None
+
+
+def warn_unverified(config: Config) -> None:
+    """One warning naming the sites whose certificates are not verified (``verify: false``):
+    allowed, but nobody should find out by accident."""
+    sites = [
+        site.id
+        for site in config.sites
+        if (tls := _tls_settings(site.spec)) is not None and not tls.verify
+    ]
+    if sites:
+        shown = ", ".join(sites[:20]) + (f" and {len(sites) - 20} more" if len(sites) > 20 else "")
+        log.warning(
+            "TLS certificates are not verified for %d site(s): %s",
+            len(sites),
+            shown,
+            extra={"sites": sites},
+        )
 
 
 def log_adapter_stats(parts: Mapping[str, object]) -> None:

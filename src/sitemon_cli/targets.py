@@ -16,7 +16,7 @@ Routes:
     /body/{bytes}          a body of that many bytes
     /gzip/{bytes}          that many zero bytes, gzip-compressed (a small decompression bomb)
     /text?content=..&charset=..   text/plain with that content, in that charset
-    /echo                  JSON of the request method and headers
+    /echo                  JSON of the request method, headers and body
 """
 
 from __future__ import annotations
@@ -113,8 +113,9 @@ async def text(request: web.Request) -> web.Response:
 
 
 async def echo(request: web.Request) -> web.Response:
-    """The request's method and headers, as JSON."""
-    payload = {"method": request.method, "headers": dict(request.headers)}
+    """The request's method, headers and body (as text), as JSON."""
+    body = await request.text()
+    payload = {"method": request.method, "headers": dict(request.headers), "body": body}
     return web.Response(text=json.dumps(payload), content_type="application/json")
 
 

@@ -4,14 +4,46 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, Protocol, cast
 
 import attrs
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_EXPECTED_STATUSES = frozenset(range(200, 300))
+from sitemon_core.specs import (
+    DEFAULT_EXPECTED_STATUSES,
+    DEFAULT_MAX_BODY_BYTES,
+    DNS_RECORD_TYPES,
+    DnsSpec,
+    Headers,
+    HttpSpec,
+    ProbeSpec,
+    TcpSpec,
+    TlsSettings,
+)
+
+__all__ = [  # the specs are re-exported: ``from sitemon_core.models import HttpSpec``
+    "DEFAULT_EXPECTED_STATUSES",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_TLS_EXPIRY_WARNING_S",
+    "DNS_RECORD_TYPES",
+    "MAX_ERROR_MESSAGE",
+    "CheckResult",
+    "DnsSpec",
+    "ErrorKind",
+    "Headers",
+    "HttpSite",
+    "HttpSpec",
+    "PhaseTimings",
+    "ProbeSpec",
+    "Site",
+    "SiteStatus",
+    "TcpSpec",
+    "TlsSettings",
+    "as_http",
+    "judge",
+    "new_check_id",
+]
+
 MAX_ERROR_MESSAGE = 300
 
 
@@ -33,40 +65,7 @@ class ErrorKind(enum.Enum):
     INTERNAL = "internal"
 
 
-Headers = tuple[tuple[str, str], ...]
-
-
-def _freeze_headers(value: Mapping[str, str] | Headers) -> Headers:
-    items = value.items() if isinstance(value, Mapping) else value
-    return tuple(sorted((str(k), str(v)) for k, v in items))
-
-
-@attrs.frozen(kw_only=True)
-class HttpSpec:
-    """What an HTTP(S) check requests and what counts as a healthy answer."""
-
-    kind: ClassVar[str] = "http"  # the name the probe router files this spec's prober under
-
-    url: str
-    method: str = "GET"
-    headers: Headers = attrs.field(default=(), converter=_freeze_headers, repr=False)
-    expected_statuses: frozenset[int] = DEFAULT_EXPECTED_STATUSES
-    regex: str | None = None  # searched in the body (re syntax) by the probers
-    follow_redirects: bool = True
-    max_redirects: int = 10
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-
-    @property
-    def target(self) -> str:
-        """What the check is aimed at, as results name it (``CheckResult.url``)."""
-        return self.url
-
-
-# The specs of every probe kind. A new kind (TCP, DNS...) adds its spec class (with its
-# ``kind`` name and ``target``) here, making this a union, and its prober to the router's
-# map in the container; the HTTP probers then narrow ``site.spec`` to ``HttpSpec`` (the
-# router sends them ``http`` sites only).
-ProbeSpec = HttpSpec
+DEFAULT_TLS_EXPIRY_WARNING_S = 14 * 86400.0
 
 
 @attrs.frozen(kw_only=True)
@@ -74,6 +73,10 @@ class Site:
     """One monitored target: what every check has (id, schedule, tags) plus the spec of its kind.
 
     Frozen and hashable so a catalogue reload can tell unchanged sites from changed ones.
+    ``degraded_after_s`` / ``fail_after_s`` judge the check's total time: slower than the
+    first, a healthy check is ``degraded``; slower than the second, it fails (``too_slow``).
+    ``tls_expiry_warning_s`` is for the alerter: a certificate expiring within it deserves
+    a warning (the probe only records ``tls_not_after``).
     """
 
     id: str
@@ -81,6 +84,9 @@ class Site:
     timeout_s: float  # bounds the whole check, whatever its kind
     spec: ProbeSpec
     tags: frozenset[str] = frozenset()
+    degraded_after_s: float | None = None
+    fail_after_s: float | None = None
+    tls_expiry_warning_s: float = DEFAULT_TLS_EXPIRY_WARNING_S
 
     @property
     def kind(self) -> str:
@@ -111,6 +117,27 @@ class Site:
             tags=tags,
             spec=HttpSpec(url=url, **spec),
         )
+
+
+class HttpSite(Protocol):
+    """A ``Site`` whose spec is an ``HttpSpec``: what the HTTP probers work on."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def tags(self) -> frozenset[str]: ...
+    @property
+    def spec(self) -> HttpSpec: ...
+
+
+def as_http(site: Site) -> HttpSite:
+    """``site`` seen as an HTTP site; raises ``TypeError`` for another kind (the router
+    sends the HTTP probers ``http`` sites only)."""
+    if not isinstance(site.spec, HttpSpec):
+        raise TypeError(f"site {site.id!r} is a {site.kind} check, not an HTTP one")
+    return cast(HttpSite, site)
 
 
 @attrs.frozen(kw_only=True)
@@ -168,21 +195,46 @@ class CheckResult:
     error_kind: ErrorKind = ErrorKind.NONE
     error_message: str = attrs.field(default="", converter=_short)
     tags: tuple[str, ...] = ()  # the site's tags, sorted, so results can be grouped by them
+    # Schema 3: the server certificate (leaf) of a TLS check, also when the handshake
+    # failed on it, where it could be read; the negotiated version (TLSv1.3...).
+    tls_not_after: datetime | None = attrs.field(default=None)
+    tls_version: str | None = None
+    tls_issuer: str | None = None
+    body_truncated: bool = False  # reading stopped at max_body_bytes; judged on the part read
+    degraded: bool = False  # healthy but slower than the site's degraded_after
+    # The condition beyond status and regex that failed (one outcome word: too_slow,
+    # json_mismatch, header_mismatch, answer_mismatch); None when none failed.
+    failed_condition: str | None = None
+    answers: tuple[str, ...] = ()  # what a DNS check resolved, sorted
+
+    @tls_not_after.validator
+    def _tls_not_after_aware(self, _attribute: object, value: datetime | None) -> None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError(f"tls_not_after must be timezone-aware, got {value.isoformat()}")
 
     @property
     def outcome(self) -> str:
         """A one-word classification for tables and logs.
 
-        ``up``; ``bad_status`` (unexpected status code); ``regex_miss`` (body did not match); or the
-        error kind's value (``timeout``, ``connect``...).
+        ``up``; ``degraded`` (healthy but slow); ``bad_status`` (unexpected status code);
+        ``regex_miss`` (body did not match); a failed condition (``too_slow``,
+        ``json_mismatch``, ``header_mismatch``, ``answer_mismatch``); or the error kind's
+        value (``timeout``, ``connect``...).
         """
         if self.ok:
-            return "up"
+            return "degraded" if self.degraded else "up"
         if self.error_kind is not ErrorKind.NONE:
             return str(self.error_kind.value)
         if self.regex_matched is False:
             return "regex_miss"
-        return "bad_status"
+        return self.failed_condition or "bad_status"
+
+    @property
+    def verdict(self) -> str:
+        """``up``, ``degraded`` (reachable and healthy, but slow) or ``down``."""
+        if self.ok:
+            return "degraded" if self.degraded else "up"
+        return "down"
 
 
 def judge(

@@ -12,6 +12,7 @@ from sitemon_core.errors import PublishError
 from sitemon_core.models import CheckResult, ErrorKind, Site, new_check_id
 from sitemon_core.ports import Clock, SiteProber, StatusPublisher
 from sitemon_core.schedule import Schedule
+from sitemon_core.verdict import judge_response_time
 from sitemon_core.waiting import sleep_unless
 
 log = logging.getLogger("sitemon.scanner")
@@ -227,7 +228,7 @@ class Scanner:
 
     async def _probe(self, site: Site) -> CheckResult:
         try:
-            return await self._prober.probe(site)
+            return judge_response_time(site, await self._prober.probe(site))
         except Exception as exc:  # a prober bug must not stop the scanner
             log.exception("prober raised", extra={"site_id": site.id})
             return internal_error_result(site, self._region, self._clock, exc)

@@ -67,7 +67,9 @@ async def check(prober: SiteProber, site: Site) -> CheckResult:
     assert len(result.check_id) >= 16
     assert result.started_at.tzinfo is not None
     assert 0 <= result.total_ms <= elapsed * 1000 + 1
-    assert (result.error_kind is ErrorKind.NONE) == (result.error_message == "")
+    # A message says what went wrong: an error, or a condition the answer missed.
+    failed = result.error_kind is not ErrorKind.NONE or result.failed_condition is not None
+    assert failed == (result.error_message != "")
     assert result.bytes_read >= 0
     phases = [getattr(result.timings, f) for f in ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms")]
     phases.append(result.timings.transfer_ms)

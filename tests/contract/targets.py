@@ -97,8 +97,11 @@ MISBEHAVIOURS: dict[str, Behaviour] = {
 
 
 @contextlib.asynccontextmanager
-async def raw_server(behaviour: Behaviour) -> AsyncIterator[str]:
-    """Serve ``behaviour`` on 127.0.0.1 (a free port); yields ``http://127.0.0.1:<port>``.
+async def raw_server(
+    behaviour: Behaviour, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[str]:
+    """Serve ``behaviour`` on 127.0.0.1 (a free port), over TLS with ``ssl_context``;
+    yields ``http://127.0.0.1:<port>``.
 
     On exit every connection is closed and every handler finished, so no task or transport
     outlives the test (warnings are errors in this suite).
@@ -111,11 +114,11 @@ async def raw_server(behaviour: Behaviour) -> AsyncIterator[str]:
         assert task is not None
         handlers.add(task)
         writers.add(writer)
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
             await behaviour(reader, writer)
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ssl_context)
     port = server.sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"

@@ -11,9 +11,9 @@ certificate fails for exactly one reason.
 | behaviour                         | error kind           | how it is bounded                  |
 |-----------------------------------|----------------------|------------------------------------|
 | redirect loop                     | too_many_redirects   | ``max_redirects``                  |
-| 200 MB body                       | body_too_large       | read stops at ``max_body_bytes``   |
+| 200 MB body                       | none (truncated)     | read stops at ``max_body_bytes``   |
 | body dripping 1 byte/s            | timeout              | the site's total timeout           |
-| gzip bomb (1 GiB of zeros, ~1 MB) | body_too_large       | decompressed bytes count to the cap|
+| gzip bomb (1 GiB of zeros, ~1 MB) | none (truncated)     | decompressed bytes count to the cap|
 | invalid UTF-8 body + regex        | none (ok)            | decoded with U+FFFD replacements   |
 | one 100 KiB response header       | protocol             | header lines over 32 KiB rejected  |
 | endless 30 KiB header lines       | protocol             | 128 headers; curl: 300 KiB a head  |
@@ -25,6 +25,10 @@ certificate fails for exactly one reason.
 | TLS: self-signed certificate      | tls                  |                                    |
 | TLS: expired certificate          | tls                  |                                    |
 | TLS: certificate for another name | tls                  |                                    |
+
+The two large bodies are judged on their first ``max_body_bytes`` (``body_truncated``);
+with ``on_large_body: fail`` they are ``body_too_large``
+(``test_large_bodies_fail_when_asked``).
 
 The 100 KiB header is a decision: the prober accepts header lines up to 32 KiB (aiohttp's
 default is 8190 bytes, which real sites exceed with long CSP or cookie headers while
@@ -77,9 +81,9 @@ class Expect:
 
 EXPECTED: dict[str, Expect] = {
     "redirect_loop": Expect(ErrorKind.TOO_MANY_REDIRECTS, "redirects"),
-    "huge_body": Expect(ErrorKind.BODY_TOO_LARGE, "body over"),
+    "huge_body": Expect(ErrorKind.NONE),
     "drip": Expect(ErrorKind.TIMEOUT, "reading the body"),
-    "gzip_bomb": Expect(ErrorKind.BODY_TOO_LARGE, "body over"),
+    "gzip_bomb": Expect(ErrorKind.NONE),
     # Matches only on the decoded text: each bad byte became U+FFFD.
     "invalid_utf8": Expect(ErrorKind.NONE, regex="sitemon \ufffd\ufffd ok \ufffd\\("),
     "huge_header": Expect(ErrorKind.PROTOCOL, f"header line over {MAX_HEADER_LINE_BYTES} bytes"),
@@ -134,11 +138,33 @@ async def test_hostile_site_is_classified_in_time(
     assert result.ok is (expect.kind is ErrorKind.NONE)
     if expect.kind is ErrorKind.TIMEOUT:  # it waited the timeout out, no spurious firing
         assert result.total_ms >= TIMEOUT_S * 1000 * 0.9
-    if expect.kind is ErrorKind.BODY_TOO_LARGE:
-        assert result.status_code == 200
-        assert result.bytes_read > DEFAULT_MAX_BODY_BYTES
+    if name in LARGE_BODIES:
+        assert result.status_code == 200 and result.body_truncated
+        assert result.bytes_read == DEFAULT_MAX_BODY_BYTES
+    if name == "tls_expired":  # the certificate it rejected, read all the same
+        assert result.tls_not_after is not None and result.tls_issuer
     if expect.regex is not None:
         assert result.regex_matched is True
+
+
+LARGE_BODIES = ("huge_body", "gzip_bomb")
+
+
+@pytest.mark.parametrize("name", LARGE_BODIES)
+async def test_large_bodies_fail_when_asked(
+    prober: SiteProber, certs: hostile.Certs, name: str
+) -> None:
+    async with hostile.serve(name, certs) as url:
+        site = Site.http(
+            id=name, url=url, interval_s=60.0, timeout_s=TIMEOUT_S, fail_on_large_body=True
+        )
+        start = time.monotonic()
+        result = await prober.probe(site)
+        elapsed = time.monotonic() - start
+    assert result.error_kind is ErrorKind.BODY_TOO_LARGE, result.error_message
+    assert "body over" in result.error_message and elapsed <= TIMEOUT_S + GRACE_S
+    assert result.status_code == 200 and not result.body_truncated
+    assert DEFAULT_MAX_BODY_BYTES < result.bytes_read <= DEFAULT_MAX_BODY_BYTES + CHUNK_SLACK
 
 
 @pytest.mark.parametrize("name", sorted(hostile_headers.HEADS))

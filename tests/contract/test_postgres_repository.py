@@ -492,6 +492,39 @@ async def test_outcome_and_tags_columns(
     assert sorted(r["outcome"] for r in grouped) == sorted(OUTCOMES)
 
 
+async def test_certificate_verdict_and_answers_columns_for_sql_readers(
+    pg_dsn: str, repo: PostgresStatusRepository, schema: str
+) -> None:
+    expires = T0 + timedelta(days=10)
+    await repo.save(
+        [
+            result("tls", tls_not_after=expires, tls_version="TLSv1.3", tls_issuer="CN=R3"),
+            result("slow", degraded=True),
+            result("dns", answers=("192.0.2.1", "192.0.2.2")),
+            result(
+                "json",
+                ok=False,
+                failed_condition="json_mismatch",
+                error_message="$.status equals 'ok': got \"down\"",
+            ),
+            result("big", body_truncated=True),
+        ]
+    )
+    rows = await query(
+        pg_dsn,
+        schema,
+        "SELECT site_id, outcome, degraded, body_truncated, answers,"
+        " tls_not_after - started_at AS left FROM site_status ORDER BY site_id",
+    )
+    assert [tuple(r) for r in rows] == [
+        ("big", "up", False, True, [], None),
+        ("dns", "up", False, False, ["192.0.2.1", "192.0.2.2"], None),
+        ("json", "json_mismatch", False, False, [], None),
+        ("slow", "degraded", True, False, [], None),
+        ("tls", "up", False, False, [], timedelta(days=10)),
+    ]
+
+
 async def test_a_version_1_schema_gets_outcome_and_tags(pg_dsn: str, schema: str) -> None:
     from sitemon_adapters.store.postgres.migrations import _bootstrap
 

@@ -2,9 +2,10 @@
 result, the site's timeout bounds the whole check, and no exception escapes (cancellation
 aside, which must).
 
-Parametrised over ``KINDS``: one ``Kind`` per prober under test. Today that is HTTP through
-each engine and through the kind router; a new probe kind (TCP, DNS...) joins by adding one
-``pytest.param(Kind(...))`` that says how to aim its sites at a loopback address.
+Parametrised over ``KINDS``: one ``Kind`` per prober under test: HTTP through each engine
+and through the kind router, TCP (with TLS) and DNS (over TCP, with dnsmasq as the healthy
+server); a new probe kind joins by adding one ``pytest.param(Kind(...))`` that says how to
+aim its sites at a loopback address.
 The rules of HTTP itself (statuses, regex, redirects, TLS) are in ``test_site_prober.py``.
 """
 
@@ -24,7 +25,7 @@ from sitemon_adapters.clock import SystemClock
 from sitemon_cli.targets import start_target_server
 from sitemon_core.models import ErrorKind, Site
 from sitemon_core.ports import SiteProber
-from tests.contract import targets
+from tests.contract import kinds, targets
 from tests.contract.probers import ProberFactory, aiohttp_prober, check, curl_prober, routed
 
 pytestmark = pytest.mark.timeout(30)
@@ -66,6 +67,16 @@ KINDS = [
     pytest.param(http_via(aiohttp_prober), id="http-aiohttp"),
     pytest.param(http_via(curl_prober), id="http-curl"),
     pytest.param(http_via(routed(aiohttp_prober)), id="http-router"),
+    # TCP with its TLS handshake (a plain connect succeeds on every listener, so the
+    # timeout and cancellation rules need the handshake to hang on); ``test_tcp_prober.py``
+    # covers plain tcp://.
+    pytest.param(
+        Kind(open=kinds.tcp_prober, site=kinds.tcp_site, healthy=kinds.tls_listener), id="tls"
+    ),
+    # DNS over TCP, so the byte-level servers below are its peers too; dnsmasq is healthy.
+    pytest.param(
+        Kind(open=kinds.dns_prober, site=kinds.dns_tcp_site, healthy=kinds.dns_target), id="dns"
+    ),
 ]
 # Byte-level servers that are no valid peer of any protocol: whatever a prober makes of
 # them, it must come back with a result.

@@ -160,20 +160,47 @@ async def test_body_at_the_cap_is_fine(prober: SiteProber, base_url: str) -> Non
     assert result.ok and result.bytes_read == 5000
 
 
-async def test_body_over_the_cap(prober: SiteProber, base_url: str) -> None:
+async def test_body_over_the_cap_fails_when_asked(prober: SiteProber, base_url: str) -> None:
     cap = 100_000
-    site = make_site(f"{base_url}/body/3000000", max_body_bytes=cap)
+    site = make_site(f"{base_url}/body/3000000", max_body_bytes=cap, fail_on_large_body=True)
     result = await check(prober, site)
     assert not result.ok and result.error_kind is ErrorKind.BODY_TOO_LARGE
-    assert result.status_code == 200
+    assert result.status_code == 200 and not result.body_truncated
     assert cap < result.bytes_read <= cap + CHUNK_SLACK
 
 
-async def test_decompression_bomb_is_bounded_by_the_cap(prober: SiteProber, base_url: str) -> None:
+async def test_body_over_the_cap_is_judged_on_the_part_read(
+    prober: SiteProber, base_url: str
+) -> None:
+    cap = 100_000
+    site = make_site(f"{base_url}/body/3000000", max_body_bytes=cap, regex="x{100000}")
+    result = await check(prober, site)
+    assert result.ok and result.error_kind is ErrorKind.NONE, result.error_message
+    assert result.body_truncated and result.bytes_read == cap
+    assert result.regex_matched is True
+    assert result.timings.transfer_ms is not None
+
+
+async def test_a_truncated_body_misses_what_lies_past_the_cap(
+    prober: SiteProber, base_url: str
+) -> None:
+    site = make_site(f"{base_url}/body/300000", max_body_bytes=1000, regex="x{1001}")
+    result = await check(prober, site)
+    assert not result.ok and result.outcome == "regex_miss" and result.body_truncated
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_decompression_bomb_is_bounded_by_the_cap(
+    prober: SiteProber, base_url: str, fail: bool
+) -> None:
     cap = 100_000  # 20 MB of zeros is ~20 kB gzipped
-    result = await check(prober, make_site(f"{base_url}/gzip/20000000", max_body_bytes=cap))
-    assert result.error_kind is ErrorKind.BODY_TOO_LARGE
-    assert cap < result.bytes_read <= cap + CHUNK_SLACK
+    site = make_site(f"{base_url}/gzip/20000000", max_body_bytes=cap, fail_on_large_body=fail)
+    result = await check(prober, site)
+    if fail:
+        assert result.error_kind is ErrorKind.BODY_TOO_LARGE
+        assert cap < result.bytes_read <= cap + CHUNK_SLACK
+    else:
+        assert result.ok and result.body_truncated and result.bytes_read == cap
 
 
 # --- redirects -----------------------------------------------------------------------

@@ -159,6 +159,54 @@ class CertificateAuthority:
         return KeyPair(cert, key)
 
 
+_CA_CONFIG = """[ca]
+default_ca = test_ca
+[test_ca]
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = any_name
+[any_name]
+commonName = supplied
+"""
+
+
+def issue_expired(ca: CertificateAuthority, name: str, *, common_name: str) -> KeyPair:
+    """A server certificate for ``localhost`` / ``127.0.0.1`` signed by ``ca`` that expired
+    on 2020-01-02 00:00:00 UTC (``openssl x509`` takes no dates before 3.4: ``openssl ca``)."""
+    pair = ca.issue(name, common_name=common_name)  # the key, CSR and extensions
+    directory = ca.directory
+    config = directory / f"{name}.cnf"
+    config.write_text(_CA_CONFIG)
+    (directory / "index.txt").write_text("")
+    (directory / "serial").write_text("1000\n")
+    _openssl(
+        "ca",
+        "-config",
+        str(config),
+        "-batch",
+        "-notext",
+        "-cert",
+        str(ca.pair.cert),
+        "-keyfile",
+        str(ca.pair.key),
+        "-in",
+        str(directory / f"{name}.csr"),
+        "-extfile",
+        str(directory / f"{name}.ext"),
+        "-startdate",
+        "20200101000000Z",
+        "-enddate",
+        "20200102000000Z",
+        "-out",
+        str(pair.cert),
+        cwd=directory,
+    )
+    _private(pair.cert)
+    return pair
+
+
 def encrypted_pem_keystore(pair: KeyPair, path: Path, password: str) -> Path:
     """One PEM file holding the key (encrypted PKCS#8) followed by its certificate.
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from sitemon_adapters.codec.avro import (
     CURRENT_SCHEMA_FILE,
+    FIRST_SCHEMA_FILE,
     HEADER_LEN,
     MAGIC,
     PREVIOUS_SCHEMA_FILE,
@@ -129,28 +130,62 @@ def test_reference_library_reads_the_body_with_the_published_schema(result: Chec
         "error_message": result.error_message,
         "outcome": result.outcome,
         "tags": list(result.tags),
+        **_v3_fields(result),
     }
+
+
+def _v3_fields(result: CheckResult) -> dict[str, Any]:
+    """The fields schema 3 added, as the Apache library reads them."""
+    return {
+        "tls_not_after": result.tls_not_after,
+        "tls_version": result.tls_version,
+        "tls_issuer": result.tls_issuer,
+        "body_truncated": result.body_truncated,
+        "degraded": result.degraded,
+        "failed_condition": result.failed_condition,
+        "answers": list(result.answers),
+    }
+
+
+V3_DEFAULTS: dict[str, Any] = {
+    "tls_not_after": None,
+    "tls_version": None,
+    "tls_issuer": None,
+    "body_truncated": False,
+    "degraded": False,
+    "failed_condition": None,
+    "answers": [],
+}
 
 
 # --- schema evolution: version 1 (the previous release) <-> version 2 (outcome, tags) ---
 
-SCHEMA_V1 = avro.schema.parse(PREVIOUS_SCHEMA_FILE.read_text(encoding="utf-8"))
-SCHEMA_V2 = avro.schema.parse(CURRENT_SCHEMA_FILE.read_text(encoding="utf-8"))
+SCHEMA_V1 = avro.schema.parse(FIRST_SCHEMA_FILE.read_text(encoding="utf-8"))
+SCHEMA_V2 = avro.schema.parse(PREVIOUS_SCHEMA_FILE.read_text(encoding="utf-8"))
+SCHEMA_V3 = avro.schema.parse(CURRENT_SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def _added(old_file: Any, new_file: Any) -> list[tuple[str, Any]]:
+    old, new = load_schema(old_file), load_schema(new_file)
+    # Everything older is unchanged; what is new comes after it, each with a default.
+    assert new["fields"][: len(old["fields"])] == old["fields"]
+    return [(f["name"], f["default"]) for f in new["fields"][len(old["fields"]) :]]
 
 
 def test_version_2_adds_outcome_and_tags_with_defaults_and_nothing_else() -> None:
-    old, new = load_schema(PREVIOUS_SCHEMA_FILE), load_schema()
-    added = new["fields"][len(old["fields"]) :]
-    assert new["fields"][: len(old["fields"])] == old["fields"]
-    assert [(f["name"], f["default"]) for f in added] == [("outcome", None), ("tags", [])]
+    assert _added(FIRST_SCHEMA_FILE, PREVIOUS_SCHEMA_FILE) == [("outcome", None), ("tags", [])]
+
+
+def test_version_3_adds_tls_truncation_verdict_and_answers_with_defaults() -> None:
+    assert _added(PREVIOUS_SCHEMA_FILE, CURRENT_SCHEMA_FILE) == list(V3_DEFAULTS.items())
 
 
 @given(check_results(alphabet=ANY_CHARACTERS))
 @settings(max_examples=50)
-def test_a_reader_on_version_1_reads_version_2_records(result: CheckResult) -> None:
+def test_a_reader_on_version_1_reads_current_records(result: CheckResult) -> None:
     # The Apache library is the judge: schema resolution as the specification defines it.
     body = io.BytesIO(CODEC.encode(result)[HEADER_LEN:])
-    reader = avro.io.DatumReader(writers_schema=SCHEMA_V2, readers_schema=SCHEMA_V1)
+    reader = avro.io.DatumReader(writers_schema=SCHEMA_V3, readers_schema=SCHEMA_V1)
     record = reader.read(avro.io.BinaryDecoder(body))
     assert record == {**_as_record(result), "started_at": result.started_at}
     assert "outcome" not in record and "tags" not in record
@@ -158,15 +193,43 @@ def test_a_reader_on_version_1_reads_version_2_records(result: CheckResult) -> N
 
 @given(check_results(alphabet=ANY_CHARACTERS))
 @settings(max_examples=50)
-def test_a_reader_on_version_2_reads_version_1_records(result: CheckResult) -> None:
+def test_a_reader_on_version_2_reads_version_3_records(result: CheckResult) -> None:
+    body = io.BytesIO(CODEC.encode(result)[HEADER_LEN:])
+    reader = avro.io.DatumReader(writers_schema=SCHEMA_V3, readers_schema=SCHEMA_V2)
+    record = reader.read(avro.io.BinaryDecoder(body))
+    expected = {**_as_record(result), "outcome": result.outcome, "tags": list(result.tags)}
+    assert record == expected
+    assert not set(V3_DEFAULTS) & set(record)
+
+
+@given(check_results(alphabet=ANY_CHARACTERS))
+@settings(max_examples=50)
+def test_a_reader_on_version_3_reads_version_1_records(result: CheckResult) -> None:
     body = io.BytesIO()
     avro.io.DatumWriter(SCHEMA_V1).write(_as_record(result), avro.io.BinaryEncoder(body))
-    reader = avro.io.DatumReader(writers_schema=SCHEMA_V1, readers_schema=SCHEMA_V2)
+    reader = avro.io.DatumReader(writers_schema=SCHEMA_V1, readers_schema=SCHEMA_V3)
     record = reader.read(avro.io.BinaryDecoder(io.BytesIO(body.getvalue())))
-    assert record == {**_as_record(result), "outcome": None, "tags": []}
+    assert record == {**_as_record(result), "outcome": None, "tags": [], **V3_DEFAULTS}
     # ... and so does the codec, finding version 1 by its fingerprint in the frame.
+    frame = MAGIC + schema_fingerprint(load_schema(FIRST_SCHEMA_FILE)) + body.getvalue()
+    assert CODEC.decode(frame) == attrs.evolve(result, tags=(), **_V3_MODEL_DEFAULTS)
+
+
+_V3_MODEL_DEFAULTS: dict[str, Any] = {**V3_DEFAULTS, "answers": ()}
+
+
+@given(check_results(alphabet=ANY_CHARACTERS))
+@settings(max_examples=50)
+def test_a_reader_on_version_3_reads_version_2_records(result: CheckResult) -> None:
+    body = io.BytesIO()
+    v2_record = {**_as_record(result), "outcome": result.outcome, "tags": list(result.tags)}
+    avro.io.DatumWriter(SCHEMA_V2).write(v2_record, avro.io.BinaryEncoder(body))
+    reader = avro.io.DatumReader(writers_schema=SCHEMA_V2, readers_schema=SCHEMA_V3)
+    record = reader.read(avro.io.BinaryDecoder(io.BytesIO(body.getvalue())))
+    assert record == {**v2_record, **V3_DEFAULTS}
+    # ... and the codec, by the fingerprint of version 2 in the frame.
     frame = MAGIC + schema_fingerprint(load_schema(PREVIOUS_SCHEMA_FILE)) + body.getvalue()
-    assert CODEC.decode(frame) == attrs.evolve(result, tags=())
+    assert CODEC.decode(frame) == attrs.evolve(result, **_V3_MODEL_DEFAULTS)
 
 
 def test_frame_is_marker_then_little_endian_crc64_fingerprint() -> None:

@@ -182,3 +182,42 @@ def test_user_agent_names_the_scanner_region_unless_overridden() -> None:
     assert eu.scanner.user_agent == f"sitemon/{version} (eu-west-1)"
     own = parse_config("c", {"scanner": {"region": "us", "user_agent": "probe/1"}})
     assert own.scanner.user_agent == "probe/1"
+
+
+def test_tcp_and_dns_sites_parse_into_their_specs() -> None:
+    from sitemon_core.models import DnsSpec, TcpSpec
+
+    config = parse_config(
+        "c.yaml",
+        {
+            "sites": [
+                {"url": "tcp://db.internal:5432"},
+                {"url": "tls://mail.example.com:465", "id": "smtps"},
+                {
+                    "kind": "dns",
+                    "name": "Example.COM.",
+                    "record_type": "CNAME",
+                    "server": "[::1]:5353",
+                    "transport": "tcp",
+                    "expected": ["Target.Example.NET."],
+                },
+            ]
+        },
+    )
+    tcp, tls, dns = (site.spec for site in config.sites)
+    assert tcp == TcpSpec(host="db.internal", port=5432, tls=False)
+    assert tls == TcpSpec(host="mail.example.com", port=465, tls=True)
+    assert dns == DnsSpec(
+        name="Example.COM",
+        record_type="CNAME",
+        server="::1",
+        port=5353,
+        tcp=True,
+        expected=frozenset({"target.example.net"}),
+    )
+    assert [site.kind for site in config.sites] == ["tcp", "tcp", "dns"]
+    assert [site.id for site in config.sites] == [
+        "tcp:db.internal:5432",
+        "smtps",
+        "dns:Example.COM/CNAME",
+    ]

@@ -53,6 +53,7 @@ def test_exposition_has_counters_gauges_outcomes_and_a_cumulative_histogram() ->
     for ms in (3.0, 40.0, 40.0, 60_000.0):
         endpoint.checks.observe(check(ms), 0.0)
     endpoint.checks.observe(check(900.0, ok=False, kind=ErrorKind.TIMEOUT), 0.0)
+    endpoint.checks.observe(attrs.evolve(check(3.0), degraded=True), 0.0)
     text = endpoint.render()
     assert all(LINE.match(line) for line in text.splitlines()), text
     samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
@@ -62,12 +63,16 @@ def test_exposition_has_counters_gauges_outcomes_and_a_cumulative_histogram() ->
     assert samples["sitemon_sites"] == "7"
     assert samples['sitemon_checks_total{outcome="up"}'] == "4"
     assert samples['sitemon_checks_total{outcome="timeout"}'] == "1"
-    assert samples['sitemon_check_duration_seconds_bucket{le="0.005"}'] == "1"
-    assert samples['sitemon_check_duration_seconds_bucket{le="0.05"}'] == "3"
-    assert samples['sitemon_check_duration_seconds_bucket{le="1.0"}'] == "4"
-    assert samples['sitemon_check_duration_seconds_bucket{le="30.0"}'] == "4"
-    assert samples['sitemon_check_duration_seconds_bucket{le="+Inf"}'] == "5"
-    assert float(samples["sitemon_check_duration_seconds_sum"]) == 60.983
+    assert samples['sitemon_checks_total{outcome="degraded"}'] == "1"
+    assert samples['sitemon_check_verdicts_total{verdict="up"}'] == "4"
+    assert samples['sitemon_check_verdicts_total{verdict="degraded"}'] == "1"
+    assert samples['sitemon_check_verdicts_total{verdict="down"}'] == "1"
+    assert samples['sitemon_check_duration_seconds_bucket{le="0.005"}'] == "2"
+    assert samples['sitemon_check_duration_seconds_bucket{le="0.05"}'] == "4"
+    assert samples['sitemon_check_duration_seconds_bucket{le="1.0"}'] == "5"
+    assert samples['sitemon_check_duration_seconds_bucket{le="30.0"}'] == "5"
+    assert samples['sitemon_check_duration_seconds_bucket{le="+Inf"}'] == "6"
+    assert float(samples["sitemon_check_duration_seconds_sum"]) == 60.986
 
 
 def test_listen_address_is_validated() -> None:

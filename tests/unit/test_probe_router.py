@@ -76,7 +76,7 @@ async def test_the_container_puts_the_selected_http_engine_behind_the_router() -
     container = build_container(parse_config("c", {"sites": [{"url": "http://127.0.0.1:9/"}]}))
     try:
         router = await container.prober()
-        assert isinstance(router, ProbeRouter) and router.kinds == {"http"}
+        assert isinstance(router, ProbeRouter) and router.kinds == {"http", "tcp", "dns"}
         assert isinstance(await container.http_prober(), AiohttpSiteProber)
         assert (await container.scanner())._prober is router
     finally:

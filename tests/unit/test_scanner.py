@@ -176,3 +176,21 @@ def test_a_result_needs_an_aware_start_time_and_a_clean_message() -> None:
     )
     assert "\x00" not in dirty.error_message and "\udcff" not in dirty.error_message
     assert len(dirty.error_message) == 300 and dirty.error_message.endswith("…")
+
+
+async def test_the_scanner_publishes_the_response_time_verdict(clock: ManualClock) -> None:
+    import attrs
+
+    prober = ScriptedProber(clock, duration=lambda s: {"fast": 0.1, "slow": 0.5}.get(s.id, 0.9))
+    publisher = ListPublisher()
+    scanner = Scanner(prober, publisher, clock, region="t", max_jitter_s=0)
+    thresholds = {"degraded_after_s": 0.3, "fail_after_s": 0.8}
+    sites = [attrs.evolve(site(name, 10), **thresholds) for name in ("fast", "slow", "stuck")]
+    scanner.set_sites(sites)
+    task = await start(scanner)
+    for _ in range(10):
+        await clock.advance(0.2)
+    scanner.request_stop()
+    await task
+    outcomes = {result.site_id: result.outcome for result in publisher.published}
+    assert outcomes == {"fast": "up", "slow": "degraded", "stuck": "too_slow"}

@@ -26,8 +26,9 @@ from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
 SCHEMA_DIR = Path(__file__).parent / "schemas"
-CURRENT_SCHEMA_FILE = SCHEMA_DIR / "check_result.avsc"  # version 2
-PREVIOUS_SCHEMA_FILE = SCHEMA_DIR / "check_result.1.avsc"
+CURRENT_SCHEMA_FILE = SCHEMA_DIR / "check_result.avsc"  # version 3
+PREVIOUS_SCHEMA_FILE = SCHEMA_DIR / "check_result.2.avsc"
+FIRST_SCHEMA_FILE = SCHEMA_DIR / "check_result.1.avsc"
 
 # A dict lookup is cheaper than ErrorKind(value)'s enum machinery on the hot decode path.
 _ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
@@ -161,11 +162,14 @@ class AvroCheckResultCodec:
 
 
 def _without_logical_types(schema: dict[str, Any]) -> dict[str, Any]:
-    fields = [
-        {**field, "type": field["type"]["type"]} if _is_logical(field["type"]) else field
-        for field in schema["fields"]
-    ]
+    fields = [{**field, "type": _plain(field["type"])} for field in schema["fields"]]
     return {**schema, "fields": fields}
+
+
+def _plain(field_type: Any) -> Any:
+    if isinstance(field_type, list):  # a union: ["null", {"type": "long", "logicalType"...}]
+        return [_plain(member) for member in field_type]
+    return field_type["type"] if _is_logical(field_type) else field_type
 
 
 def _is_logical(field_type: Any) -> bool:
@@ -197,11 +201,21 @@ def _to_record(result: CheckResult, started_at_micros: int) -> dict[str, Any]:
         "error_message": result.error_message,
         "outcome": result.outcome,
         "tags": result.tags,
+        "tls_not_after": None
+        if result.tls_not_after is None
+        else (result.tls_not_after - _EPOCH) // _MICROSECOND,
+        "tls_version": result.tls_version,
+        "tls_issuer": result.tls_issuer,
+        "body_truncated": result.body_truncated,
+        "degraded": result.degraded,
+        "failed_condition": result.failed_condition,
+        "answers": result.answers,
     }
 
 
 def _from_record(record: Any) -> CheckResult:
     timings = record["timings"]
+    not_after = record["tls_not_after"]
     return CheckResult(
         check_id=record["check_id"],
         site_id=record["site_id"],
@@ -225,4 +239,11 @@ def _from_record(record: Any) -> CheckResult:
         error_message=record["error_message"],
         # ``outcome`` is not read back: the model derives it from the fields above.
         tags=tuple(record["tags"]),
+        tls_not_after=None if not_after is None else _EPOCH + _MICROSECOND * not_after,
+        tls_version=record["tls_version"],
+        tls_issuer=record["tls_issuer"],
+        body_truncated=record["body_truncated"],
+        degraded=record["degraded"],
+        failed_condition=record["failed_condition"],
+        answers=tuple(record["answers"]),
     )

@@ -72,6 +72,16 @@ FIELDS: tuple[StoredField, ...] = (
     # for SQL readers; and the site's tags.
     StoredField("outcome", "outcome", _T.TEXT, nullable=True, derived=True),
     StoredField("tags", "tags", _T.TAGS),
+    # Schema 3 (SQLite 4, PostgreSQL 0005): the certificate of TLS checks, a body judged
+    # on its first max_body_bytes, the degraded verdict, the condition that failed, and
+    # what a DNS check resolved.
+    StoredField("tls_not_after", "tls_not_after", _T.TIME, nullable=True),
+    StoredField("tls_version", "tls_version", _T.TEXT, nullable=True),
+    StoredField("tls_issuer", "tls_issuer", _T.TEXT, nullable=True),
+    StoredField("body_truncated", "body_truncated", _T.BOOL),
+    StoredField("degraded", "degraded", _T.BOOL),
+    StoredField("failed_condition", "failed_condition", _T.TEXT, nullable=True),
+    StoredField("answers", "answers", _T.TAGS),
 )
 
 COLUMNS: tuple[str, ...] = tuple(field.column for field in FIELDS)

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 import regex
 
 from sitemon_adapters.probe.http_common.body_regex import compile_body_regex
+from sitemon_cli.config.conditions import headers_expected, json_conditions, request_body
+from sitemon_cli.config.tls import tls_settings
 from sitemon_cli.config.values import (
     Parser,
     Section,
@@ -31,6 +33,12 @@ HTTP_KEYS = {
     "follow_redirects",
     "max_redirects",
     "max_body_bytes",
+    "on_large_body",
+    "json",
+    "headers_expected",
+    "body",
+    "user_agent",
+    "tls",
 }
 
 
@@ -40,15 +48,29 @@ def parse_http_spec(sec: Section, defaults: Mapping[str, Any]) -> HttpSpec:
     def pick(name: str, fallback: Any) -> Any:
         return pick_value(sec, defaults, name, HTTP_DEFAULTABLE[name], fallback)
 
+    method = pick("method", "GET")
+    headers: dict[str, str] = pick("headers", {})
+    body = sec.get("body", request_body, None)
+    if body is not None:
+        if method != "POST":
+            raise sec.error(sec.key("body"), f"needs method POST, got {method}")
+        if not any(name.lower() == "content-type" for name in headers):
+            headers = {**headers, "Content-Type": body[1]}
     return HttpSpec(
         url=sec.require("url", _url),
         regex=sec.get("regex", _regex, None),
         expected_statuses=frozenset(pick("expected_status", range(200, 300))),
-        headers=pick("headers", {}),
-        method=pick("method", "GET"),
+        headers=headers,
+        method=method,
+        body=None if body is None else body[0],
+        json_conditions=sec.get("json", json_conditions, ()),
+        headers_expected=pick("headers_expected", ()),
+        user_agent=pick("user_agent", None),
+        tls=pick("tls", None),
         follow_redirects=pick("follow_redirects", True),
         max_redirects=pick("max_redirects", 10),
         max_body_bytes=pick("max_body_bytes", DEFAULT_MAX_BODY_BYTES),
+        fail_on_large_body=pick("on_large_body", "truncate") == "fail",
     )
 
 
@@ -79,6 +101,13 @@ def _regex(sec: Section, path: str, raw: Any) -> str:
     return value
 
 
+def _user_agent(sec: Section, path: str, raw: Any) -> str:
+    value = text(sec, path, raw)
+    if not value or not value.isprintable():  # a CR or LF would end the header early
+        raise sec.error(path, f"must be printable text, got {value!r}")
+    return value
+
+
 def _statuses(sec: Section, path: str, raw: Any) -> list[int]:
     items = raw if isinstance(raw, list) else [raw]
     codes: list[int] = []
@@ -97,4 +126,8 @@ HTTP_DEFAULTABLE: dict[str, Parser] = {
     "follow_redirects": boolean,
     "max_redirects": positive_int,
     "max_body_bytes": positive_int,
+    "on_large_body": choice("truncate", "fail"),
+    "headers_expected": headers_expected,
+    "user_agent": _user_agent,
+    "tls": tls_settings,
 }

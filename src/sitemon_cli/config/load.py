@@ -124,7 +124,7 @@ def secrets_of(config: Config) -> list[str]:
         *(config.alerts.secrets() if config.alerts else []),
     ]
     for site in config.sites:
-        for name, value in site.spec.headers:
+        for name, value in getattr(site.spec, "headers", ()):
             if name.lower() in _SECRET_HEADERS:
                 values += [value, value.partition(" ")[2]]  # "Bearer <token>": the token too
     return [v for v in values if v]

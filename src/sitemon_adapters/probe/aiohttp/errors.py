@@ -20,9 +20,9 @@ import aiohttp
 from aiohttp.http_exceptions import LineTooLong
 
 from sitemon_adapters.probe.http_common.stages import TLS_STAGE, timed_out
-from sitemon_core.models import ErrorKind, Site
+from sitemon_core.models import ErrorKind, HttpSite
 
-Rule = Callable[[BaseException, Site, str], tuple[ErrorKind, str]]
+Rule = Callable[[BaseException, HttpSite, str], tuple[ErrorKind, str]]
 
 
 def _os_reason(error: BaseException | None) -> str:
@@ -34,11 +34,11 @@ def _os_reason(error: BaseException | None) -> str:
     return str(error) or type(error).__name__
 
 
-def _too_many_redirects(_exc: BaseException, site: Site, _stage: str) -> tuple[ErrorKind, str]:
+def _too_many_redirects(_exc: BaseException, site: HttpSite, _stage: str) -> tuple[ErrorKind, str]:
     return ErrorKind.TOO_MANY_REDIRECTS, f"more than {site.spec.max_redirects} redirects"
 
 
-def _tls(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:
+def _tls(exc: BaseException, _site: HttpSite, _stage: str) -> tuple[ErrorKind, str]:
     cause: BaseException = exc
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         cause = exc.certificate_error
@@ -51,12 +51,12 @@ def _tls(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:
     return ErrorKind.TLS, f"TLS error: {_os_reason(cause)}"
 
 
-def _dns(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:
+def _dns(exc: BaseException, _site: HttpSite, _stage: str) -> tuple[ErrorKind, str]:
     assert isinstance(exc, aiohttp.ClientConnectorError)
     return ErrorKind.DNS, f"name not resolved: {_os_reason(exc.os_error)}"
 
 
-def _connect(exc: BaseException, _site: Site, stage: str) -> tuple[ErrorKind, str]:
+def _connect(exc: BaseException, _site: HttpSite, stage: str) -> tuple[ErrorKind, str]:
     assert isinstance(exc, aiohttp.ClientConnectorError)
     reason = _os_reason(exc.os_error)
     if stage == TLS_STAGE:  # TCP was up: a reset or close mid-handshake is a TLS failure
@@ -64,21 +64,21 @@ def _connect(exc: BaseException, _site: Site, stage: str) -> tuple[ErrorKind, st
     return ErrorKind.CONNECT, reason
 
 
-def _timeout(_exc: BaseException, site: Site, stage: str) -> tuple[ErrorKind, str]:
+def _timeout(_exc: BaseException, site: HttpSite, stage: str) -> tuple[ErrorKind, str]:
     return ErrorKind.TIMEOUT, timed_out(site.timeout_s, stage)
 
 
-def _bad_redirect(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:
+def _bad_redirect(exc: BaseException, _site: HttpSite, _stage: str) -> tuple[ErrorKind, str]:
     if isinstance(exc, aiohttp.NonHttpUrlClientError):
         return ErrorKind.PROTOCOL, "redirect to a non-HTTP URL"
     return ErrorKind.PROTOCOL, "redirect to an invalid URL"
 
 
-def _bad_site_url(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:
+def _bad_site_url(exc: BaseException, _site: HttpSite, _stage: str) -> tuple[ErrorKind, str]:
     return ErrorKind.INTERNAL, f"invalid site URL ({type(exc).__name__})"
 
 
-def _disconnected(_exc: BaseException, _site: Site, stage: str) -> tuple[ErrorKind, str]:
+def _disconnected(_exc: BaseException, _site: HttpSite, stage: str) -> tuple[ErrorKind, str]:
     return ErrorKind.PROTOCOL, f"server closed the connection {stage}"
 
 
@@ -88,11 +88,11 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0].rstrip(":") if text else type(error).__name__
 
 
-def _bad_body(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:
+def _bad_body(exc: BaseException, _site: HttpSite, _stage: str) -> tuple[ErrorKind, str]:
     return ErrorKind.PROTOCOL, f"invalid response body: {_first_line(exc.__cause__ or exc)}"
 
 
-def _bad_response(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKind, str]:
+def _bad_response(exc: BaseException, _site: HttpSite, _stage: str) -> tuple[ErrorKind, str]:
     cause = exc.__cause__
     while cause is not None and not isinstance(cause, LineTooLong):
         cause = cause.__cause__
@@ -104,7 +104,7 @@ def _bad_response(exc: BaseException, _site: Site, _stage: str) -> tuple[ErrorKi
     return ErrorKind.PROTOCOL, f"invalid HTTP response: {_first_line(exc)}"
 
 
-def _connection_lost(exc: BaseException, _site: Site, stage: str) -> tuple[ErrorKind, str]:
+def _connection_lost(exc: BaseException, _site: HttpSite, stage: str) -> tuple[ErrorKind, str]:
     return ErrorKind.PROTOCOL, f"{_os_reason(exc)} {stage}"
 
 
@@ -123,7 +123,7 @@ _RULES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Rule]
 )
 
 
-def classify(exc: BaseException, site: Site, stage: str) -> tuple[ErrorKind, str]:
+def classify(exc: BaseException, site: HttpSite, stage: str) -> tuple[ErrorKind, str]:
     """The error kind and a short message for ``exc``, raised while checking ``site``.
 
     ``stage`` says what the check was doing ("connecting", "reading the body"...); it makes

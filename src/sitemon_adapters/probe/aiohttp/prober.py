@@ -11,18 +11,45 @@ import asyncio
 import functools
 import ssl
 import time
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import aiohttp
+from yarl import URL
 
 from sitemon_adapters.probe.aiohttp.errors import classify
-from sitemon_adapters.probe.aiohttp.tls import current_check, system_tls_context
+from sitemon_adapters.probe.aiohttp.exchange import Exchange
+from sitemon_adapters.probe.aiohttp.tls import (
+    current_check,
+    request_tls_options,
+    session_facts,
+    system_tls_context,
+)
 from sitemon_adapters.probe.aiohttp.trace import PhaseTrace, phase_trace_config
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
+from sitemon_adapters.probe.http_common.conditions import (
+    conclude,
+    failed_header,
+    failed_json,
+)
+from sitemon_adapters.probe.http_common.peer import (
+    CERTIFICATE_REJECTED,
+    TlsFacts,
+    rejected_certificate,
+    tls_fields,
+)
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
 from sitemon_adapters.probe.tags import result_tags
-from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
+from sitemon_core.models import (
+    CheckResult,
+    ErrorKind,
+    HttpSite,
+    HttpSpec,
+    Site,
+    as_http,
+    new_check_id,
+)
 from sitemon_core.ports import Clock
 
 # The outer safety net fires this long after the site's own timeout, in case a phase
@@ -36,20 +63,6 @@ def _client_timeout(total_s: float) -> aiohttp.ClientTimeout:
     # ceil_threshold=inf: aiohttp would otherwise round timeouts above 5 s up to a whole
     # second of loop time, making "timed out after 10.0s" take up to 11 s.
     return aiohttp.ClientTimeout(total=total_s, ceil_threshold=float("inf"))
-
-
-class _Exchange:
-    """What the HTTP exchange of one check produced so far."""
-
-    __slots__ = ("bytes_read", "deadline", "final_url", "regex_matched", "status", "too_large")
-
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self.final_url: str | None = None
-        self.bytes_read = 0
-        self.regex_matched: bool | None = None
-        self.deadline = 0.0  # time.monotonic() at which the check's timeout is up
-        self.too_large = False
 
 
 class AiohttpSiteProber:
@@ -120,29 +133,39 @@ class AiohttpSiteProber:
         if session is not None:
             await session.close()
 
-    async def probe(self, site: Site) -> CheckResult:
-        """Check ``site`` once; target failures come back classified, never raised."""
+    def probe(self, site: Site) -> Coroutine[Any, Any, CheckResult]:
+        """Check ``site`` (an HTTP one) once; target failures come back classified, never
+        raised. Returns the check's own coroutine (no wrapper frame per check)."""
+        return self._check(as_http(site))
+
+    async def _check(self, site: HttpSite) -> CheckResult:
         session = self._session
         if session is None:
             raise RuntimeError("AiohttpSiteProber used outside 'async with'")
         trace = PhaseTrace(self._clock.monotonic)
-        exchange = _Exchange()
+        exchange = Exchange()
         exchange.deadline = time.monotonic() + site.timeout_s
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
         kind, message = await self._attempt(session, site, trace, exchange)
+        exchange.tls = session_facts(trace.tls_object)
+        if exchange.tls is None and message.startswith(CERTIFICATE_REJECTED):
+            exchange.tls = await _rejected(site, trace, exchange)
         # Phases still open end now, *before* the total is taken: the other order let a
         # pause between the two clock reads (GC, a busy host) make the phases add up to
         # more than the whole check.
         timings = trace.timings()
         total_ms = (self._clock.monotonic() - start) * 1000.0
+        status, matched = exchange.status, exchange.regex_matched
+        ok, failed, message = conclude(site.spec, status, matched, (kind, message), exchange.failed)
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
             url=site.spec.url,
             region=self._region,
             started_at=started_at,
-            ok=judge(site.spec, exchange.status, exchange.regex_matched, kind),
+            ok=ok,
+            failed_condition=failed,
             total_ms=total_ms,
             status_code=exchange.status,
             timings=timings,
@@ -152,10 +175,12 @@ class AiohttpSiteProber:
             error_kind=kind,
             error_message=message,
             tags=result_tags(site.tags),
+            body_truncated=exchange.truncated,
+            **tls_fields(exchange.tls),
         )
 
     async def _attempt(
-        self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange
+        self, session: aiohttp.ClientSession, site: HttpSite, trace: PhaseTrace, out: Exchange
     ) -> tuple[ErrorKind, str]:
         """Run the exchange within the site's timeout; how it failed, classified."""
         token = current_check.set(trace)
@@ -175,14 +200,20 @@ class AiohttpSiteProber:
         return ErrorKind.NONE, ""
 
     async def _exchange(
-        self, session: aiohttp.ClientSession, site: Site, trace: PhaseTrace, out: _Exchange
+        self, session: aiohttp.ClientSession, site: HttpSite, trace: PhaseTrace, out: Exchange
     ) -> None:
+        spec = site.spec
+        headers = spec.headers
+        if spec.user_agent is not None:
+            headers = (*headers, ("User-Agent", spec.user_agent))
         # aiohttp raises TooManyRedirects once the redirect count *reaches* max_redirects,
         # so "follow at most N" is N + 1 (and 0 would mean unlimited to aiohttp).
         async with session.request(
-            site.spec.method,
-            site.spec.url,
-            headers=site.spec.headers or None,
+            spec.method,
+            spec.url,
+            headers=headers or None,
+            data=None if spec.body is None else spec.body.encode(),
+            **request_tls_options(spec),
             allow_redirects=site.spec.follow_redirects,
             max_redirects=site.spec.max_redirects + 1,
             timeout=_client_timeout(site.timeout_s),
@@ -192,21 +223,27 @@ class AiohttpSiteProber:
             out.final_url = str(response.url)
             body = await self._read_body(response, site, out)
             trace.body_ended()
-            if out.too_large:
+            if spec.headers_expected:
+                received = response.headers
+                out.failed = failed_header(spec, lambda name: received.getall(name, []))
+            if out.too_large or out.truncated:
                 response.close()  # don't drain the rest
         if site.spec.regex is not None:
             text = _decode(body, response.charset)
             trace.stage = SEARCHING
             out.regex_matched = await search_body(site.spec.regex, text, out.deadline)
+        if out.failed is None and spec.json_conditions:
+            out.failed = failed_json(spec, body, response.charset, out.truncated)
 
     async def _read_body(
-        self, response: aiohttp.ClientResponse, site: Site, out: _Exchange
+        self, response: aiohttp.ClientResponse, site: HttpSite, out: Exchange
     ) -> bytes:
         """Read at most ``max_body_bytes + 1`` (decompressed) bytes, so a huge or
         decompression-bomb body costs no more than the cap. Keeps the bytes only when a
-        regex needs them."""
-        limit = site.spec.max_body_bytes + 1
-        keep: list[bytes] | None = [] if site.spec.regex is not None else None
+        regex needs them; past the cap, keeps and counts the first ``max_body_bytes``."""
+        cap = site.spec.max_body_bytes
+        limit = cap + 1
+        keep: list[bytes] | None = [] if _needs_body(site.spec) else None
         content = response.content
         while out.bytes_read < limit and not content.at_eof():
             chunk = await content.read(min(READ_CHUNK, limit - out.bytes_read))
@@ -215,11 +252,21 @@ class AiohttpSiteProber:
             out.bytes_read += len(chunk)
             if keep is not None:
                 keep.append(chunk)
-        out.too_large = out.bytes_read >= limit
-        return b"".join(keep) if keep else b""
+        if out.bytes_read < limit:
+            return b"".join(keep) if keep else b""
+        out.too_large = site.spec.fail_on_large_body
+        if out.too_large:
+            return b""
+        out.truncated = True
+        out.bytes_read = cap  # what the check was judged on
+        return b"".join(keep)[:cap] if keep else b""
 
 
-def _after_redirect(exc: Exception, trace: PhaseTrace, out: _Exchange) -> None:
+def _needs_body(spec: HttpSpec) -> bool:
+    return spec.regex is not None or bool(spec.json_conditions)
+
+
+def _after_redirect(exc: Exception, trace: PhaseTrace, out: Exchange) -> None:
     """A check that ended after a redirect (a loop, a bad Location, a dead next hop)
     reports what libcurl reports, so both engines record the same exchange: the status of
     the last response read, and the URL the check was at: the redirect's own when no more
@@ -229,6 +276,16 @@ def _after_redirect(exc: Exception, trace: PhaseTrace, out: _Exchange) -> None:
         out.final_url = trace.redirect_url
     else:
         out.final_url = trace.next_url
+
+
+async def _rejected(site: HttpSite, trace: PhaseTrace, out: Exchange) -> TlsFacts | None:
+    """The certificate a failed handshake rejected, read within the check's time left."""
+    url = URL(trace.next_url or site.spec.url)
+    if url.scheme != "https" or url.host is None:
+        return None
+    left = out.deadline - time.monotonic()
+    name = site.spec.tls.server_name if site.spec.tls is not None else None
+    return await rejected_certificate(url.host, url.port or 443, name, left)
 
 
 def _decode(body: bytes, charset: str | None) -> str:

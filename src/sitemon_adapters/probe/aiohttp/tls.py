@@ -17,12 +17,19 @@ import ssl
 from contextvars import ContextVar
 from typing import Any, Protocol
 
+from sitemon_adapters.probe.http_common.peer import TlsFacts, facts
+from sitemon_core.models import HttpSpec, TlsSettings
+
 
 class HandshakeStamp(Protocol):
     """Whatever records the moment a TLS handshake starts (the per-check phase trace)."""
 
     def tls_started(self) -> None:
         """Record that the TCP connection is up and the TLS handshake begins now."""
+        ...
+
+    def tls_wrapped(self, tls: ssl.SSLObject) -> None:
+        """Keep the connection's TLS object: it holds the certificate and version."""
         ...
 
 
@@ -33,11 +40,14 @@ class TimedSSLContext(ssl.SSLContext):
     """An ``SSLContext`` that tells the running check when its TLS handshake starts."""
 
     def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
-        """Stamp the handshake start, then wrap as usual."""
+        """Stamp the handshake start, then wrap as usual (and hand the check the result)."""
         stamp = current_check.get()
-        if stamp is not None:
-            stamp.tls_started()
-        return super().wrap_bio(*args, **kwargs)
+        if stamp is None:
+            return super().wrap_bio(*args, **kwargs)
+        stamp.tls_started()
+        tls = super().wrap_bio(*args, **kwargs)
+        stamp.tls_wrapped(tls)
+        return tls
 
 
 @functools.cache
@@ -56,3 +66,41 @@ def verified_tls_context(cafile: str | None = None) -> TimedSSLContext:
     else:
         context.load_verify_locations(cafile=cafile)
     return context
+
+
+@functools.lru_cache(maxsize=256)
+def site_tls_context(settings: TlsSettings) -> TimedSSLContext:
+    """The context of a site's ``tls`` settings: its CA file instead of the system CAs, its
+    client certificate, or no verification at all (``verify: false``).
+
+    Made on a site's first check and shared by every site with equal settings (the files
+    are read then: replacing them on disk takes a restart). Raises ``OSError`` or
+    ``ssl.SSLError`` when a file cannot be used.
+    """
+    context = verified_tls_context(settings.ca_file)
+    if not settings.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if settings.client_cert is not None:
+        context.load_cert_chain(settings.client_cert, settings.client_key)
+    return context
+
+
+def request_tls_options(spec: HttpSpec) -> dict[str, Any]:
+    """The request's ``ssl`` and ``server_hostname`` for the site's own TLS settings."""
+    tls = spec.tls
+    if tls is None:
+        return {}
+    options: dict[str, Any] = {"ssl": site_tls_context(tls)}
+    if tls.server_name is not None:
+        options["server_hostname"] = tls.server_name
+    return options
+
+
+def session_facts(tls: ssl.SSLObject | None) -> TlsFacts | None:
+    """The certificate and TLS version of the check's last TLS connection (``None``: no
+    TLS, or no completed handshake)."""
+    version = tls.version() if tls is not None else None
+    if tls is None or version is None:  # no handshake completed
+        return None
+    return facts(tls.getpeercert(binary_form=True), version)

@@ -27,6 +27,7 @@ timeout) and later phases stay ``None``: the ``error_kind`` says the phase did n
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -72,6 +73,7 @@ class PhaseTrace:
         "redirect_url",
         "stage",
         "tls",
+        "tls_object",
         "transfer",
         "ttfb",
     )
@@ -95,6 +97,7 @@ class PhaseTrace:
         self.redirect_status: int | None = None
         self.redirect_url: str | None = None
         self.next_url: str | None = None
+        self.tls_object: ssl.SSLObject | None = None
 
     def connection_started(self) -> None:
         """A new connection is being opened (once per hop with fresh connections)."""
@@ -112,6 +115,11 @@ class PhaseTrace:
         now = self._conn_start = self._now()
         self.dns = _add(self.dns, now - self._dns_start)
         self.stage = CONNECTING
+
+    def tls_wrapped(self, tls: ssl.SSLObject) -> None:
+        """The TLS object of the connection being made (the last one: after redirects,
+        the final hop's), read after the check for the certificate and version."""
+        self.tls_object = tls
 
     def tls_started(self) -> None:
         """The TCP connection is up and the TLS handshake begins (called by ``tls.py``)."""

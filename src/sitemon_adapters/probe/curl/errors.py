@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pycurl
 
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, TLS_STAGE, timed_out
-from sitemon_core.models import ErrorKind, Site
+from sitemon_core.models import ErrorKind, HttpSite
 
 # The aiohttp prober's header limit: a header name or value over it is a PROTOCOL error,
 # where libcurl alone accepts lines up to 100 KiB. See ``Transfer.header``.
@@ -45,7 +45,7 @@ _BAD_RESPONSE_CODES = frozenset({8, pycurl.E_UNSUPPORTED_PROTOCOL, 16, 92})
 _TOO_LARGE = 100
 
 
-def classify(code: int, message: str, site: Site, stage: str, easy: pycurl.Curl) -> Classified:
+def classify(code: int, message: str, site: HttpSite, stage: str, easy: pycurl.Curl) -> Classified:
     """The error kind and a short message for libcurl's error ``code``, raised in ``stage``."""
     if code in _TLS_CODES:
         return ErrorKind.TLS, _tls_message(code, message)
@@ -100,7 +100,7 @@ def _first_line(message: str) -> str:
     return text.splitlines()[0] if text else "no detail"
 
 
-_Rule = Callable[[Site, str, pycurl.Curl, str], Classified]  # (site, stage, easy, message)
+_Rule = Callable[[HttpSite, str, pycurl.Curl, str], Classified]  # (site, stage, easy, message)
 _RULES: dict[int, _Rule] = {
     pycurl.E_OPERATION_TIMEDOUT: lambda site, stage, _e, _m: (
         ErrorKind.TIMEOUT,

@@ -18,20 +18,37 @@ import asyncio
 import os
 import ssl
 import time
+from collections.abc import Coroutine
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import pycurl
 
 from sitemon_adapters.probe.curl.errors import HEADER_TOO_LONG, classify
 from sitemon_adapters.probe.curl.loop import CurlLoop, Outcome
+from sitemon_adapters.probe.curl.reading import conditions, search, tls_facts
 from sitemon_adapters.probe.curl.timings import stage_and_timings
+from sitemon_adapters.probe.curl.tls_options import UrlMap, apply_tls
 from sitemon_adapters.probe.curl.transfer import Transfer
-from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
+from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError
+from sitemon_adapters.probe.http_common.conditions import (
+    conclude,
+)
+from sitemon_adapters.probe.http_common.peer import (
+    TlsFacts,
+    tls_fields,
+)
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
 from sitemon_adapters.probe.tags import result_tags
-from sitemon_core.models import CheckResult, ErrorKind, Site, judge, new_check_id
+from sitemon_core.models import (
+    CheckResult,
+    ErrorKind,
+    HttpSite,
+    Site,
+    as_http,
+    new_check_id,
+)
 from sitemon_core.ports import Clock
 
 __all__ = ["MAX_HEADER_LINE_BYTES", "TIMEOUT_GRACE_S", "CurlSiteProber"]
@@ -108,29 +125,48 @@ class CurlSiteProber:
             self._share.close()
             self._share = None
 
-    async def probe(self, site: Site) -> CheckResult:
-        """Check ``site`` once; target failures come back classified, never raised."""
+    def probe(self, site: Site) -> Coroutine[Any, Any, CheckResult]:
+        """Check ``site`` (an HTTP one) once; target failures come back classified, never
+        raised. Returns the check's own coroutine (no wrapper frame per check)."""
+        return self._check(as_http(site))
+
+    async def _check(self, site: HttpSite) -> CheckResult:
         curl = self._curl
         if curl is None:
             raise RuntimeError("CurlSiteProber used outside 'async with'")
-        transfer = Transfer(self._easy(site), site.spec.max_body_bytes, site.spec.regex is not None)
+        spec = site.spec
+        keep = spec.regex is not None or bool(spec.json_conditions)
+        easy, url_back = self._easy(site)
+        transfer = Transfer(easy, spec.max_body_bytes, keep)
+        transfer.url_back = url_back
+        if spec.headers_expected:
+            transfer.headers = {}
+        if site.spec.url[:6].lower() == "https:":  # (an http -> https redirect: no TLS facts)
+            transfer.watch_tls()
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
         deadline = time.monotonic() + site.timeout_s  # for the body regex
         try:
             outcome = await _within(curl, transfer.easy, site.timeout_s + TIMEOUT_GRACE_S)
-            matched = await _search(site, transfer, outcome[0], deadline)
+            matched = await search(site, transfer, outcome[0], deadline)
+            name = spec.tls.server_name if spec.tls is not None else None
+            tls = await tls_facts(transfer, outcome, deadline, name)
             total_ms = (self._clock.monotonic() - start) * _MS
             return self._result(
-                site, transfer, outcome, started_at=started_at, total_ms=total_ms, matched=matched
+                site,
+                transfer,
+                outcome,
+                started_at=started_at,
+                total_ms=total_ms,
+                matched=matched,
+                tls=tls,
             )
         finally:
             transfer.easy.close()
 
-    def _easy(self, site: Site) -> pycurl.Curl:
+    def _easy(self, site: HttpSite) -> tuple[pycurl.Curl, UrlMap]:
         easy = pycurl.Curl()
         setopt = easy.setopt
-        setopt(pycurl.URL, site.spec.url)
         setopt(pycurl.NOSIGNAL, 1)
         setopt(pycurl.FRESH_CONNECT, 1)
         setopt(pycurl.FORBID_REUSE, 1)
@@ -141,52 +177,62 @@ class CurlSiteProber:
         setopt(pycurl.FOLLOWLOCATION, 1 if site.spec.follow_redirects else 0)
         setopt(pycurl.MAXREDIRS, site.spec.max_redirects)
         setopt(pycurl.ACCEPT_ENCODING, "")  # what libcurl can decode; the cap counts decoded
-        setopt(pycurl.USERAGENT, self._user_agent)
+        setopt(pycurl.USERAGENT, site.spec.user_agent or self._user_agent)
         setopt(pycurl.DNS_CACHE_TIMEOUT, self._dns_ttl or 0)
         setopt(pycurl.SSL_SESSIONID_CACHE, 1 if self._tls_sessions else 0)
         if self._share is not None:
             setopt(pycurl.SHARE, self._share)
-        if self._cafile is not None:
-            setopt(pycurl.CAINFO, self._cafile)
         if site.spec.headers:
             setopt(pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in site.spec.headers])
+        url, back = apply_tls(easy, site.spec, self._cafile)  # may add a Host header
+        setopt(pycurl.URL, url)
+        if site.spec.body is not None:
+            setopt(pycurl.POSTFIELDS, site.spec.body.encode())
         if site.spec.method == "HEAD":
             setopt(pycurl.NOBODY, 1)
         elif site.spec.method != "GET":
             setopt(pycurl.CUSTOMREQUEST, site.spec.method)
-        return easy
+        return easy, back
 
     def _result(
         self,
-        site: Site,
+        site: HttpSite,
         transfer: Transfer,
         outcome: Outcome,
         *,
         started_at: datetime,
         total_ms: float,
         matched: bool | RegexTimeoutError | None,
+        tls: TlsFacts | None,
     ) -> CheckResult:
         code = outcome[0]
         easy = transfer.easy
         # The last response's status, whichever hop it was (on a redirect loop: the last
         # redirect), as the aiohttp prober reports it.
         status = easy.getinfo(pycurl.RESPONSE_CODE) or None
-        final_url: str = easy.getinfo(pycurl.EFFECTIVE_URL)
-        stage, timings = stage_and_timings(easy.getinfo, site.spec.url, final_url, failed=code != 0)
+        truncated = transfer.too_large and not site.spec.fail_on_large_body
+        final_url = transfer.url_back(easy.getinfo(pycurl.EFFECTIVE_URL))
+        failed = code != 0 and not truncated  # stopping at the cap aborts the transfer
+        stage, timings = stage_and_timings(easy.getinfo, site.spec.url, final_url, failed=failed)
         kind, detail = _failure(site, transfer, outcome, stage, matched)
         regex_matched = None if isinstance(matched, RegexTimeoutError) else matched
+        missed = conditions(site.spec, transfer, truncated) if kind is ErrorKind.NONE else None
+        ok, condition, detail = conclude(site.spec, status, regex_matched, (kind, detail), missed)
         return CheckResult(
             check_id=new_check_id(),
             site_id=site.id,
             url=site.spec.url,
             region=self._region,
             started_at=started_at,
-            ok=judge(site.spec, status, regex_matched, kind),
+            ok=ok,
+            failed_condition=condition,
             total_ms=total_ms,
             status_code=status,
             timings=timings,
             regex_matched=regex_matched,
-            bytes_read=transfer.bytes_read,
+            bytes_read=site.spec.max_body_bytes if truncated else transfer.bytes_read,
+            body_truncated=truncated,
+            **tls_fields(tls),
             final_url=final_url if status is not None else None,
             error_kind=kind,
             error_message=detail,
@@ -195,7 +241,7 @@ class CurlSiteProber:
 
 
 def _failure(
-    site: Site,
+    site: HttpSite,
     transfer: Transfer,
     outcome: Outcome,
     stage: str,
@@ -206,7 +252,9 @@ def _failure(
     if isinstance(matched, RegexTimeoutError):
         return ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
     if transfer.too_large:
-        return ErrorKind.BODY_TOO_LARGE, f"body over {site.spec.max_body_bytes} bytes"
+        if site.spec.fail_on_large_body:
+            return ErrorKind.BODY_TOO_LARGE, f"body over {site.spec.max_body_bytes} bytes"
+        return ErrorKind.NONE, ""  # stopped at the cap on purpose: judged on what was read
     if transfer.head_too_long:
         return ErrorKind.PROTOCOL, HEADER_TOO_LONG
     if code != 0:
@@ -224,31 +272,3 @@ async def _within(curl: CurlLoop, easy: pycurl.Curl, timeout_s: float) -> Outcom
         return pycurl.E_OPERATION_TIMEDOUT, "safety net"
     finally:  # done, timed out or cancelled: abort the transfer if running, free the handle
         curl.discard(easy)
-
-
-async def _search(
-    site: Site, transfer: Transfer, code: int, deadline: float
-) -> bool | RegexTimeoutError | None:
-    """The body regex's verdict (None: not evaluated), or the timeout it ran into."""
-    if site.spec.regex is None or not (code == 0 or transfer.too_large):
-        return None
-    body = b"".join(transfer.body)[: site.spec.max_body_bytes + 1]
-    text = _decode(body, transfer.easy.getinfo(pycurl.CONTENT_TYPE))
-    try:
-        return await search_body(site.spec.regex, text, deadline)
-    except RegexTimeoutError as exc:
-        return exc
-
-
-def _decode(body: bytes, content_type: str | None) -> str:
-    """The body as text for the regex: the declared charset, else UTF-8; never fails."""
-    charset = None
-    if content_type:
-        for part in content_type.split(";")[1:]:
-            name, _, value = part.strip().partition("=")
-            if name.lower() == "charset" and value:
-                charset = value.strip("\"' ")
-    try:
-        return body.decode(charset or "utf-8", errors="replace")
-    except LookupError:
-        return body.decode("utf-8", errors="replace")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pycurl
 
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES
@@ -10,7 +12,18 @@ from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES
 class Transfer:
     """One check in flight: the easy handle and what its callbacks read."""
 
-    __slots__ = ("body", "bytes_read", "cap", "easy", "head_too_long", "keep", "too_large")
+    __slots__ = (
+        "body",
+        "bytes_read",
+        "cap",
+        "easy",
+        "head_too_long",
+        "headers",
+        "keep",
+        "tls_version",
+        "too_large",
+        "url_back",
+    )
 
     def __init__(self, easy: pycurl.Curl, cap: int, keep: bool) -> None:
         """Hook the callbacks to ``easy``: count at most ``cap`` body bytes, keep them if
@@ -22,8 +35,26 @@ class Transfer:
         self.bytes_read = 0
         self.too_large = False
         self.head_too_long = False
+        self.tls_version: str | None = None
+        # The final response's headers (lower-case name -> values), when conditions need them.
+        self.headers: dict[str, list[str]] | None = None
+        # libcurl's effective URL -> the site's (see ``tls_options``: server_name).
+        self.url_back: Callable[[str], str] = _same_url
         easy.setopt(pycurl.WRITEFUNCTION, self.write)
         easy.setopt(pycurl.HEADERFUNCTION, self.header)
+
+    def watch_tls(self) -> None:
+        """Collect the server certificate and the negotiated TLS version (HTTPS only:
+        libcurl tells the version only in its verbose text, "SSL connection using TLSv1.3 /
+        ...", so the debug callback costs a Python call per debug event)."""
+        self.easy.setopt(pycurl.OPT_CERTINFO, 1)
+        self.easy.setopt(pycurl.VERBOSE, 1)
+        self.easy.setopt(pycurl.DEBUGFUNCTION, self.debug)
+
+    def debug(self, kind: int, text: bytes) -> None:
+        """libcurl's debug callback: keep the TLS version from its informational text."""
+        if kind == 0 and text.startswith(_TLS_LINE):  # CURLINFO_TEXT
+            self.tls_version = text[len(_TLS_LINE) :].split(b" ", 1)[0].decode("ascii", "replace")
 
     def write(self, chunk: bytes) -> int | None:
         """libcurl's write callback: count (and keep) body bytes; abort past the cap."""
@@ -31,7 +62,7 @@ class Transfer:
         if self.keep:
             self.body.append(chunk)
         if self.bytes_read > self.cap:
-            self.too_large = True
+            self.too_large = True  # the prober decides: fail, or judge the part read
             return 0  # any other count than len(chunk) aborts the transfer (CURLE_WRITE_ERROR)
         return None
 
@@ -46,7 +77,29 @@ class Transfer:
         if len(line) > MAX_HEADER_LINE_BYTES and _field_too_long(line):
             self.head_too_long = True
             return 0  # aborts the transfer (CURLE_WRITE_ERROR); the prober reads the flag
+        if self.headers is not None:
+            self._keep_header(self.headers, line)
         return None
+
+    def header_values(self, name: str) -> list[str]:
+        """The values of header ``name`` (lower case) in the final response."""
+        return self.headers.get(name, []) if self.headers is not None else []
+
+    @staticmethod
+    def _keep_header(headers: dict[str, list[str]], line: bytes) -> None:
+        if line.startswith(b"HTTP/"):  # a new response (a redirect hop): start over
+            headers.clear()
+            return
+        name, colon, value = line.decode("latin-1").partition(":")
+        if colon:
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+
+
+_TLS_LINE = b"SSL connection using "
+
+
+def _same_url(url: str) -> str:
+    return url
 
 
 def _field_too_long(line: bytes) -> bool:

@@ -75,6 +75,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             " WHEN regex_matched = 0 THEN 'regex_miss' ELSE 'bad_status' END",
         )
     ),
+    # Version 4: the fields of result schema 3 (certificate, truncation, verdict, DNS).
+    tuple(
+        f"ALTER TABLE {table} ADD COLUMN {column}"
+        for table in ("check_history", "site_status")
+        for column in (
+            "tls_not_after INTEGER",
+            "tls_version TEXT",
+            "tls_issuer TEXT",
+            "body_truncated INTEGER NOT NULL DEFAULT 0",
+            "degraded INTEGER NOT NULL DEFAULT 0",
+            "failed_condition TEXT",
+            "answers TEXT NOT NULL DEFAULT '[]'",
+        )
+    ),
 )
 
 _PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)
