@@ -347,6 +347,7 @@ async def test_sqlite_migrate_is_idempotent(tmp_path: pathlib.Path) -> None:
             (1,),
             (2,),
             (3,),
+            (4,),
         ]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
@@ -359,7 +360,11 @@ async def test_sqlite_version_1_database_is_upgraded_in_place(tmp_path: pathlib.
         await repo.migrate()
         assert await repo.history("site-a") == [kept]  # survives the upgrade
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (3,)
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (4,)
+        # Version 4 seeds the per-region latest results from the latest per site.
+        assert conn.execute("SELECT check_id FROM site_region_status").fetchall() == [
+            (kept.check_id,)
+        ]
         indexes = {row[1] for row in conn.execute("PRAGMA index_list(check_history)")}
         assert "check_history_started" in indexes
 

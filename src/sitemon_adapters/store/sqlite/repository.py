@@ -15,6 +15,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self, TypeVar
 
+from sitemon_adapters.store.sqlite import rollups
 from sitemon_adapters.store.sqlite.rows import (
     COLUMN_LIST,
     COLUMNS,
@@ -75,6 +76,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             " WHEN regex_matched = 0 THEN 'regex_miss' ELSE 'bad_status' END",
         )
     ),
+    # Version 4: the read side (per-region latest results, hourly rollups).
+    rollups.MIGRATION,
 )
 
 _PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)
@@ -257,9 +260,11 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 
 def _save(conn: sqlite3.Connection, results: list[CheckResult]) -> None:
+    added = rollups.unseen(conn, results)  # before the insert: what it will really add
     rows = [result_to_row(result) for result in results]
     conn.executemany(_INSERT_HISTORY, rows)
     conn.executemany(_UPSERT_STATUS, _newest_per_site(results, rows))
+    rollups.save_read_side(conn, added)
 
 
 def _newest_per_site(results: list[CheckResult], rows: list[Row]) -> list[Row]:
