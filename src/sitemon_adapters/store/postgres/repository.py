@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -228,6 +228,11 @@ class PostgresStatusRepository:
                 return 0
             status = await conn.execute(_PRUNE_HISTORY, started_before, max_rows)
         return int(status.rsplit(" ", 1)[-1])  # "DELETE <count>"
+
+    def connection(self, operation: str) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A pooled connection for the read adapters (``postgres.queries``); any driver or
+        socket error becomes ``RepositoryError`` naming ``operation``."""
+        return self._connection(operation)
 
     @asynccontextmanager
     async def _connection(self, operation: str) -> AsyncIterator[asyncpg.Connection]:

@@ -206,6 +206,10 @@ class SqliteStatusRepository:
             raise
         return conn
 
+    async def read(self, sql: str, params: Sequence[object]) -> list[Row]:
+        """The rows of one read statement (for the read adapter, ``sqlite.queries``)."""
+        return await self._query(sql, tuple(params))
+
     async def _query(self, sql: str, params: tuple[object, ...]) -> list[Row]:
         def query(conn: sqlite3.Connection) -> list[Row]:
             return conn.execute(sql, params).fetchall()
