@@ -6,6 +6,7 @@ from __future__ import annotations
 import attrs
 
 from sitemon_adapters.bus.kafka.connection import KafkaConnection
+from sitemon_cli.config import web
 from sitemon_cli.config.model import KafkaSettings
 from sitemon_cli.config.sites import DEFAULT_KEYS, SITE_KEYS
 
@@ -30,6 +31,7 @@ SECTION_KEYS: dict[str, set[str]] = {
         "logging",
         "metrics",
         "alerts",
+        "web",
     },
     "sites[]": SITE_KEYS,
     "defaults": DEFAULT_KEYS,
@@ -50,6 +52,8 @@ SECTION_KEYS: dict[str, set[str]] = {
     "repository.postgres": {"dsn", "dsn_file", "schema", "pool_min", "pool_max"},
     "logging": {"format", "level"},
     "metrics": {"listen"},
+    "web": web.KEYS,
+    "web.auth": web.AUTH_KEYS,
 }
 
 
