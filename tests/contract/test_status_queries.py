@@ -7,6 +7,7 @@ law: rollups equal ``fold`` of the raw history the same store returns).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -28,7 +29,15 @@ from sitemon_core.queries import (
     Window,
     window_range,
 )
-from sitemon_core.rollup import HOUR, Rollup, fold, percentile_ms
+from sitemon_core.rollup import (
+    HISTOGRAM_BUCKETS,
+    HOUR,
+    MAX_MS,
+    Rollup,
+    bucket_lower_ms,
+    fold,
+    percentile_ms,
+)
 
 NOW = datetime(2026, 3, 31, 12, 30, tzinfo=UTC)
 FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -305,3 +314,19 @@ async def test_rollups_and_answers_equal_a_brute_force_from_raw_history(
             histogram = next(iter(merged)).histogram if inside else ()
             assert point.checks == len(inside)
             assert point.p99_ms == percentile_ms(histogram, 0.99)
+
+
+async def test_times_on_histogram_edges_land_in_the_buckets_python_computes(store: Store) -> None:
+    # The SQL fold must agree with bucket_of/to_us bit for bit, also where float rounding
+    # could tip a value across an edge, and for clamped times.
+    edges = [bucket_lower_ms(i) for i in (1, 2, 17, 50, 100, 150, HISTOGRAM_BUCKETS - 1)]
+    totals = [0.0, 0.05, -1.0, MAX_MS, 2 * MAX_MS, 0.0005, 0.0015, 12.3455]
+    totals += edges + [math.nextafter(edge, 0.0) for edge in edges]
+    results = [
+        result("edges", 1, total=total, check_id=f"edge-{n}") for n, total in enumerate(totals)
+    ]
+    for at in range(0, len(results), 5):  # several batches into one rollup row
+        await store.save(results[at : at + 5])
+    stored = {r.key: r for r in await store.rollups("edges")}
+    assert stored == fold(await _raw(store, "edges"))
+    assert stored == fold(results)

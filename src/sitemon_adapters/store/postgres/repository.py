@@ -1,10 +1,10 @@
 """StatusRepository on PostgreSQL through an asyncpg connection pool.
 
 A batch is saved in one transaction: binary COPY into a session-local staging table,
-then one ``INSERT … SELECT`` into the history (duplicates skipped, the added rows returned),
-upserts of the newest result per site into ``site_status`` and per site and region into
-``site_region_status`` (guarded so only newer results win), and the added rows folded into
-the hourly rollups (``postgres.rollups``). COPY
+then one ``INSERT … SELECT`` into the history (duplicates skipped) whose added rows are
+folded into the hourly rollups in the same statement (``postgres.rollups``), and upserts of
+the newest result per site into ``site_status`` and per site and region into
+``site_region_status`` (guarded so only newer results win). COPY
 plus set-based SQL is ~2x faster than ``executemany`` (see MEASUREMENTS.md), and the
 staging table is what makes the batch idempotent.
 """
@@ -24,15 +24,7 @@ import asyncpg  # no stubs (see [tool.mypy] overrides); typed at our boundary
 from sitemon_adapters.store.postgres.dsn import dsn_passwords
 from sitemon_adapters.store.postgres.errors import TRANSLATED, leaks, translate
 from sitemon_adapters.store.postgres.migrations import apply_migrations, quote_ident
-from sitemon_adapters.store.postgres.rollups import (
-    CREATE_ROLLUP_STAGING,
-    MERGE_ROLLUPS,
-    ROLLUP_COLUMNS,
-    ROLLUP_STAGING,
-    insert_history_sql,
-    rollup_records,
-    upsert_region_status_sql,
-)
+from sitemon_adapters.store.postgres.rollups import insert_and_fold_sql, upsert_region_status_sql
 from sitemon_adapters.store.postgres.rows import (
     COLUMN_LIST,
     COLUMNS,
@@ -43,14 +35,13 @@ from sitemon_adapters.store.postgres.rows import (
 )
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
-from sitemon_core.rollup import fold
 
 STAGING = "sitemon_staging"
 
 # Created once per connection (IF NOT EXISTS: after a reconnect it is simply made again)
 # and emptied by every commit. Re-creating it per batch (ON COMMIT DROP) measured the same
 # speed but writes and deletes catalog rows on every batch, bloating pg_class/pg_attribute.
-_CREATE_STAGING = f"{staging_table_sql(STAGING)};\n{CREATE_ROLLUP_STAGING}"
+_CREATE_STAGING = staging_table_sql(STAGING)
 
 # Rows are inserted and upserted in key order so two persisters saving overlapping
 # batches (a replay after a rebalance) take row locks in the same order instead of
@@ -58,8 +49,9 @@ _CREATE_STAGING = f"{staging_table_sql(STAGING)};\n{CREATE_ROLLUP_STAGING}"
 # DISTINCT ON keeps one row per site: ON CONFLICT DO UPDATE cannot touch a row twice.
 # ORDER BY and the WHERE clause are ``sitemon_core.ordering``: later started_at wins, then
 # the larger check_id (COLLATE "C": code point order, as Python compares str).
-_INSERT_HISTORY = insert_history_sql(STAGING)
-_UPSERT_STATUS = f"""
+_MERGE = f"""
+{insert_and_fold_sql(STAGING)};
+
 INSERT INTO site_status ({COLUMN_LIST})
 SELECT DISTINCT ON (site_id) {COLUMN_LIST} FROM {STAGING}
 ORDER BY site_id, started_at DESC, check_id DESC
@@ -183,14 +175,7 @@ class PostgresStatusRepository:
         async with self._connection("save") as conn, conn.transaction():
             await conn.execute(_CREATE_STAGING)
             await conn.copy_records_to_table(STAGING, records=records, columns=COLUMNS)
-            added = await conn.fetch(_INSERT_HISTORY)
-            await conn.execute(_UPSERT_STATUS)
-            if added:  # only new rows count: a replayed batch adds nothing to the rollups
-                deltas = rollup_records(fold(record_to_result(row) for row in added).values())
-                await conn.copy_records_to_table(
-                    ROLLUP_STAGING, records=deltas, columns=ROLLUP_COLUMNS
-                )
-                await conn.execute(MERGE_ROLLUPS)
+            await conn.execute(_MERGE)
 
     async def latest(self) -> list[SiteStatus]:
         """The latest status of every site, ordered by site id."""

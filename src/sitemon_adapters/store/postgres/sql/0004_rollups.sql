@@ -4,8 +4,8 @@
 -- number it is given.)
 --
 -- Rollups mirror sitemon_core.rollup.Rollup exactly: integer microseconds (so the additive
--- upsert equals a fold from scratch), per-phase sums and counts in PHASES order (dns,
--- connect, tls, ttfb, transfer), the latency histogram sparse as jsonb {"bucket": count}.
+-- upsert equals a fold from scratch), a sum and a count per phase (plain columns: an update
+-- adds integers, no array function), the latency histogram sparse as jsonb {"bucket": count}.
 -- Only the rows the history insert really added are folded in: a replay never counts twice.
 -- No minute rollups: the charts' smallest bucket is an hour (sitemon_core.queries).
 
@@ -25,8 +25,16 @@ CREATE TABLE check_rollup_hourly (
     total_sum_us bigint           NOT NULL,
     checks       integer          NOT NULL,
     ok           integer          NOT NULL,
-    phase_sum_us bigint[]         NOT NULL,  -- 5 entries, PHASES order
-    phase_count  bigint[]         NOT NULL,  -- 5 entries
+    dns_sum_us      bigint NOT NULL,
+    connect_sum_us  bigint NOT NULL,
+    tls_sum_us      bigint NOT NULL,
+    ttfb_sum_us     bigint NOT NULL,
+    transfer_sum_us bigint NOT NULL,
+    dns_n           integer NOT NULL,  -- checks that measured the phase
+    connect_n       integer NOT NULL,
+    tls_n           integer NOT NULL,
+    ttfb_n          integer NOT NULL,
+    transfer_n      integer NOT NULL,
     histogram    jsonb            NOT NULL,  -- {"17": 3, "18": 9}
     site_id      text COLLATE "C" NOT NULL,
     region       text COLLATE "C" NOT NULL,
@@ -34,19 +42,9 @@ CREATE TABLE check_rollup_hourly (
     CONSTRAINT check_rollup_hourly_ok CHECK (0 <= ok AND ok <= checks)
 ) WITH (fillfactor = 80);
 
--- Two sparse histograms added bucket by bucket (exact: counts are integers).
-CREATE FUNCTION sitemon_hist_add(a jsonb, b jsonb) RETURNS jsonb
+-- A sparse histogram plus a (small: one batch's) delta: only the delta's keys are visited.
+CREATE FUNCTION sitemon_hist_add(a jsonb, delta jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
-    FROM (SELECT k, sum(v::bigint) AS n
-          FROM (SELECT key AS k, value AS v FROM jsonb_each_text(a)
-                UNION ALL
-                SELECT key, value FROM jsonb_each_text(b)) AS both_sides
-          GROUP BY k) AS summed
-$$;
-
--- Two arrays of the same length added element by element.
-CREATE FUNCTION sitemon_array_add(a bigint[], b bigint[]) RETURNS bigint[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT array_agg(x + y ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS p(x, y, i)
+    SELECT a || coalesce(jsonb_object_agg(k, coalesce((a ->> k)::bigint, 0) + n::bigint), '{}')
+    FROM jsonb_each_text(delta) AS d(k, n)
 $$;
