@@ -1,7 +1,7 @@
 """``python -m benchmarks [--quick] [--runs N] [scenario ...]`` (``nox -s bench -- ...``).
 
-Scenarios: scanner_peak, schedule_fidelity, consumer_throughput, end_to_end, blackbox
-(default: all, in that order). Kafka and PostgreSQL come from devservices and start once.
+Scenarios: scanner_peak, schedule_fidelity, consumer_throughput, end_to_end, blackbox,
+web_reads (default: all, in that order). Kafka and PostgreSQL come from devservices and start once.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from benchmarks import report
 from benchmarks.farm import Farm
 from benchmarks.system import uptime_line
 
-SCENARIOS = ["scanner_peak", "schedule_fidelity", "consumer_throughput", "end_to_end", "blackbox"]
+SCENARIOS = [
+    "scanner_peak",
+    "schedule_fidelity",
+    "consumer_throughput",
+    "end_to_end",
+    "blackbox",
+    "web_reads",
+]
 
 
 class Context:
