@@ -330,3 +330,25 @@ async def test_times_on_histogram_edges_land_in_the_buckets_python_computes(stor
     stored = {r.key: r for r in await store.rollups("edges")}
     assert stored == fold(await _raw(store, "edges"))
     assert stored == fold(results)
+
+
+async def test_uptime_lists_every_region_that_reported(store: Store) -> None:
+    await store.save(
+        [
+            result("a", 5, region="eu"),
+            result("a", 10, region="us", ok=False),
+            result("a", 60 * 24 * 40, region="ap"),  # silent for 40 days: zeros
+        ]
+    )
+    uptime = await store.queries.uptime("a", now=NOW)
+    assert [(region, [f.checks for f in figures]) for region, figures in uptime.regions] == [
+        ("ap", [0, 0, 0, 0]),
+        ("eu", [1, 1, 1, 1]),
+        ("us", [1, 1, 1, 1]),
+    ]
+    assert [(f.window, f.checks, f.ok) for f in uptime.overall] == [
+        (Window.HOUR, 2, 1),
+        (Window.DAY, 2, 1),
+        (Window.WEEK, 2, 1),
+        (Window.MONTH, 2, 1),
+    ]

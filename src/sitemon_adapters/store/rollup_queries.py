@@ -165,11 +165,15 @@ class RollupStatusQueries:
         )
 
     async def uptime(self, site_id: str, *, now: datetime) -> SiteUptime:
-        """Every window, per region and overall, from the database's sums of rollups."""
+        """Every window, per region and overall, from the database's sums of rollups; every
+        region that ever reported is listed (with zeros when silent in every window)."""
         await self._require(site_id)
         ranges = [window_range(w, now, HOUR) for w in Window]
         rows = await self._reads.window_sums([site_id], [s for s, _ in ranges], ranges[0][1])
-        regions = sorted((region, sums) for _, region, sums in rows)
+        sums_of = {region: sums for _, region, sums in rows}
+        for latest in await self._reads.region_latest([site_id]):
+            sums_of.setdefault(latest.region, ((0, 0),) * len(ranges))
+        regions = sorted(sums_of.items())
         overall = [
             (sum(s[i][0] for _, s in regions), sum(s[i][1] for _, s in regions))
             for i in range(len(ranges))
