@@ -1,8 +1,8 @@
 """``python -m benchmarks [--quick] [--runs N] [scenario ...]`` (``nox -s bench -- ...``).
 
 Scenarios: scanner_peak, schedule_fidelity, consumer_throughput, end_to_end, alert_latency,
-blackbox, history_retention, catalogue_failover (default: all, in that order). Kafka and
-PostgreSQL come from devservices and start once (catalogue_failover uses
+blackbox, history_retention, catalogue_failover, web_reads (default: all, in that order).
+Kafka and PostgreSQL come from devservices and start once (catalogue_failover uses
 SITEMON_KAFKA_BOOTSTRAP when it is set).
 """
 
@@ -29,6 +29,7 @@ SCENARIOS = [
     "blackbox",
     "history_retention",
     "catalogue_failover",
+    "web_reads",
 ]
 
 

@@ -1,3 +1,5 @@
+-- SUPERSEDED: what was built is store/postgres/sql/0004_rollups.sql (renumbered at merge) and
+-- store/postgres/rollups.py (the fold in SQL, plain phase columns); kept for its history.
 -- PROPOSAL (not applied by any migration yet): the read side's tables and queries for
 -- PostgreSQL, to become migration 0003 (main has 0002_outcome_tags) once the store refactor
 -- lands. Checked against the shared PostgreSQL 15.18 by check_rollups_sql.py next to this

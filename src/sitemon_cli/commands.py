@@ -197,6 +197,13 @@ COMMANDS = (
         ),
     ),
     Command(
+        "web",
+        "the status page, JSON API and badges, read from the repository",
+        _shape("web"),
+        graceful=True,
+        options=(config_option,),
+    ),
+    Command(
         "check-config",
         "validate a config file and exit (2 when invalid)",
         lambda args, _config: runners.check_config(args.config),

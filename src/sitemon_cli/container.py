@@ -1,10 +1,11 @@
 """The composition root: which adapter implements which port, for each deployment shape.
 
 This is the only place that knows the adapters. A deployment shape (``standalone``,
-``producer``, ``consumer``) is an ordered dict of named parts: the long-running services,
-stopped in that order, and the adapters whose counters ``/metrics`` serves. Runners resolve
-one shape and call ``shutdown_resources()`` in ``finally`` so the prober session, the Kafka
-producer and the database pool are closed (and flushed) on every exit path.
+``producer``, ``consumer``, ``alerter``, ``web``) is an ordered dict of named parts: the
+long-running services, stopped in that order, and the adapters whose counters ``/metrics``
+serves. Runners resolve one shape and call ``shutdown_resources()`` in ``finally`` so the
+prober session, the Kafka producer and the database pool are closed (and flushed) on every
+exit path.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dependency_injector import containers, providers
 from sitemon_adapters.bus.memory import InMemoryStatusBus
 from sitemon_adapters.clock import SystemClock
 from sitemon_adapters.probe.router import ProbeRouter
-from sitemon_cli import alert_resources, resources
+from sitemon_cli import alert_resources, resources, web_resources
 from sitemon_cli.config import Config
 from sitemon_cli.live import log_check
 from sitemon_cli.metrics import CheckMetrics, fan_out
@@ -210,9 +211,22 @@ class Container(containers.DeclarativeContainer):
     )
     alerts_switch = providers.Callable(alert_resources.alerts_switch, config)
 
-    # The deployment shapes. Services stop in this order: a scanner drains into the bus
-    # before the persister (and the alerter) that empty it stop.
+    # The status page and API: rollups and latest results read from the repository,
+    # incidents from the incident repository when alerting is configured.
+    status_queries = providers.Singleton(web_resources.status_queries, config, repository)
+    web_server = providers.Singleton(
+        web_resources.web_server,
+        config,
+        status_queries,
+        providers.Selector(alerts_switch, on=incidents, off=providers.Object(None)),
+    )
+    web_switch = providers.Callable(web_resources.web_switch, config)
+
+    # The deployment shapes. Services stop in this order: the web server first (no reads
+    # of a closing store), then a scanner drains into the bus before the persister (and
+    # the alerter) that empty it stop.
     standalone = providers.Dict(
+        web=providers.Selector(web_switch, on=web_server, off=providers.Object(None)),
         catalogue=follower,
         scanner=scanner,
         publisher=publisher,
@@ -240,6 +254,7 @@ class Container(containers.DeclarativeContainer):
     alerter = providers.Dict(
         alerter=alerter_service, dispatcher=dispatcher_service, subscriber=alert_subscriber
     )
+    web = providers.Dict(web=web_server)
 
 
 def build_container(config: Config, options: RunOptions | None = None) -> Container:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sitemon_cli.config import Config, ScannerSettings
+from sitemon_cli.config.web import WebSettings
 from sitemon_cli.container import RunOptions
 from sitemon_cli.lifecycle import Shutdown, signal_handlers
 from sitemon_cli.runners import print_status, run_shape
@@ -58,6 +59,8 @@ async def run_demo(duration_s: float | None, db_path: Path | None) -> int:
             scanner=ScannerSettings(region="demo", start_jitter_s=0.5, shutdown_grace_s=2.0),
             sqlite_path=str(db_path or Path(tmp) / "demo.db"),
             repository_configured=True,
+            # The page on a free port (its URL is logged): 8080 may be taken on this host.
+            web=WebSettings(listen=("127.0.0.1", 0)),
         )
         shutdown = Shutdown()
         if duration_s is not None:

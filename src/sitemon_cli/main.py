@@ -65,12 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(command: Command, args: argparse.Namespace) -> Config | None:
-    """The config of a command that needs one; worker K serves metrics on port + K."""
+    """The config of a command that needs one; worker K serves metrics on port + K, and only
+    worker 0 serves the status page (the workers share one store: one page shows it all)."""
     if not command.needs_config:
         return None
     config = load_config(args.config)
     require_sites(config, command.name)
     index = getattr(args, "worker_index", 0)
+    if index:
+        config = attrs.evolve(config, web=attrs.evolve(config.web, enabled=False))
     if index and config.metrics_listen is not None:
         host, port = config.metrics_listen
         return attrs.evolve(config, metrics_listen=(host, port + index))

@@ -375,7 +375,11 @@ async def test_sqlite_version_1_database_is_upgraded_in_place(tmp_path: pathlib.
         await repo.migrate()
         assert await repo.history("site-a") == [kept]  # survives the upgrade
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (4,)
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (5,)
+        # Version 5 seeds the per-region latest results from the latest per site.
+        assert conn.execute("SELECT check_id FROM site_region_status").fetchall() == [
+            (kept.check_id,)
+        ]
         indexes = {row[1] for row in conn.execute("PRAGMA index_list(check_history)")}
         assert "check_history_started" in indexes
 

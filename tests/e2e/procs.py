@@ -19,7 +19,12 @@ LogPredicate = Callable[[dict[str, Any]], bool]
 
 
 def write_config(path: Path, document: dict[str, Any]) -> Path:
-    """Write a config document as YAML and return its path."""
+    """Write a config document as YAML and return its path.
+
+    Without a ``web`` section the status page is off: ``standalone`` would otherwise take
+    127.0.0.1:8080, which parallel tests (and other users of the machine) may hold.
+    """
+    document = {**document, "web": document.get("web", {"enabled": False})}
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
 

@@ -94,6 +94,11 @@ VALUES: dict[str, Any] = {
     "scanner.shutdown_grace": lambda c: c.scanner.shutdown_grace_s,
     "persister.poll_timeout": lambda c: c.persister.poll_timeout_s,
     "bus.kafka.session_timeout": lambda c: c.kafka.session_timeout_s,
+    "web.enabled": lambda c: c.web.enabled,
+    "web.listen": lambda c: f"{c.web.listen[0]}:{c.web.listen[1]}",
+    "web.refresh": lambda c: c.web.refresh_s,
+    "web.page_size": lambda c: c.web.page_size,
+    "web.title": lambda c: c.web.title,
 }
 
 
@@ -109,7 +114,14 @@ def test_the_stated_default_is_the_loaders(path: str) -> None:
         assert stated == (str(actual).lower() if isinstance(actual, bool) else str(actual))
 
 
-_DURATIONS = ("interval", "timeout", "shutdown_grace", "poll_timeout", "session_timeout")
+_DURATIONS = (
+    "interval",
+    "timeout",
+    "shutdown_grace",
+    "poll_timeout",
+    "session_timeout",
+    "refresh",
+)
 
 
 def _with(path: str, value: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from sitemon_adapters.store.rollup_queries import latency_point
 from sitemon_core.models import CheckResult, Site
 from sitemon_core.queries import (
     BAR_BUCKETS,
@@ -33,14 +34,7 @@ from sitemon_core.queries import (
     state_of,
     window_range,
 )
-from sitemon_core.rollup import (
-    HOUR,
-    Rollup,
-    combine_all,
-    percentile_ms,
-    period_start,
-    phase_means_ms,
-)
+from sitemon_core.rollup import HOUR, Rollup, period_start
 
 SUMMARY_WINDOWS = (Window.DAY, Window.WEEK, Window.MONTH)
 
@@ -204,7 +198,7 @@ class InMemoryStatusQueries:
         points = []
         at = first
         while at < end or at == first:
-            points.append(_point(site_id, at, groups.get(at, [])))
+            points.append(latency_point(site_id, at, groups.get(at, [])))
             at += bucket
         return tuple(points)
 
@@ -272,16 +266,3 @@ def _bar(rollups: Iterable[Rollup], now: datetime, bucket: timedelta) -> tuple[f
             checks[index] += rollup.checks
             ok[index] += rollup.ok
     return tuple(o / c if c else None for o, c in zip(ok, checks, strict=True))
-
-
-def _point(site_id: str, start: datetime, rollups: list[Rollup]) -> LatencyPoint:
-    total = combine_all(rollups, key=(site_id, "*", start))
-    return LatencyPoint(
-        start=start,
-        checks=total.checks,
-        p50_ms=percentile_ms(total.histogram, 0.50),
-        p95_ms=percentile_ms(total.histogram, 0.95),
-        p99_ms=percentile_ms(total.histogram, 0.99),
-        mean_ms=total.total_sum_us / total.checks / 1000.0 if total.checks else None,
-        phases_ms=tuple(phase_means_ms(total).items()),
-    )

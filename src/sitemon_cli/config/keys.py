@@ -6,6 +6,7 @@ from __future__ import annotations
 import attrs
 
 from sitemon_adapters.bus.kafka.connection import KafkaConnection
+from sitemon_cli.config import web
 from sitemon_cli.config.model import KafkaSettings
 from sitemon_cli.config.sites import DEFAULT_KEYS, SITE_KEYS, SOURCE_KEYS
 
@@ -31,6 +32,7 @@ SECTION_KEYS: dict[str, set[str]] = {
         "logging",
         "metrics",
         "alerts",
+        "web",
     },
     "sites": SOURCE_KEYS,
     "sites[]": SITE_KEYS,
@@ -67,6 +69,8 @@ SECTION_KEYS: dict[str, set[str]] = {
     },
     "logging": {"format", "level"},
     "metrics": {"listen"},
+    "web": web.KEYS,
+    "web.auth": web.AUTH_KEYS,
 }
 
 

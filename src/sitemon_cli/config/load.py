@@ -29,10 +29,12 @@ from sitemon_cli.config.values import (
     Section,
     choice,
     duration,
+    listen_address,
     non_negative_int,
     positive_int,
     text,
 )
+from sitemon_cli.config.web import parse_web
 from sitemon_cli.logs import register_secret
 from sitemon_core.errors import ConfigError
 
@@ -71,6 +73,7 @@ def parse_config(source: str, document: object) -> Config:
         metrics_listen=root.child("metrics", SECTION_KEYS["metrics"]).get(
             "listen", listen_address, None
         ),
+        web=parse_web(root),
     )
     config = attrs.evolve(config, alerts=parse_alerts(root, config.scanner.region))
     for secret in secrets_of(config):
@@ -122,22 +125,13 @@ def secrets_of(config: Config) -> list[str]:
         config.kafka.connection.ssl_password,
         *dsn_passwords(config.postgres.dsn),
         *(config.alerts.secrets() if config.alerts else []),
+        *config.web.secrets(),
     ]
     for site in config.sites:
         for name, value in getattr(site.spec, "headers", ()):
             if name.lower() in _SECRET_HEADERS:
                 values += [value, value.partition(" ")[2]]  # "Bearer <token>": the token too
     return [v for v in values if v]
-
-
-def listen_address(sec: Section, path: str, raw: Any) -> tuple[str, int]:
-    """``host:port`` to listen on (``[::1]:9464`` for IPv6)."""
-    value = text(sec, path, raw)
-    host, sep, port_text = value.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise sec.error(path, f"must be host:port with a port from 1 to 65535, got {value!r}")
-    return host, int(port_text)
 
 
 def default_user_agent(region: str) -> str:

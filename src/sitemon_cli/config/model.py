@@ -6,6 +6,7 @@ import attrs
 
 from sitemon_adapters.bus.kafka.connection import KafkaConnection
 from sitemon_cli.config.alerts import AlertSettings
+from sitemon_cli.config.web import WebSettings
 from sitemon_core.models import Site
 
 
@@ -97,6 +98,7 @@ class Config:
     log_level: str = "info"
     metrics_listen: tuple[str, int] | None = None  # serve /metrics here; None: off
     alerts: AlertSettings | None = None  # the alerts: section; None: no alerting
+    web: WebSettings = attrs.field(factory=WebSettings)  # the status page and API
 
     @property
     def history_prune_every_s(self) -> float:

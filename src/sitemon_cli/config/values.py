@@ -171,3 +171,13 @@ def string_list(sec: Section, path: str, raw: Any) -> list[str]:
     if not isinstance(raw, list):
         raise sec.error(path, f"must be a list, got {_kind(raw)}")
     return [text(sec, f"{path}[{i}]", v) for i, v in enumerate(raw)]
+
+
+def listen_address(sec: Section, path: str, raw: Any) -> tuple[str, int]:
+    """``host:port`` to listen on (``[::1]:9464`` for IPv6)."""
+    value = text(sec, path, raw)
+    host, sep, port_text = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise sec.error(path, f"must be host:port with a port from 1 to 65535, got {value!r}")
+    return host, int(port_text)

@@ -1,8 +1,10 @@
 """StatusRepository on PostgreSQL through an asyncpg connection pool.
 
 A batch is saved in one transaction: binary COPY into a session-local staging table,
-then one ``INSERT … SELECT`` into the history (duplicates skipped) and one upsert of the
-newest result per site into ``site_status`` (guarded so only newer results win). COPY
+then one ``INSERT … SELECT`` into the history (duplicates skipped) whose added rows are
+folded into the hourly rollups in the same statement (``postgres.rollups``), and upserts of
+the newest result per site into ``site_status`` and per site and region into
+``site_region_status`` (guarded so only newer results win). COPY
 plus set-based SQL is ~2x faster than ``executemany`` (see MEASUREMENTS.md), and the
 staging table is what makes the batch idempotent.
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -33,6 +35,7 @@ from sitemon_adapters.store.postgres.migrations import (
     lock_schema,
     set_local_schema,
 )
+from sitemon_adapters.store.postgres.rollups import insert_and_fold_sql, upsert_region_status_sql
 from sitemon_adapters.store.postgres.rows import (
     COLUMN_LIST,
     COLUMNS,
@@ -59,9 +62,7 @@ _CREATE_STAGING = staging_table_sql(STAGING)
 # ORDER BY and the WHERE clause are ``sitemon_core.ordering``: later started_at wins, then
 # the larger check_id (COLLATE "C": code point order, as Python compares str).
 _MERGE = f"""
-INSERT INTO check_history ({COLUMN_LIST})
-SELECT {COLUMN_LIST} FROM {STAGING} ORDER BY check_id
-ON CONFLICT (started_at, check_id) DO NOTHING;
+{insert_and_fold_sql(STAGING)};
 
 INSERT INTO site_status ({COLUMN_LIST})
 SELECT DISTINCT ON (site_id) {COLUMN_LIST} FROM {STAGING}
@@ -69,8 +70,8 @@ ORDER BY site_id, started_at DESC, check_id DESC
 ON CONFLICT (site_id) DO UPDATE SET
     {", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "site_id")},
     updated_at = now()
-WHERE (excluded.started_at, excluded.check_id) > (site_status.started_at, site_status.check_id)
-"""
+WHERE (excluded.started_at, excluded.check_id) > (site_status.started_at, site_status.check_id);
+{upsert_region_status_sql(STAGING)}"""
 
 _SELECT_LATEST = f"SELECT {COLUMN_LIST} FROM site_status ORDER BY site_id"
 _SELECT_HISTORY = (
@@ -259,6 +260,12 @@ class PostgresStatusRepository:
         async with self._connection(operation) as conn, conn.transaction():
             await set_local_schema(conn, self._schema)
             yield conn
+
+    def connection(self, operation: str) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A pooled connection in a transaction whose search_path is the schema, for the read
+        adapters (``postgres.queries``): safe behind PgBouncer's transaction pooling; any
+        driver or socket error becomes ``RepositoryError`` naming ``operation``."""
+        return self._transaction(operation)
 
     @asynccontextmanager
     async def _connection(self, operation: str) -> AsyncIterator[asyncpg.Connection]:

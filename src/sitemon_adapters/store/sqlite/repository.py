@@ -15,6 +15,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self, TypeVar
 
+from sitemon_adapters.store.sqlite import rollups
 from sitemon_adapters.store.sqlite.rows import (
     COLUMN_LIST,
     COLUMNS,
@@ -89,6 +90,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             "answers TEXT NOT NULL DEFAULT '[]'",
         )
     ),
+    # Version 5: the read side (per-region latest results, hourly rollups).
+    rollups.MIGRATION,
 )
 
 _PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)
@@ -217,6 +220,10 @@ class SqliteStatusRepository:
             raise
         return conn
 
+    async def read(self, sql: str, params: Sequence[object]) -> list[Row]:
+        """The rows of one read statement (for the read adapter, ``sqlite.queries``)."""
+        return await self._query(sql, tuple(params))
+
     async def _query(self, sql: str, params: tuple[object, ...]) -> list[Row]:
         def query(conn: sqlite3.Connection) -> list[Row]:
             return conn.execute(sql, params).fetchall()
@@ -271,9 +278,11 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 
 def _save(conn: sqlite3.Connection, results: list[CheckResult]) -> None:
+    added = rollups.unseen(conn, results)  # before the insert: what it will really add
     rows = [result_to_row(result) for result in results]
     conn.executemany(_INSERT_HISTORY, rows)
     conn.executemany(_UPSERT_STATUS, _newest_per_site(results, rows))
+    rollups.save_read_side(conn, added)
 
 
 def _newest_per_site(results: list[CheckResult], rows: list[Row]) -> list[Row]:
