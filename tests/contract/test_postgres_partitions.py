@@ -248,7 +248,7 @@ async def test_an_unpartitioned_history_is_upgraded_without_losing_a_row(
     future = result("s0", now + 5 * DAY)  # clock skew: past the old table's new bound
     await _previous_release(pg_dsn, schema, [*old, future])
     async with PostgresStatusRepository(pg_dsn, schema=schema) as repo:
-        assert await repo.migrate() == [4, 5]
+        assert await repo.migrate() == [4, 5, 6]
         assert await rows_in(pg_dsn, schema, "check_history") == 501
         assert await rows_in(pg_dsn, schema, "check_history_legacy") == 500
         assert await rows_in(pg_dsn, schema, "check_history_default") == 1
@@ -320,3 +320,28 @@ async def test_a_new_database_has_no_legacy_partition(pg_dsn: str, schema: str) 
     async with PostgresStatusRepository(pg_dsn, schema=schema) as repo:
         await repo.migrate()
     assert await partitions(pg_dsn, schema) == ["check_history_default"]
+
+
+async def test_an_index_left_invalid_by_a_lost_concurrent_build_is_rebuilt(
+    pg_dsn: str, schema: str
+) -> None:
+    # Two processes migrating at once: one CREATE INDEX CONCURRENTLY loses a deadlock and
+    # leaves the index INVALID; the other's IF NOT EXISTS skips it. Simulated here.
+    now = datetime.now(UTC)
+    await _previous_release(pg_dsn, schema, [result("s0", now - timedelta(hours=1))])
+    conn = await asyncpg.connect(pg_dsn, server_settings={"search_path": quote_ident(schema)})
+    try:
+        await conn.execute(
+            "CREATE UNIQUE INDEX check_history_started_check ON check_history (started_at, check_id)"
+        )
+        await conn.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid ="
+            " (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "  WHERE c.relname = 'check_history_started_check' AND n.nspname = $1)",
+            schema,
+        )
+    finally:
+        await conn.close()
+    async with PostgresStatusRepository(pg_dsn, schema=schema) as repo:
+        assert await repo.migrate() == [4, 5, 6]
+        assert await rows_in(pg_dsn, schema, "check_history") == 1

@@ -363,6 +363,7 @@ async def test_sqlite_migrate_is_idempotent(tmp_path: pathlib.Path) -> None:
             (2,),
             (3,),
             (4,),
+            (5,),
         ]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 

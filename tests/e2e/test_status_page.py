@@ -56,9 +56,14 @@ SITES = {  # id: (tags, regions that fail lately, error)
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Chromium for the whole session; fails the tests when it cannot start."""
+    """Chromium for this module's tests; fails them when it cannot start.
+
+    Module scope, not session: Playwright's sync API keeps an event loop running on the
+    main thread while it is started, and the asyncio tests of later modules need that
+    thread free (they failed with "Cannot run the event loop while another loop is
+    running")."""
     try:
         playwright, chromium = launch_chromium()
     except Exception as exc:

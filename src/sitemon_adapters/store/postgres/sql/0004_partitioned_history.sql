@@ -34,6 +34,20 @@
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS check_history_started_check
     ON @schema@.check_history (started_at, check_id);
 -- sitemon:step
+-- Step 1 runs outside the migration lock: when two processes migrate at once, one build
+-- can lose a deadlock and leave the index INVALID, and the other's IF NOT EXISTS then
+-- skips it. Here, under the lock, an invalid one is rebuilt (plainly: a rare recovery,
+-- and a build still running elsewhere has finished or aborted before DROP gets its lock).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+               WHERE c.relname = 'check_history_started_check' AND NOT i.indisvalid
+                 AND c.relnamespace = (SELECT oid FROM pg_namespace
+                                       WHERE nspname = current_schema())) THEN
+        DROP INDEX check_history_started_check;
+        CREATE UNIQUE INDEX check_history_started_check ON check_history (started_at, check_id);
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS sitemon_upgrade_0004 (legacy_until timestamptz NOT NULL);
 INSERT INTO sitemon_upgrade_0004
     SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '2 days'
