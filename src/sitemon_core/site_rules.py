@@ -13,7 +13,15 @@ import math
 import re
 from urllib.parse import urlsplit
 
-from sitemon_core.models import HttpSpec, Site
+from sitemon_core.models import DnsSpec, HttpSpec, Site, TcpSpec
+from sitemon_core.spec_rules import (
+    conditions_problem,
+    dns_problem,
+    headers_expected_problem,
+    tcp_problem,
+    tls_problem,
+    user_agent_problem,
+)
 
 SITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 HTTP_METHODS = ("GET", "HEAD", "POST")
@@ -27,9 +35,33 @@ def site_problem(site: Site) -> str | None:
         return f"interval must be > 0, got {site.interval_s!r}"
     if not (math.isfinite(site.timeout_s) and 0 < site.timeout_s <= site.interval_s):
         return f"timeout must be > 0 and at most the interval, got {site.timeout_s!r}"
+    return response_time_problem(site) or spec_problem(site)
+
+
+def spec_problem(site: Site) -> str | None:
+    """Why the spec of ``site`` cannot be checked, by its kind, or ``None``."""
     if isinstance(site.spec, HttpSpec):
         return http_problem(site.spec)
-    return f"unknown probe kind {site.kind!r}"  # pragma: no cover - one kind today
+    if isinstance(site.spec, TcpSpec):
+        return tcp_problem(site.spec)
+    if isinstance(site.spec, DnsSpec):
+        return dns_problem(site.spec)
+    return f"unknown probe kind {site.kind!r}"  # pragma: no cover - every kind is above
+
+
+def response_time_problem(site: Site) -> str | None:
+    """Why ``degraded_after``/``fail_after``/``tls_expiry_warning`` cannot be, or ``None``:
+    each a positive time, the first two shorter than the timeout, degraded before failed."""
+    degraded, fail = site.degraded_after_s, site.fail_after_s
+    for name, value in (("degraded_after", degraded), ("fail_after", fail)):
+        if value is not None and not (math.isfinite(value) and 0 < value < site.timeout_s):
+            return f"{name} must be > 0 and shorter than the timeout, got {value!r}"
+    if degraded is not None and fail is not None and degraded >= fail:
+        return f"degraded_after ({degraded!r}) must be shorter than fail_after ({fail!r})"
+    warning = site.tls_expiry_warning_s
+    if not (math.isfinite(warning) and warning > 0):
+        return f"tls_expiry_warning must be > 0, got {warning!r}"
+    return None
 
 
 # The common shape of a URL, accepted without urlsplit (which costs ~10 µs: a second on an
@@ -63,11 +95,24 @@ def http_problem(spec: HttpSpec) -> str | None:
         return "expected statuses must be HTTP status codes 100-599"
     if spec.max_redirects < 1 or spec.max_body_bytes < 1:
         return "max_redirects and max_body_bytes must be >= 1"
-    if spec.regex is not None:
-        try:
-            re.compile(spec.regex)
-        except re.error as exc:
-            return f"invalid regular expression {spec.regex!r}: {exc}"
+    if spec.body is not None and spec.method != "POST":
+        return f"a request body needs method POST, got {spec.method}"
+    return (
+        _regex_problem(spec.regex)
+        or conditions_problem(spec.json_conditions)
+        or headers_expected_problem(spec.headers_expected)
+        or user_agent_problem(spec.user_agent)
+        or tls_problem(spec.tls)
+    )
+
+
+def _regex_problem(pattern: str | None) -> str | None:
+    if pattern is None:
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"invalid regular expression {pattern!r}: {exc}"
     return None
 
 

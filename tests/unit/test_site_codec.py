@@ -26,8 +26,9 @@ from sitemon_adapters.codec.avro import (
     schema_fingerprint,
 )
 from sitemon_adapters.codec.site_avro import FIRST_SITE_SCHEMA_FILE, SITE_SCHEMA_FILE, AvroSiteCodec
+from sitemon_core.catalogue import diff_catalogue
 from sitemon_core.models import DnsSpec, HttpSpec, ProbeSpec, Site, TcpSpec
-from tests.strategies import http_specs, sites
+from tests.strategies import dns_specs, http_specs, sites, tcp_specs
 
 CODEC = AvroSiteCodec()
 SCHEMA = load_schema(SITE_SCHEMA_FILE)
@@ -103,6 +104,28 @@ def test_the_schema_has_every_field_of_the_model(cls: type) -> None:
 @given(sites())
 def test_decode_inverts_encode(site: Site) -> None:
     assert CODEC.decode(CODEC.encode(site)) == site
+
+
+SPECS_BY_KIND = {"http": http_specs(), "tcp": tcp_specs(), "dns": dns_specs()}
+
+
+@given(sites(), st.data())
+def test_sites_apply_sees_a_change_in_any_one_field_through_the_topic(
+    site: Site, data: st.DataObject
+) -> None:
+    # What ``sites apply`` diffs against: the catalogue as read back from the topic.
+    published = {site.id: CODEC.decode(CODEC.encode(site))}
+    assert not diff_catalogue(published, [site])
+    other = data.draw(sites())
+    name = data.draw(st.sampled_from([f.name for f in attrs.fields(Site) if f.name != "id"]))
+    if name == "spec":  # one field of the spec, of the same kind
+        twin = data.draw(SPECS_BY_KIND[site.kind])
+        field = data.draw(st.sampled_from([f.name for f in attrs.fields(type(site.spec))]))
+        edited = attrs.evolve(site, spec=attrs.evolve(site.spec, **{field: getattr(twin, field)}))
+    else:
+        edited = attrs.evolve(site, **{name: getattr(other, name)})
+    diff = diff_catalogue(published, [edited])
+    assert diff.changed == ((edited,) if edited != site else ())
 
 
 def _read(schema: Any, frame: bytes, reader: Any = None) -> Any:
