@@ -4,6 +4,10 @@ A site on the catalogue topic was validated by ``sites apply`` with the config r
 are the same rules (the config loader's, where they concern a finished ``Site``), applied
 again to what a scanner decodes, so a record written by anything else cannot crash or
 mislead it.
+
+The pattern languages (the body regex engine, JSONPath) live with the probers in the
+adapters: a ``PatternCheck`` passed in from there applies their exact syntax; without one,
+``re`` and "a JSONPath starts at ``$``" stand in.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from sitemon_core.models import DnsSpec, HttpSpec, Site, TcpSpec
@@ -27,7 +32,19 @@ SITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 HTTP_METHODS = ("GET", "HEAD", "POST")
 
 
-def site_problem(site: Site) -> str | None:
+class PatternCheck(Protocol):
+    """The syntax of the patterns a site's checks use, as the probers' engines read it."""
+
+    def regex_problem(self, pattern: str) -> str | None:
+        """Why the body regex ``pattern`` cannot be searched with, or ``None``."""
+        ...
+
+    def json_path_problem(self, path: str) -> str | None:
+        """Why ``path`` is not a JSONPath query the probers can evaluate, or ``None``."""
+        ...
+
+
+def site_problem(site: Site, patterns: PatternCheck | None = None) -> str | None:
     """Why ``site`` cannot be checked (one short reason), or ``None`` when it can."""
     if not SITE_ID.match(site.id):
         return f"id must be 1-200 characters of letters, digits and ._:/- , got {site.id!r}"
@@ -35,13 +52,13 @@ def site_problem(site: Site) -> str | None:
         return f"interval must be > 0, got {site.interval_s!r}"
     if not (math.isfinite(site.timeout_s) and 0 < site.timeout_s <= site.interval_s):
         return f"timeout must be > 0 and at most the interval, got {site.timeout_s!r}"
-    return response_time_problem(site) or spec_problem(site)
+    return response_time_problem(site) or spec_problem(site, patterns)
 
 
-def spec_problem(site: Site) -> str | None:
+def spec_problem(site: Site, patterns: PatternCheck | None = None) -> str | None:
     """Why the spec of ``site`` cannot be checked, by its kind, or ``None``."""
     if isinstance(site.spec, HttpSpec):
-        return http_problem(site.spec)
+        return http_problem(site.spec, patterns)
     if isinstance(site.spec, TcpSpec):
         return tcp_problem(site.spec)
     if isinstance(site.spec, DnsSpec):
@@ -84,7 +101,7 @@ def url_problem(url: str) -> str | None:
     return None
 
 
-def http_problem(spec: HttpSpec) -> str | None:
+def http_problem(spec: HttpSpec, patterns: PatternCheck | None = None) -> str | None:
     """Why an HTTP spec cannot be checked, or ``None``."""
     problem = url_problem(spec.url)
     if problem is not None:
@@ -98,22 +115,30 @@ def http_problem(spec: HttpSpec) -> str | None:
     if spec.body is not None and spec.method != "POST":
         return f"a request body needs method POST, got {spec.method}"
     return (
-        _regex_problem(spec.regex)
+        _regex_problem(spec.regex, patterns)
         or conditions_problem(spec.json_conditions)
+        or _json_paths_problem(spec, patterns)
         or headers_expected_problem(spec.headers_expected)
         or user_agent_problem(spec.user_agent)
         or tls_problem(spec.tls)
     )
 
 
-def _regex_problem(pattern: str | None) -> str | None:
+def _regex_problem(pattern: str | None, patterns: PatternCheck | None) -> str | None:
     if pattern is None:
         return None
     try:
         re.compile(pattern)
     except re.error as exc:
         return f"invalid regular expression {pattern!r}: {exc}"
-    return None
+    return None if patterns is None else patterns.regex_problem(pattern)
+
+
+def _json_paths_problem(spec: HttpSpec, patterns: PatternCheck | None) -> str | None:
+    if patterns is None:
+        return None
+    problems = (patterns.json_path_problem(c.path) for c in spec.json_conditions)
+    return next((problem for problem in problems if problem is not None), None)
 
 
 @functools.lru_cache(maxsize=256)

@@ -187,3 +187,22 @@ async def test_the_follower_passes_since_and_stops_scheduling_before_it_leaves()
     follower.request_stop()
     await task
     assert catalogue.left and scanner.sites() == []
+
+
+class RefusingEveryRegex:
+    """A PatternCheck whose regex engine takes nothing."""
+
+    def regex_problem(self, pattern: str) -> str | None:
+        return f"engine refuses {pattern!r}"
+
+    def json_path_problem(self, path: str) -> str | None:
+        return None
+
+
+def test_the_follower_checks_patterns_with_the_engines_it_is_given() -> None:
+    clock = ManualClock()
+    scanner = Scanner(ScriptedProber(clock), ListPublisher(), clock, region="t", wall_grid=True)
+    follower = CatalogueFollower(FakeCatalogue(), scanner, patterns=RefusingEveryRegex())
+    follower.apply(SitesAssigned((site("plain"), site("with-regex", regex="ok"))))
+    assert [s.id for s in scanner.sites()] == ["plain"]
+    assert follower.stats.invalid == 1

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
+from sitemon_adapters.probe.http_common.patterns import ProbePatterns
 from sitemon_cli.config.load import parse_config
 from sitemon_core.conditions import JsonCondition, JsonOperator
 from sitemon_core.models import DnsSpec, HttpSpec, Site, TcpSpec, TlsSettings
@@ -147,3 +148,31 @@ def test_response_times_the_config_loader_refuses_are_refused(times: dict[str, f
     site = Site(id="s", interval_s=10, timeout_s=5, spec=HTTP, **times)
     assert site_problem(site) is not None
     assert site_problem(Site(id="s", interval_s=10, timeout_s=5, spec=HTTP)) is None
+
+
+def test_the_probers_pattern_engines_refuse_what_the_config_loader_refuses(
+    loaded: tuple[Site, ...],
+) -> None:
+    patterns = ProbePatterns()
+    assert [site_problem(site, patterns) for site in loaded] == [None] * len(loaded)
+    bad_path = attrs.evolve(HTTP, json_conditions=(JsonCondition("$.[", JsonOperator.EQUALS, 1),))
+    site = Site(id="s", interval_s=10, timeout_s=5, spec=bad_path)
+    assert site_problem(site) is None  # "$..." is all the core alone can tell
+    assert "invalid JSONPath '$.['" in (site_problem(site, patterns) or "")
+    assert patterns.regex_problem("(") is not None and patterns.regex_problem("ok|") is None
+
+
+class RefusingEveryRegex:
+    """A PatternCheck whose regex engine takes nothing: the rules must ask it."""
+
+    def regex_problem(self, pattern: str) -> str | None:
+        return f"engine refuses {pattern!r}"
+
+    def json_path_problem(self, path: str) -> str | None:
+        return None
+
+
+def test_a_regex_the_probers_engine_refuses_is_refused() -> None:
+    site = Site(id="s", interval_s=10, timeout_s=5, spec=attrs.evolve(HTTP, regex="ok"))
+    assert site_problem(site) is None
+    assert site_problem(site, RefusingEveryRegex()) == "engine refuses 'ok'"
