@@ -17,6 +17,7 @@ from dependency_injector import containers, providers
 
 from sitemon_adapters.bus.memory import InMemoryStatusBus
 from sitemon_adapters.clock import SystemClock
+from sitemon_adapters.probe.http_common.patterns import ProbePatterns
 from sitemon_adapters.probe.router import ProbeRouter
 from sitemon_cli import alert_resources, resources, web_resources
 from sitemon_cli.config import Config
@@ -132,7 +133,12 @@ class Container(containers.DeclarativeContainer):
     catalogue_editor = providers.Resource(resources.kafka_catalogue_editor, config)
     follower = providers.Selector(
         config.provided.sites_source,
-        kafka=providers.Singleton(CatalogueFollower, catalogue=catalogue, scanner=scanner),
+        kafka=providers.Singleton(
+            CatalogueFollower,
+            catalogue=catalogue,
+            scanner=scanner,
+            patterns=providers.Singleton(ProbePatterns),
+        ),
         config=providers.Object(None),
     )
     sites_topic = providers.Selector(  # in the shapes for its counters (undecodable records)

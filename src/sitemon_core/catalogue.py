@@ -19,7 +19,7 @@ import attrs
 
 from sitemon_core.models import Site
 from sitemon_core.ports import CatalogueEvent, SiteCatalogue, SitesAssigned, SitesChanged
-from sitemon_core.site_rules import site_problem
+from sitemon_core.site_rules import PatternCheck, site_problem
 
 log = logging.getLogger("sitemon.catalogue")
 
@@ -79,9 +79,17 @@ class CatalogueFollower:
     to another member without waiting for a timeout, before the scanner drains.
     """
 
-    def __init__(self, catalogue: SiteCatalogue, scanner: SiteSchedule) -> None:
+    def __init__(
+        self,
+        catalogue: SiteCatalogue,
+        scanner: SiteSchedule,
+        patterns: PatternCheck | None = None,
+    ) -> None:
+        """Follow ``catalogue`` into ``scanner``; ``patterns`` checks regexes and JSONPaths
+        with the probers' own engines (see ``site_rules``)."""
         self._catalogue = catalogue
         self._scanner = scanner
+        self._patterns = patterns
         self._stop = asyncio.Event()
         self._owned: set[str] = set()
         self.stats = FollowerStats()
@@ -145,7 +153,7 @@ class CatalogueFollower:
     def _valid(self, sites: Iterable[Site]) -> list[Site]:
         valid = []
         for site in sites:
-            problem = site_problem(site)
+            problem = site_problem(site, self._patterns)
             if problem is None:
                 valid.append(site)
                 continue

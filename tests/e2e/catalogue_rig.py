@@ -119,6 +119,7 @@ class ResultsLog:
         self._topic = topic
         self._codec = AvroCheckResultCodec()
         self.starts: dict[tuple[str, str], list[float]] = defaultdict(list)
+        self.outcomes: dict[tuple[str, str], str] = {}  # the latest check's outcome
         self.count = 0
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -150,6 +151,7 @@ class ResultsLog:
                     self.starts[(result.site_id, result.region)].append(
                         result.started_at.timestamp()
                     )
+                    self.outcomes[(result.site_id, result.region)] = result.outcome
                     self.count += 1
 
     def checked_after(self, site_ids: list[str], after: float, region: str = "e2e") -> bool:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sitemon_core.catalogue import CatalogueFollower, diff_catalogue
-from sitemon_core.models import Site
+from sitemon_core.models import DnsSpec, Site, TcpSpec
 from sitemon_core.ports import CatalogueEvent, SitesAssigned, SitesChanged
 from sitemon_core.scanner import Scanner
 from sitemon_core.schedule import Schedule, next_grid_slot
@@ -104,19 +104,21 @@ async def test_the_follower_schedules_its_share_applies_changes_and_skips_invali
     follower = CatalogueFollower(catalogue, scanner)
     task = asyncio.create_task(follower.run())
     broken = Site.http(id="bad", url="ftp://x/", interval_s=10, timeout_s=1)
-    await catalogue.queue.put(SitesAssigned((site("a"), site("b"), broken)))
+    dns = Site(id="dns", interval_s=10, timeout_s=1, spec=DnsSpec(name="example.com"))
+    bad_tcp = Site(id="bad-tcp", interval_s=10, timeout_s=1, spec=TcpSpec(host="db", port=65536))
+    await catalogue.queue.put(SitesAssigned((site("a"), site("b"), broken, dns, bad_tcp)))
     await settle()
-    assert sorted(s.id for s in scanner.sites()) == ["a", "b"]
+    assert sorted(s.id for s in scanner.sites()) == ["a", "b", "dns"]
     await catalogue.queue.put(SitesChanged(upserted=(site("c"), site("a", 20)), removed=("b",)))
     await settle()
-    assert {s.id: s.interval_s for s in scanner.sites()} == {"a": 20.0, "c": 10.0}
+    assert {s.id: s.interval_s for s in scanner.sites()} == {"a": 20.0, "c": 10.0, "dns": 10.0}
     await catalogue.queue.put(SitesAssigned((site("c"),)))  # a rebalance took "a" away
     await settle()
     assert [s.id for s in scanner.sites()] == ["c"]
     follower.request_stop()
     stats = await task
     assert catalogue.left
-    assert (stats.invalid, stats.assignments) == (1, 2)
+    assert (stats.invalid, stats.assignments) == (2, 2)
 
 
 async def test_update_sites_touches_only_the_changed_sites() -> None:
@@ -185,3 +187,22 @@ async def test_the_follower_passes_since_and_stops_scheduling_before_it_leaves()
     follower.request_stop()
     await task
     assert catalogue.left and scanner.sites() == []
+
+
+class RefusingEveryRegex:
+    """A PatternCheck whose regex engine takes nothing."""
+
+    def regex_problem(self, pattern: str) -> str | None:
+        return f"engine refuses {pattern!r}"
+
+    def json_path_problem(self, path: str) -> str | None:
+        return None
+
+
+def test_the_follower_checks_patterns_with_the_engines_it_is_given() -> None:
+    clock = ManualClock()
+    scanner = Scanner(ScriptedProber(clock), ListPublisher(), clock, region="t", wall_grid=True)
+    follower = CatalogueFollower(FakeCatalogue(), scanner, patterns=RefusingEveryRegex())
+    follower.apply(SitesAssigned((site("plain"), site("with-regex", regex="ok"))))
+    assert [s.id for s in scanner.sites()] == ["plain"]
+    assert follower.stats.invalid == 1
