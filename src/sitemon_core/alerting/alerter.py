@@ -1,5 +1,8 @@
 """The alerter use case: results in, incidents and queued notifications out.
 
+Certificate warnings (``certificates.py``) are tracked beside the up/down state, from the
+same results, as incidents of their own kind.
+
 It never sends anything itself: every change is stored with the notifications it causes
 (the outbox) and a ``Dispatcher`` delivers them, so a slow or dead receiver cannot delay
 the checks, the persister or this loop. A batch is acknowledged only after every change
@@ -16,8 +19,9 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from sitemon_core.alerting.certificates import CertificateWatch
 from sitemon_core.alerting.maintenance import Maintenance
-from sitemon_core.alerting.models import Incident, Notification, Transition
+from sitemon_core.alerting.models import Incident, IncidentKind, Notification, Transition
 from sitemon_core.alerting.policy import SiteAlerting
 from sitemon_core.alerting.ports import IncidentRepository
 from sitemon_core.alerting.records import IdFactory, new_id, notifications, open_incident
@@ -25,6 +29,7 @@ from sitemon_core.alerting.reminders import Reminders
 from sitemon_core.alerting.restore import read_stored
 from sitemon_core.alerting.state import Change, Event, SiteTracker
 from sitemon_core.errors import RepositoryError, SubscriberError
+from sitemon_core.models import CheckResult
 from sitemon_core.persister import Backoff
 from sitemon_core.ports import Batch, Clock, StatusSubscriber
 from sitemon_core.waiting import sleep_unless
@@ -54,6 +59,8 @@ class AlerterStats:
     incidents_opened: int = 0
     incidents_resolved: int = 0
     flapping: int = 0
+    certificate_warnings_opened: int = 0
+    certificate_warnings_resolved: int = 0
     notifications_enqueued: int = 0
     notifications_held: int = 0
     reminders: int = 0
@@ -102,6 +109,7 @@ class Alerter:
         self._open: dict[str, Incident] = {}  # site id -> its open incident
         self._latest: dict[str, Incident] = {}  # site id -> its newest incident
         self._holds: dict[str, datetime] = {}  # incident id -> end of its FIRING's hold
+        self._certificates = CertificateWatch(make_id)
         self._reminders = Reminders()
         self._stop = asyncio.Event()
         self.stats = AlerterStats()
@@ -149,6 +157,10 @@ class Alerter:
                 self._open[incident.site_id] = incident
                 if tracker.notified:
                     self._reminders.schedule(incident, self._site(incident.site_id).policy, now)
+        for incident in restored.certificates():
+            self._certificates.restore(incident)
+            if incident.is_open:
+                self._reminders.schedule(incident, self._site(incident.site_id).policy, now)
         return True
 
     async def _handle(self, batch: Batch) -> bool:
@@ -163,6 +175,9 @@ class Alerter:
                 record = self._apply(change, site, now)
                 if record is not None:
                     records.append(record)
+            certificate = self._certificate(result, site, now)
+            if certificate is not None:
+                records.append(certificate)
         self.stats.results += len(batch.results)
         if not await self._store(records):
             return False
@@ -185,10 +200,7 @@ class Alerter:
             incident = attrs.evolve(opened, resolved_at=change.result.started_at)
             self._latest[site_id] = incident
             self.stats.incidents_resolved += 1
-            # Closed before its held FIRING's hold ended: the dispatcher drops that FIRING,
-            # so no RESOLVED is owed either.
-            firing_hold = self._holds.pop(incident.id, None)
-            owed = firing_hold is None or change.result.started_at >= firing_hold
+            owed = self._resolution_owed(incident, change.result.started_at)
         else:  # FLAPPING or STILL_DOWN: about the newest incident
             found = self._latest.get(site_id)
             if found is None:
@@ -197,8 +209,38 @@ class Alerter:
             self.stats.flapping += change.event is Event.FLAPPING
         if not (change.notify and owed):
             return incident, []
-        transition = _TRANSITIONS[change.event]
-        hold = self._maintenance.in_maintenance(site_id, site.tags, change.result.started_at)
+        return self._notify(incident, _TRANSITIONS[change.event], site, change.result, now)
+
+    def _certificate(self, result: CheckResult, site: SiteAlerting, now: datetime) -> Record | None:
+        """Open or resolve the site's certificate warning for ``result``."""
+        change = self._certificates.observe(result, site.tls_expiry_warning_s, site.tags)
+        if change is None:
+            return None
+        incident = change.incident
+        if change.transition is Transition.FIRING:
+            self.stats.certificate_warnings_opened += 1
+        else:
+            self.stats.certificate_warnings_resolved += 1
+            if not self._resolution_owed(incident, result.started_at):
+                return incident, []
+        return self._notify(incident, change.transition, site, result, now)
+
+    def _resolution_owed(self, incident: Incident, resolved_at: datetime) -> bool:
+        """Whether a RESOLVED is owed: not when the incident closed before its held
+        FIRING's hold ended (the dispatcher drops that FIRING)."""
+        firing_hold = self._holds.pop(incident.id, None)
+        return firing_hold is None or resolved_at >= firing_hold
+
+    def _notify(
+        self,
+        incident: Incident,
+        transition: Transition,
+        site: SiteAlerting,
+        result: CheckResult,
+        now: datetime,
+    ) -> Record:
+        """The record of ``incident`` with its notifications (held in maintenance)."""
+        hold = self._maintenance.in_maintenance(incident.site_id, site.tags, result.started_at)
         if transition is Transition.FIRING:
             self._reminders.schedule(incident, site.policy, now)
             if hold is not None:
@@ -235,7 +277,7 @@ class Alerter:
             return True
         now = self._clock.utcnow()
         records: list[Record] = []
-        for due in self._reminders.due(now, self._open):
+        for due in self._reminders.due(now, self._open_incident):
             site = self._site(due.incident.site_id)
             if self._maintenance.in_maintenance(due.incident.site_id, site.tags, now):
                 continue
@@ -251,6 +293,10 @@ class Alerter:
             self.stats.reminders += len(queued)
             records.append((due.incident, queued))
         return await self._store(records)
+
+    def _open_incident(self, site_id: str, kind: IncidentKind) -> Incident | None:
+        opened = self._open if kind is IncidentKind.DOWN else self._certificates.open
+        return opened.get(site_id)
 
     def _site(self, site_id: str) -> SiteAlerting:
         return self._sites.get(site_id, self._default)
