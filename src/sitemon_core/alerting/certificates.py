@@ -43,11 +43,12 @@ def expiry_text(not_after: datetime, at: datetime) -> str:
     left = days_left(not_after, at)
     when = not_after.isoformat()
     if not_after <= at:
-        return f"certificate expired {when} ({_days(-left)} ago)"
-    return f"certificate expires {when} ({_days(left)} left)"
+        return f"certificate expired {when} ({days_text(-left)} ago)"
+    return f"certificate expires {when} ({days_text(left)} left)"
 
 
-def _days(count: int) -> str:
+def days_text(count: int) -> str:
+    """``1 day``, ``3 days``."""
     return f"{count} day" if count == 1 else f"{count} days"
 
 
