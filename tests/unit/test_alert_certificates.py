@@ -210,3 +210,27 @@ def test_law_certificates_never_change_the_down_and_up_notifications(
         return story
 
     assert down_story(True) == down_story(False)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sequence=steps, cut=st.integers(0, 60), size=st.integers(1, 7))
+def test_law_a_restart_anywhere_repeats_no_warning_and_loses_no_resolution(
+    sequence: list[Step], cut: int, size: int
+) -> None:
+    results = results_of(sequence)
+    cut = min(cut, len(results))
+    repo = InMemoryIncidentRepository()
+    asyncio.run(alert(repo, [results[i : min(i + size, cut)] for i in range(0, cut, size)]))
+    # The last batch before the stop was not acknowledged: it comes again.
+    rest = [results[i : i + size] for i in range(cut, len(results), size)]
+    asyncio.run(alert(repo, [results[max(0, cut - size) : cut], *rest]))
+    warnings = asyncio.run(of_kind(repo, IncidentKind.CERTIFICATE))
+    at = {r.started_at: i for i, r in enumerate(results)}
+    found = [
+        (at[w.opened_at], None if w.resolved_at is None else at[w.resolved_at]) for w in warnings
+    ]
+    assert found == expected_warnings(sequence)
+    for warning in warnings:
+        transitions = Counter(n.transition for n in asyncio.run(repo.notifications_of(warning.id)))
+        assert transitions[Transition.FIRING] == 2
+        assert transitions[Transition.RESOLVED] == (0 if warning.is_open else 2)
