@@ -60,6 +60,8 @@ HELP = {
     "alerter_incidents_opened": "Incidents opened (sites confirmed down).",
     "alerter_incidents_resolved": "Incidents resolved (sites back up).",
     "alerter_flapping": "Flapping notifications queued.",
+    "alerter_certificate_warnings_opened": "Certificate warnings opened (expiring soon).",
+    "alerter_certificate_warnings_resolved": "Certificate warnings resolved (renewed).",
     "alerter_notifications_enqueued": "Notifications stored in the outbox.",
     "alerter_notifications_held": "Notifications held by a maintenance window.",
     "alerter_reminders": "Reminders queued for incidents still open.",

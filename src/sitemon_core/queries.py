@@ -12,14 +12,16 @@ import base64
 import binascii
 import enum
 import json
+import math
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import attrs
 
 from sitemon_core.errors import SitemonError
-from sitemon_core.models import CheckResult
+from sitemon_core.models import DEFAULT_TLS_EXPIRY_WARNING_S, CheckResult
 from sitemon_core.rollup import HOUR, period_start
 
 MAX_PAGE = 500  # sites or checks per page
@@ -61,10 +63,11 @@ class Window(enum.Enum):
 
 
 class SiteState(enum.Enum):
-    """A site's state from the latest result of each region."""
+    """A site's state from the verdict (``up | degraded | down``) of each region's latest
+    result."""
 
-    UP = "up"  # every region's latest check was ok
-    DEGRADED = "degraded"  # some regions down, some up
+    UP = "up"  # every region's latest check was up
+    DEGRADED = "degraded"  # reachable but slow somewhere, or down in some regions only
     DOWN = "down"  # every region's latest check failed
     UNKNOWN = "unknown"  # no result yet
 
@@ -92,6 +95,17 @@ class UptimeFigure:
 
 
 @attrs.frozen(kw_only=True)
+class Certificate:
+    """The TLS certificate a site serves, as its latest checks saw it: the soonest
+    ``not_after`` over the regions, the whole days left at the time of the query (negative
+    once expired), and whether that is within the site's ``tls_expiry_warning``."""
+
+    not_after: datetime
+    days_left: int
+    expiring: bool
+
+
+@attrs.frozen(kw_only=True)
 class SiteSummary:
     """One site as the status page lists it.
 
@@ -108,6 +122,7 @@ class SiteSummary:
     regions: tuple[RegionStatus, ...]
     uptime: tuple[UptimeFigure, ...]
     bar: tuple[float | None, ...]
+    certificate: Certificate | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -270,11 +285,35 @@ def redact_url(text: str) -> str:
     return _CREDENTIALS.sub(r"\1", text)
 
 
-def state_of(regions: tuple[RegionStatus, ...]) -> SiteState:
-    """The state a site's regions add up to."""
-    if not regions:
+def state_from(verdicts: Iterable[str]) -> SiteState:
+    """The state the verdicts of a site's regions add up to: ``up`` when all are up,
+    ``down`` when all are down, ``degraded`` otherwise (slow, or down in some regions)."""
+    seen = set(verdicts)
+    if not seen:
         return SiteState.UNKNOWN
-    ok = sum(1 for r in regions if r.latest.ok)
-    if ok == len(regions):
+    if seen == {"up"}:
         return SiteState.UP
-    return SiteState.DOWN if ok == 0 else SiteState.DEGRADED
+    return SiteState.DOWN if seen == {"down"} else SiteState.DEGRADED
+
+
+def state_of(regions: tuple[RegionStatus, ...]) -> SiteState:
+    """The state a site's regions add up to (see ``state_from``)."""
+    return state_from(r.latest.verdict for r in regions)
+
+
+def certificate_of(
+    regions: tuple[RegionStatus, ...],
+    now: datetime,
+    warning_s: float = DEFAULT_TLS_EXPIRY_WARNING_S,
+) -> Certificate | None:
+    """The certificate the regions' latest results saw (the soonest to expire), or None
+    when none of them carries one."""
+    found = [r.latest.tls_not_after for r in regions if r.latest.tls_not_after is not None]
+    if not found:
+        return None
+    not_after = min(found)
+    return Certificate(
+        not_after=not_after,
+        days_left=math.floor((not_after - now) / DAY),
+        expiring=(not_after - now).total_seconds() < warning_s,
+    )

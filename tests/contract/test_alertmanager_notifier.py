@@ -22,7 +22,7 @@ import pytest
 from devservices.alertmanager import AlertmanagerRig
 
 from sitemon_adapters.notify.alertmanager import AlertmanagerNotifier, tags_label
-from sitemon_core.alerting.models import Delivery, Incident, Notification, Transition
+from sitemon_core.alerting.models import Delivery, Incident, IncidentKind, Notification, Transition
 from tests.contract import targets
 from tests.contract.notify_sink import recording_sink
 
@@ -310,3 +310,41 @@ async def test_several_alertmanagers_delivered_if_any_accepts() -> None:
             assert "tok-secret-123" not in delivery.error
         assert good.requests[0].headers["Authorization"] == "Bearer tok-secret-123"
         assert good.requests[0].path == "/api/v2/alerts"
+
+
+async def test_a_certificate_warning_is_its_own_warning_alert_beside_site_down(
+    alertmanager: AlertmanagerRig, notifier: AlertmanagerNotifier, alertname: str
+) -> None:
+    site_id = f"cert-{uuid.uuid4().hex[:8]}"  # the CertificateExpiring group is shared
+    down = incident(site_id)
+    not_after = down.opened_at + timedelta(days=3, hours=1)
+    warning = attrs.evolve(
+        incident(site_id),
+        error_kind="certificate",
+        kind=IncidentKind.CERTIFICATE,
+        tls_not_after=not_after,
+    )
+    assert (await notifier.send(notification(down))).delivered
+    assert (await notifier.send(notification(warning))).delivered
+    alert = await wait_for(
+        "the certificate warning",
+        received(alertmanager, "CertificateExpiring", site_id, "firing"),
+    )
+    assert alert["labels"]["severity"] == "warning"
+    assert alert["annotations"]["days_left"] == "3"
+    assert ts(alert["annotations"]["not_after"]) == not_after
+    assert "certificate expires" in alert["annotations"]["summary"]
+    await wait_for("the outage", received(alertmanager, alertname, site_id, "firing"))
+
+    renewed = resolve(warning)
+    assert (await notifier.send(notification(renewed, Transition.RESOLVED))).delivered
+    await wait_for(
+        "the warning resolved",
+        received(alertmanager, "CertificateExpiring", site_id, "resolved"),
+    )
+    # The outage is still firing: Alertmanager lists it as active.
+    async with aiohttp.ClientSession() as session:
+        url = f"{alertmanager.url}/api/v2/alerts?filter=site_id%3D%22{site_id}%22"
+        async with session.get(url) as response:
+            active = await response.json()
+    assert [a["labels"]["alertname"] for a in active] == [alertname]

@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 
 from sitemon_adapters.store.memory_incidents import InMemoryIncidentRepository
 from sitemon_adapters.store.sqlite.incidents import SqliteIncidentRepository
-from sitemon_core.alerting import DeliveryState, Incident, IncidentRepository, Transition
+from sitemon_core.alerting import (
+    DeliveryState,
+    Incident,
+    IncidentKind,
+    IncidentRepository,
+    Transition,
+)
 from sitemon_core.alerting.records import notifications
 from sitemon_core.errors import RepositoryError
 
@@ -116,6 +122,36 @@ async def test_an_incident_reads_back_as_recorded(repository: IncidentRepository
     assert await repository.find_incident(opened.id) == opened
     assert await repository.find_incident("nobody") is None
     assert await repository.incidents() == [opened]
+
+
+async def test_a_certificate_warning_reads_back_with_its_kind_and_certificate(
+    repository: IncidentRepository,
+) -> None:
+    not_after = datetime(2026, 1, 4, 6, 30, tzinfo=timezone(timedelta(hours=2)))
+    warning = incident(
+        2,
+        error_kind="certificate",
+        error_message="certificate expires 2026-01-04T04:30:00+00:00 (3 days left)",
+        kind=IncidentKind.CERTIFICATE,
+        tls_not_after=not_after,
+    )
+    outage = incident(1)
+    firing = queued(warning, names=("hook", "am"))
+    await repository.record(outage, [])
+    await repository.record(warning, firing)
+    assert await repository.open_incidents() == [outage, warning]
+    stored = await repository.find_incident(warning.id)
+    assert stored == warning and stored is not None
+    assert (stored.kind, stored.tls_not_after) == (IncidentKind.CERTIFICATE, not_after)
+    assert (await repository.find_incident(outage.id)) == outage
+    assert outage.kind is IncidentKind.DOWN and outage.tls_not_after is None
+    read = await repository.notifications_of(warning.id)
+    assert sorted(read, key=lambda n: n.notifier) == sorted(firing, key=lambda n: n.notifier)
+    assert {n.incident.kind for n in read} == {IncidentKind.CERTIFICATE}
+    await repository.record(resolved(warning), queued(resolved(warning), Transition.RESOLVED))
+    assert [i.kind for i in await repository.incidents(since=T0)] == [
+        IncidentKind.CERTIFICATE, IncidentKind.DOWN
+    ]  # fmt: skip
 
 
 async def test_resolving_closes_it_and_a_replayed_open_record_does_not_reopen_it(
@@ -277,3 +313,27 @@ async def test_any_sequence_of_records_replayed_reads_like_the_reference(
         assert await repository.notifications_of(incident_id) == await reference.notifications_of(
             incident_id
         )
+
+
+async def test_sqlite_incidents_stored_before_kinds_read_as_outages(tmp_path) -> None:
+    """Upgrading the version-1 alerting tables keeps every incident, as kind ``down``."""
+    import sqlite3
+
+    from sitemon_adapters.store.sqlite.incidents import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE alerting_schema_version (version INTEGER NOT NULL)")
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO alerting_schema_version (version) VALUES (1)")
+    conn.execute(
+        "INSERT INTO incidents VALUES ('old', 'site-a', 'https://a/', 0, NULL, 'timeout',"
+        " 'slow', NULL, '[]', '[]')"
+    )
+    conn.commit()
+    conn.close()
+    async with SqliteIncidentRepository(str(path)) as repo:
+        await repo.migrate()
+        [old] = await repo.open_incidents()
+        assert (old.id, old.kind, old.tls_not_after) == ("old", IncidentKind.DOWN, None)

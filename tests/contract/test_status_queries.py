@@ -203,6 +203,37 @@ async def test_a_site_summary_has_its_regions_state_uptime_and_bar(store: Store)
     assert await store.queries.site("nobody", now=NOW) is None
 
 
+async def test_a_slow_site_is_degraded_and_its_certificate_days_are_counted(
+    store: Store,
+) -> None:
+    """The verdict and the certificate come through the per-region latest table as saved:
+    the state filter (the light scan) and the summary (the full rows) agree."""
+    site = Site.http(id="slow", url="https://slow.example/", interval_s=60, timeout_s=5)
+    store.set_sites([attrs.evolve(site, tls_expiry_warning_s=7 * 86400.0)])
+    not_after = NOW + timedelta(days=5, hours=1)
+    await store.save(
+        [
+            attrs.evolve(result("slow", 3, region="eu"), degraded=True, tls_not_after=not_after),
+            attrs.evolve(
+                result("slow", 2, region="us"), tls_not_after=not_after + timedelta(days=30)
+            ),
+            result("fast", 2, region="eu"),
+        ]
+    )
+    degraded = await store.queries.sites(SiteQuery(now=NOW, state=SiteState.DEGRADED))
+    assert [s.site_id for s in degraded.items] == ["slow"]
+    up = await store.queries.sites(SiteQuery(now=NOW, state=SiteState.UP))
+    assert [s.site_id for s in up.items] == ["fast"]
+    summary = await store.queries.site("slow", now=NOW)
+    assert summary is not None and summary.state is SiteState.DEGRADED
+    assert [r.latest.verdict for r in summary.regions] == ["degraded", "up"]
+    assert summary.certificate is not None
+    assert summary.certificate.not_after == not_after  # the soonest of the regions
+    assert (summary.certificate.days_left, summary.certificate.expiring) == (5, True)
+    fast = await store.queries.site("fast", now=NOW)
+    assert fast is not None and fast.certificate is None and fast.state is SiteState.UP
+
+
 async def test_checks_are_paged_by_cursor_newest_first_without_gap_or_repeat(
     store: Store,
 ) -> None:

@@ -107,6 +107,8 @@ async def test_versioned_body_and_headers(webhook: WebhookNotifier, sink: Record
             "duration_s": 720.0,
             "regions": ["eu", "us"],
             "error": {"kind": "connect", "message": "connection refused", "status_code": None},
+            "kind": "down",  # added within version 1, with certificate warnings
+            "certificate": None,
         },
         "summary": "Site shop is back up",
         "link": None,

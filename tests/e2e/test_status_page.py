@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+import attrs
 import pytest
 from aiohttp import web
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request
@@ -303,6 +304,42 @@ def test_a_site_going_down_turns_red_with_its_error_within_one_refresh(
     assert red in {"rgb(207, 34, 46)", "rgb(248, 81, 73)"}  # --down, light or dark
     assert page.evaluate("window.__sameDocument") is True
     assert desktop.navigations == 1
+    desktop.assert_clean()
+
+
+def test_a_slow_site_turns_degraded_with_its_certificate_days_left(
+    served: ServedApp, desktop: Watched
+) -> None:
+    """Degraded (healthy but slow) has its own colour and word, on refresh and as rendered
+    by the server; the certificate's days left show beside it."""
+    page = desktop.page
+    page.goto(served.base + "/")
+    page.wait_for_selector("body[data-refreshes]")
+    expires = datetime.now(UTC) + timedelta(days=3, hours=12)
+    served.call(
+        served.queries.save(
+            [
+                attrs.evolve(
+                    check("flip", region, datetime.now(UTC), ok=True),
+                    degraded=True,
+                    tls_not_after=expires,
+                )
+                for region in ("eu", "us")
+            ]
+        )
+    )
+    page.wait_for_selector("li.site[data-site='flip'].state-degraded", timeout=15_000)
+    row = page.locator("li.site[data-site='flip']")
+    assert row.locator(".badge-state").inner_text() == "DEGRADED"
+    amber = row.evaluate("e => getComputedStyle(e).borderLeftColor")
+    assert amber in {"rgb(154, 103, 0)", "rgb(210, 153, 34)"}  # --degraded, light or dark
+    assert row.locator(".cert").inner_text() == "certificate: 3 days left"
+    assert row.locator("li.region.state-degraded").count() == 2
+    page.goto(served.base + "/sites/flip")
+    detail = page.locator("#detail")
+    assert detail.locator(".badge-state").inner_text() == "DEGRADED"
+    assert "degraded" in detail.locator("table.region-table").inner_text()
+    assert detail.locator(".cert.cert-expiring").inner_text() == "certificate: 3 days left"
     desktop.assert_clean()
 
 

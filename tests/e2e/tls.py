@@ -100,9 +100,10 @@ class CertificateAuthority:
         client: bool = False,
         dns: tuple[str, ...] = ("localhost",),
         ips: tuple[str, ...] = ("127.0.0.1",),
+        days: int | None = None,
     ) -> KeyPair:
         """A certificate signed by this CA: for a server (with SANs) or, ``client=True``,
-        for a client."""
+        for a client; valid from now for ``days`` (default ``DAYS``)."""
         key, csr, cert = (self.directory / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
         ext_file = self.directory / f"{name}.ext"
         extensions = [
@@ -147,7 +148,7 @@ class CertificateAuthority:
             str(self.pair.key),
             "-CAcreateserial",
             "-days",
-            DAYS,
+            DAYS if days is None else str(days),
             "-sha256",
             "-extfile",
             str(ext_file),

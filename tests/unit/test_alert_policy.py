@@ -61,3 +61,25 @@ def test_credentials_never_reach_an_incident(url: str, public: str) -> None:
 def test_keys_are_the_same_for_every_notifier_and_replay() -> None:
     assert notification_key("abc", Transition.FIRING) == "abc:firing"
     assert notification_key("abc", Transition.REMINDER, 3) == "abc:reminder:3"
+
+
+def test_each_site_alerting_carries_the_sites_certificate_warning_window(tmp_path) -> None:
+    from sitemon_cli.alert_resources import site_alerting
+    from sitemon_cli.config.load import load_config
+
+    path = tmp_path / "sitemon.yaml"
+    path.write_text(
+        "defaults: {tls_expiry_warning: 21d}\n"
+        "sites:\n"
+        "  - {url: 'https://a.example/', tls_expiry_warning: 3d}\n"
+        "  - {url: 'https://b.example/'}\n"
+        "alerts: {}\n"
+    )
+    sites = site_alerting(load_config(path))
+    assert sorted(s.tls_expiry_warning_s for s in sites.values()) == [3 * 86400, 21 * 86400]
+
+
+def test_a_negative_certificate_warning_window_is_a_value_error() -> None:
+    assert SiteAlerting().tls_expiry_warning_s == 14 * 86400
+    with pytest.raises(ValueError):
+        SiteAlerting(tls_expiry_warning_s=-1)

@@ -4,8 +4,10 @@
 One alert per site, identified (as Alertmanager identifies alerts) by its labels:
 
 - ``alertname``: ``SiteDown`` (``SiteFlapping`` for a flapping notification), configurable;
+  ``CertificateExpiring`` for a certificate warning (a distinct alert of the same site);
 - ``site_id``: the site's id, as is (a label *value* may be any UTF-8 string);
-- ``severity``: configurable, ``critical`` by default;
+- ``severity``: configurable, ``critical`` by default; always ``warning`` for a certificate
+  warning;
 - ``tags``: the site's tags, sorted, each between commas (``,db,prod,``) with ``%`` and ``,``
   inside a tag percent-encoded, so any tag string fits and ``tags=~".*,prod,.*"`` matches
   exactly one tag (the Prometheus service-discovery convention); absent without tags;
@@ -14,7 +16,8 @@ One alert per site, identified (as Alertmanager identifies alerts) by its labels
   easy matcher. Other tags are only in ``tags``.
 
 Annotations: ``summary``, ``url``, ``error``, ``regions`` (comma-separated), ``incident_id``
-(and ``link`` with a link template, also sent as ``generatorURL``).
+(and ``link`` with a link template, also sent as ``generatorURL``); a certificate warning
+adds ``not_after`` (RFC 3339) and ``days_left``.
 
 FIRING and REMINDER send the alert with ``startsAt`` = the incident's opening and ``endsAt`` =
 now + four times ``resend_every`` (Prometheus's rule): the alert stays firing as long as it is
@@ -47,7 +50,13 @@ from sitemon_adapters.notify.http_post import (
     check_url,
     origin,
 )
-from sitemon_core.alerting.models import Delivery, Incident, Notification, Transition
+from sitemon_core.alerting.models import (
+    Delivery,
+    Incident,
+    IncidentKind,
+    Notification,
+    Transition,
+)
 from sitemon_core.ports import Clock
 
 log = logging.getLogger("sitemon.notify")
@@ -55,6 +64,8 @@ log = logging.getLogger("sitemon.notify")
 ALERTS_PATH = "/api/v2/alerts"
 _PLAIN_TAG = re.compile(r"[A-Za-z0-9_]+")
 TTL_FACTOR = 4  # an alert lives this many resend periods unless re-sent
+CERTIFICATE_ALERTNAME = "CertificateExpiring"
+CERTIFICATE_SEVERITY = "warning"
 
 
 def tags_label(tags: Sequence[str]) -> str:
@@ -169,9 +180,12 @@ class AlertmanagerNotifier:
         now = self._clock.utcnow()
         ttl_end = now + TTL_FACTOR * self.resend_every
         flapping = transition is Transition.FLAPPING
+        labels = alert_labels(incident, self._alertnames[flapping], self._severity)
+        if incident.kind is IncidentKind.CERTIFICATE:
+            labels.update(alertname=CERTIFICATE_ALERTNAME, severity=CERTIFICATE_SEVERITY)
         alert: dict[str, Any] = {
-            "labels": alert_labels(incident, self._alertnames[flapping], self._severity),
-            "annotations": self._annotations(transition, incident),
+            "labels": labels,
+            "annotations": self._annotations(notification),
             "startsAt": messages.rfc3339(now if flapping else incident.opened_at),
             "endsAt": messages.rfc3339(ttl_end),
         }
@@ -182,14 +196,19 @@ class AlertmanagerNotifier:
             alert["generatorURL"] = link
         return alert
 
-    def _annotations(self, transition: Transition, incident: Incident) -> dict[str, str]:
+    def _annotations(self, notification: Notification) -> dict[str, str]:
+        incident, at = notification.incident, notification.created_at
         annotations = {
-            "summary": messages.summary(transition, incident),
+            "summary": messages.summary(notification.transition, incident, at),
             "url": incident.url,
-            "error": messages.error_text(incident),
+            "error": messages.error_text(incident, at),
             "regions": ", ".join(incident.regions),
             "incident_id": incident.id,
         }
+        found = messages.certificate(incident, at)
+        if found is not None:
+            annotations["not_after"] = messages.rfc3339(found[0])
+            annotations["days_left"] = str(found[1])
         link = messages.link(self._link_template, incident)
         if link is not None:
             annotations["link"] = link

@@ -11,7 +11,8 @@ import string
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 
-from sitemon_core.alerting.models import Incident, Transition
+from sitemon_core.alerting.certificates import days_left, expiry_text
+from sitemon_core.alerting.models import Incident, IncidentKind, Transition
 from sitemon_core.models import ErrorKind
 
 # Outside strings JSON never uses these, so escaping them anywhere is safe; inside strings
@@ -57,9 +58,23 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def error_text(incident: Incident) -> str:
+def certificate(incident: Incident, at: datetime | None = None) -> tuple[datetime, int] | None:
+    """A certificate warning's ``not_after`` and its whole days left at ``at`` (default:
+    the warning's opening; the notifiers pass the notification's ``created_at``, the same
+    on every retry); None for an outage."""
+    if incident.kind is not IncidentKind.CERTIFICATE or incident.tls_not_after is None:
+        return None
+    moment = _aware(at or incident.opened_at)
+    return incident.tls_not_after, days_left(_aware(incident.tls_not_after), moment)
+
+
+def error_text(incident: Incident, at: datetime | None = None) -> str:
     """``connect: connection refused``: the confirming result's kind and message; for a
-    site that answered (kind ``none``) ``HTTP 503 (status or body not as expected)``."""
+    site that answered (kind ``none``) ``HTTP 503 (status or body not as expected)``; for
+    a certificate warning ``certificate expires <not_after> (3 days left)`` at ``at``."""
+    found = certificate(incident, at)
+    if found is not None:
+        return expiry_text(_aware(found[0]), _aware(at or incident.opened_at))
     if incident.error_kind == ErrorKind.NONE.value:
         # No transport error to name: the answer itself failed the check, and the status
         # is what a reader needs ("none: " would read as "no error").
@@ -72,8 +87,13 @@ def error_text(incident: Incident) -> str:
     return text
 
 
-def summary(transition: Transition, incident: Incident) -> str:
-    """One sentence for humans, e.g. ``Site shop is down: connect: connection refused``."""
+def summary(transition: Transition, incident: Incident, at: datetime | None = None) -> str:
+    """One sentence for humans, e.g. ``Site shop is down: connect: connection refused``, or
+    ``Site shop: certificate expires 2026-12-04T06:00:00+00:00 (3 days left)``."""
+    if incident.kind is IncidentKind.CERTIFICATE:
+        if transition is Transition.RESOLVED:
+            return f"Site {incident.site_id}: certificate renewed (no longer expiring soon)"
+        return f"Site {incident.site_id}: {error_text(incident, at)}"
     if transition is Transition.RESOLVED:
         return f"Site {incident.site_id} is back up"
     if transition is Transition.FLAPPING:

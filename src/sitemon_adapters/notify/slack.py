@@ -17,6 +17,7 @@ host does).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -30,7 +31,14 @@ from sitemon_adapters.notify.http_post import (
     origin,
     url_secrets,
 )
-from sitemon_core.alerting.models import Delivery, Incident, Notification, Transition
+from sitemon_core.alerting.certificates import days_text
+from sitemon_core.alerting.models import (
+    Delivery,
+    Incident,
+    IncidentKind,
+    Notification,
+    Transition,
+)
 from sitemon_core.ports import Clock
 
 log = logging.getLogger("sitemon.notify")
@@ -50,8 +58,18 @@ def inert(text: str, limit: int = MAX_VALUE_CHARS) -> str:
     return f"`{flat}`" if flat else "`-`"
 
 
+def _certificate_headline(transition: Transition, site: str) -> str:
+    if transition is Transition.RESOLVED:
+        return f":large_green_circle: *RESOLVED* {site} certificate renewed"
+    if transition is Transition.REMINDER:
+        return f":warning: *CERTIFICATE STILL EXPIRING* {site}"
+    return f":warning: *CERTIFICATE EXPIRING* {site}"
+
+
 def _headline(transition: Transition, incident: Incident, now_text: str) -> str:
     site = inert(incident.site_id, 100)
+    if incident.kind is IncidentKind.CERTIFICATE:
+        return _certificate_headline(transition, site)
     if transition is Transition.RESOLVED:
         return f":large_green_circle: *RESOLVED* {site} is back up after {now_text}"
     if transition is Transition.REMINDER:
@@ -61,16 +79,28 @@ def _headline(transition: Transition, incident: Incident, now_text: str) -> str:
     return f":red_circle: *DOWN* {site}"
 
 
-def slack_text(transition: Transition, incident: Incident, link: str | None, duration: str) -> str:
-    """The message: a headline, then the error, URL and regions, then the link."""
+def slack_text(
+    transition: Transition,
+    incident: Incident,
+    link: str | None,
+    duration: str,
+    at: datetime | None = None,
+) -> str:
+    """The message: a headline, then the error (a certificate warning: its expiry and days
+    left at ``at``), URL and regions, then the link."""
     lines = [_headline(transition, incident, duration)]
-    if transition is not Transition.RESOLVED:
+    found = messages.certificate(incident, at)
+    if found is not None:
+        left = days_text(found[1])
+        lines.append(f"Certificate not after: {messages.rfc3339(found[0])} ({left} left)")
+    elif transition is not Transition.RESOLVED:
         lines.append(f"Error: {inert(messages.error_text(incident))}")
     lines.append(f"URL: {inert(incident.url)}")
     if incident.regions:
         lines.append(f"Regions: {inert(', '.join(incident.regions))}")
     opened = messages.rfc3339(incident.opened_at)
-    lines.append(f"Down since: {opened}")
+    since = "Warning since" if found is not None else "Down since"
+    lines.append(f"{since}: {opened}")
     if link is not None:
         # The link is ours (a configured template, ids percent-encoded): only `|` and `>`
         # could break Slack's <url|text> syntax, and escaping covers them too.
@@ -128,7 +158,9 @@ class SlackNotifier:
         incident = notification.incident
         duration = messages.format_duration(messages.outage(incident, self._clock.utcnow()))
         link = messages.link(self._link_template, incident)
-        text = slack_text(notification.transition, incident, link, duration)
+        text = slack_text(
+            notification.transition, incident, link, duration, notification.created_at
+        )
         return messages.json_bytes({"text": text})
 
     async def send(self, notification: Notification) -> Delivery:

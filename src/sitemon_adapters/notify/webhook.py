@@ -23,11 +23,15 @@ change of meaning bumps it::
      "site": {"id": "shop", "url": "https://shop.example/", "tags": ["prod"]},
      "incident": {"id": "…", "opened_at": "…", "resolved_at": null, "duration_s": null,
                   "regions": ["eu", "us"],
-                  "error": {"kind": "http_status", "message": "…", "status_code": 503}},
+                  "error": {"kind": "http_status", "message": "…", "status_code": 503},
+                  "kind": "down", "certificate": null},
      "summary": "Site shop is down: …", "link": null}
 
-``duration_s`` is the outage's length once resolved. The body of one notification is the
-same on every attempt (only the timestamp and signature headers change).
+``duration_s`` is the outage's length once resolved. ``kind`` is ``down`` (an outage) or
+``certificate`` (a warning: the site's certificate expires within its
+``tls_expiry_warning``); a warning's ``certificate`` is ``{"not_after": "…", "days_left": 3}``
+(days counted at ``created_at``), its error kind ``certificate``. The body of one
+notification is the same on every attempt (only the timestamp and signature headers change).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -85,7 +90,7 @@ def verify_signature(
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def _incident(incident: Incident) -> dict[str, Any]:
+def _incident(incident: Incident, at: datetime) -> dict[str, Any]:
     duration = None
     if incident.resolved_at is not None:
         duration = messages.outage(incident, incident.resolved_at).total_seconds()
@@ -101,7 +106,16 @@ def _incident(incident: Incident) -> dict[str, Any]:
             "message": incident.error_message,
             "status_code": incident.status_code,
         },
+        "kind": incident.kind.value,
+        "certificate": _certificate(incident, at),
     }
+
+
+def _certificate(incident: Incident, at: datetime) -> dict[str, Any] | None:
+    found = messages.certificate(incident, at)
+    if found is None:
+        return None
+    return {"not_after": messages.rfc3339(found[0]), "days_left": found[1]}
 
 
 def webhook_body(notification: Notification, link_template: str | None = None) -> bytes:
@@ -114,8 +128,8 @@ def webhook_body(notification: Notification, link_template: str | None = None) -
         "notification_id": notification.id,
         "created_at": messages.rfc3339(notification.created_at),
         "site": {"id": incident.site_id, "url": incident.url, "tags": sorted(incident.tags)},
-        "incident": _incident(incident),
-        "summary": messages.summary(notification.transition, incident),
+        "incident": _incident(incident, notification.created_at),
+        "summary": messages.summary(notification.transition, incident, notification.created_at),
         "link": messages.link(link_template, incident),
     }
     return messages.json_bytes(body)

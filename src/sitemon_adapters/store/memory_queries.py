@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sitemon_adapters.store.rollup_queries import latency_point
+from sitemon_adapters.store.rollup_queries import latency_point, warning_window
 from sitemon_core.models import CheckResult, Site
 from sitemon_core.queries import (
     BAR_BUCKETS,
@@ -25,6 +25,7 @@ from sitemon_core.queries import (
     UnknownSiteError,
     UptimeFigure,
     Window,
+    certificate_of,
     check_bucket,
     check_limit,
     check_range,
@@ -244,6 +245,7 @@ class InMemoryStatusQueries:
             regions=regions,
             uptime=tuple(_uptime(rollups, w, now) for w in SUMMARY_WINDOWS),
             bar=_bar(rollups, now, bar_bucket),
+            certificate=certificate_of(regions, now, warning_window(site)),
         )
 
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import attrs
 
-from sitemon_core.models import CheckResult, Site
+from sitemon_core.models import DEFAULT_TLS_EXPIRY_WARNING_S, CheckResult, Site
 from sitemon_core.queries import (
     BAR_BUCKETS,
     DAY,
@@ -29,12 +29,14 @@ from sitemon_core.queries import (
     UnknownSiteError,
     UptimeFigure,
     Window,
+    certificate_of,
     check_bucket,
     check_limit,
     check_range,
     decode_cursor,
     encode_cursor,
     redact_url,
+    state_from,
     state_of,
     window_range,
 )
@@ -52,13 +54,26 @@ SUMMARY_WINDOWS = (Window.DAY, Window.WEEK, Window.MONTH)
 
 @attrs.frozen(kw_only=True)
 class RegionState:
-    """The little the site list needs of one site's region: ok, when, which URL."""
+    """The little the site list needs of one site's region: its verdict, when, which URL."""
 
     site_id: str
     region: str
     ok: bool
     started_at: datetime
     url: str
+    degraded: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """``up``, ``degraded`` or ``down``, as ``CheckResult.verdict``."""
+        if self.ok:
+            return "degraded" if self.degraded else "up"
+        return "down"
+
+
+def warning_window(site: Site | None) -> float:
+    """The site's ``tls_expiry_warning`` (the default for a site not in the catalogue)."""
+    return DEFAULT_TLS_EXPIRY_WARNING_S if site is None else site.tls_expiry_warning_s
 
 
 class RollupReads(Protocol):
@@ -242,7 +257,7 @@ class RollupStatusQueries:
         ):
             bars[site_id][(at - first) // bar_bucket] = (checks, ok)
         return tuple(
-            self._summary(s, latest[s], windows.get(s, [(0, 0)] * len(ranges)), bars[s])
+            self._summary(s, latest[s], windows.get(s, [(0, 0)] * len(ranges)), bars[s], now)
             for s in site_ids
         )
 
@@ -252,6 +267,7 @@ class RollupStatusQueries:
         latest: list[CheckResult],
         windows: Sequence[tuple[int, int]],
         bar: Sequence[tuple[int, int]],
+        now: datetime,
     ) -> SiteSummary:
         regions = tuple(
             RegionStatus(region=r.region, latest=r) for r in sorted(latest, key=lambda r: r.region)
@@ -267,16 +283,12 @@ class RollupStatusQueries:
             regions=regions,
             uptime=_figures(SUMMARY_WINDOWS, windows),
             bar=tuple(ok / checks if checks else None for checks, ok in bar),
+            certificate=certificate_of(regions, now, warning_window(site)),
         )
 
 
 def _state(states: Sequence[RegionState]) -> SiteState:
-    if not states:
-        return SiteState.UNKNOWN
-    ok = sum(1 for s in states if s.ok)
-    if ok == len(states):
-        return SiteState.UP
-    return SiteState.DOWN if ok == 0 else SiteState.DEGRADED
+    return state_from(s.verdict for s in states)
 
 
 def _figures(

@@ -37,6 +37,8 @@ def incident(value: Incident) -> dict[str, Any]:
         "status_code": value.status_code,
         "regions": list(value.regions),
         "tags": list(value.tags),
+        "kind": value.kind.value,
+        "tls_not_after": None if value.tls_not_after is None else value.tls_not_after.isoformat(),
     }
 
 

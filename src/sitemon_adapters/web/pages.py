@@ -57,6 +57,14 @@ def milliseconds(value: float | None) -> str:
     return NO_DATA if value is None else f"{value:.0f} ms"
 
 
+def cert_text(certificate: Mapping[str, Any]) -> str:
+    """``certificate: 12 days left`` or ``certificate expired 2 days ago`` (status.js says
+    the same)."""
+    left = int(certificate["days_left"])
+    days = "1 day" if abs(left) == 1 else f"{abs(left)} days"
+    return f"certificate expired {days} ago" if left < 0 else f"certificate: {days} left"
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("sitemon_adapters.web", "templates"),
@@ -68,6 +76,7 @@ def _environment() -> jinja2.Environment:
         percent=percent,
         bar_class=bar_class,
         ms=milliseconds,
+        cert_text=cert_text,
         when=when,
         pathpart=lambda value: quote(str(value), safe=""),
     )

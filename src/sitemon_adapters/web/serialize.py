@@ -13,6 +13,7 @@ from typing import Any
 
 from sitemon_core.models import CheckResult
 from sitemon_core.queries import (
+    Certificate,
     CheckPage,
     LatencyPoint,
     SitePage,
@@ -45,6 +46,7 @@ def check(result: CheckResult) -> Json:
         "region": result.region,
         "started_at": timestamp(result.started_at),
         "ok": result.ok,
+        "verdict": result.verdict,
         "outcome": result.outcome,
         "total_ms": number(result.total_ms),
         "status_code": result.status_code,
@@ -60,6 +62,7 @@ def check(result: CheckResult) -> Json:
         "final_url": None if result.final_url is None else redact_url(result.final_url),
         "error_kind": result.error_kind.value,
         "error_message": redact_url(result.error_message),
+        "tls_not_after": None if result.tls_not_after is None else timestamp(result.tls_not_after),
     }
 
 
@@ -84,13 +87,25 @@ def site(summary: SiteSummary) -> Json:
         "regions": [
             {
                 "region": r.region,
-                "state": "up" if r.latest.ok else "down",
+                "state": r.latest.verdict,
                 "latest": check(r.latest),
             }
             for r in summary.regions
         ],
         "uptime": [figure(f) for f in summary.uptime],
         "bar": list(summary.bar),
+        "certificate": certificate(summary.certificate),
+    }
+
+
+def certificate(value: Certificate | None) -> Json | None:
+    """The certificate's expiry and days left (None: no TLS check result)."""
+    if value is None:
+        return None
+    return {
+        "not_after": timestamp(value.not_after),
+        "days_left": value.days_left,
+        "expiring": value.expiring,
     }
 
 

@@ -128,7 +128,12 @@ class AlertSettings:
     def sites(self, sites: Sequence[Site]) -> dict[str, SiteAlerting]:
         """What the alerter knows of each configured site."""
         return {
-            s.id: SiteAlerting(policy=self.policy_for(s), interval_s=s.interval_s, tags=s.tags)
+            s.id: SiteAlerting(
+                policy=self.policy_for(s),
+                interval_s=s.interval_s,
+                tags=s.tags,
+                tls_expiry_warning_s=s.tls_expiry_warning_s,
+            )
             for s in sites
         }
 

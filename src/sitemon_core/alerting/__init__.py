@@ -13,6 +13,7 @@ from sitemon_core.alerting.models import (
     Delivery,
     DeliveryState,
     Incident,
+    IncidentKind,
     Notification,
     Transition,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "DispatcherStats",
     "Event",
     "Incident",
+    "IncidentKind",
     "IncidentRepository",
     "Maintenance",
     "MaintenanceWindow",

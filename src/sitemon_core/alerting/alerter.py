@@ -1,5 +1,8 @@
 """The alerter use case: results in, incidents and queued notifications out.
 
+Certificate warnings (``certificates.py``) are tracked beside the up/down state, from the
+same results, as incidents of their own kind.
+
 It never sends anything itself: every change is stored with the notifications it causes
 (the outbox) and a ``Dispatcher`` delivers them, so a slow or dead receiver cannot delay
 the checks, the persister or this loop. A batch is acknowledged only after every change
@@ -16,15 +19,23 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from sitemon_core.alerting.certificates import CertificateWatch
 from sitemon_core.alerting.maintenance import Maintenance
-from sitemon_core.alerting.models import Incident, Notification, Transition
+from sitemon_core.alerting.models import (
+    DeliveryState,
+    Incident,
+    IncidentKind,
+    Notification,
+    Transition,
+)
 from sitemon_core.alerting.policy import SiteAlerting
 from sitemon_core.alerting.ports import IncidentRepository
-from sitemon_core.alerting.records import IdFactory, new_id, notifications, open_incident
-from sitemon_core.alerting.reminders import Reminders
+from sitemon_core.alerting.queueing import NotificationQueue
+from sitemon_core.alerting.records import IdFactory, new_id, open_incident
 from sitemon_core.alerting.restore import read_stored
 from sitemon_core.alerting.state import Change, Event, SiteTracker
 from sitemon_core.errors import RepositoryError, SubscriberError
+from sitemon_core.models import CheckResult
 from sitemon_core.persister import Backoff
 from sitemon_core.ports import Batch, Clock, StatusSubscriber
 from sitemon_core.waiting import sleep_unless
@@ -54,6 +65,8 @@ class AlerterStats:
     incidents_opened: int = 0
     incidents_resolved: int = 0
     flapping: int = 0
+    certificate_warnings_opened: int = 0
+    certificate_warnings_resolved: int = 0
     notifications_enqueued: int = 0
     notifications_held: int = 0
     reminders: int = 0
@@ -91,7 +104,6 @@ class Alerter:
         self._clock = clock
         self._sites = sites
         self._default = default
-        self._maintenance = maintenance
         self._batch_size = batch_size
         self._poll_timeout_s = poll_timeout_s
         self._backoff = backoff
@@ -101,8 +113,8 @@ class Alerter:
         self._trackers: dict[str, SiteTracker] = {}
         self._open: dict[str, Incident] = {}  # site id -> its open incident
         self._latest: dict[str, Incident] = {}  # site id -> its newest incident
-        self._holds: dict[str, datetime] = {}  # incident id -> end of its FIRING's hold
-        self._reminders = Reminders()
+        self._certificates = CertificateWatch(make_id)
+        self._queue = NotificationQueue(maintenance, make_id)
         self._stop = asyncio.Event()
         self.stats = AlerterStats()
 
@@ -141,14 +153,20 @@ class Alerter:
                 attempt += 1
                 if await self._retry_pause(exc, "restore", attempt):
                     return False
-        self._holds.update(restored.holds)
+        self._queue.holds.update(restored.holds)
         for incident, tracker in restored.trackers():
             self._trackers[incident.site_id] = tracker
             self._latest[incident.site_id] = incident
             if incident.is_open:
                 self._open[incident.site_id] = incident
                 if tracker.notified:
-                    self._reminders.schedule(incident, self._site(incident.site_id).policy, now)
+                    self._queue.reminders.schedule(
+                        incident, self._site(incident.site_id).policy, now
+                    )
+        for incident in restored.certificates():
+            self._certificates.restore(incident)
+            if incident.is_open:
+                self._queue.reminders.schedule(incident, self._site(incident.site_id).policy, now)
         return True
 
     async def _handle(self, batch: Batch) -> bool:
@@ -163,6 +181,9 @@ class Alerter:
                 record = self._apply(change, site, now)
                 if record is not None:
                     records.append(record)
+            certificate = self._certificate(result, site, now)
+            if certificate is not None:
+                records.append(certificate)
         self.stats.results += len(batch.results)
         if not await self._store(records):
             return False
@@ -185,10 +206,7 @@ class Alerter:
             incident = attrs.evolve(opened, resolved_at=change.result.started_at)
             self._latest[site_id] = incident
             self.stats.incidents_resolved += 1
-            # Closed before its held FIRING's hold ended: the dispatcher drops that FIRING,
-            # so no RESOLVED is owed either.
-            firing_hold = self._holds.pop(incident.id, None)
-            owed = firing_hold is None or change.result.started_at >= firing_hold
+            owed = self._queue.resolution_owed(incident, change.result.started_at)
         else:  # FLAPPING or STILL_DOWN: about the newest incident
             found = self._latest.get(site_id)
             if found is None:
@@ -197,60 +215,54 @@ class Alerter:
             self.stats.flapping += change.event is Event.FLAPPING
         if not (change.notify and owed):
             return incident, []
-        transition = _TRANSITIONS[change.event]
-        hold = self._maintenance.in_maintenance(site_id, site.tags, change.result.started_at)
-        if transition is Transition.FIRING:
-            self._reminders.schedule(incident, site.policy, now)
-            if hold is not None:
-                self._holds[incident.id] = hold
-        return incident, self._enqueue(incident, transition, site, now=now, hold=hold)
+        return self._notify(incident, _TRANSITIONS[change.event], site, change.result, now)
 
-    def _enqueue(
+    def _certificate(self, result: CheckResult, site: SiteAlerting, now: datetime) -> Record | None:
+        """Open or resolve the site's certificate warning for ``result``."""
+        change = self._certificates.observe(result, site.tls_expiry_warning_s, site.tags)
+        if change is None:
+            return None
+        incident = change.incident
+        if change.transition is Transition.FIRING:
+            self.stats.certificate_warnings_opened += 1
+        else:
+            self.stats.certificate_warnings_resolved += 1
+            if not self._queue.resolution_owed(incident, result.started_at):
+                return incident, []
+        return self._notify(incident, change.transition, site, result, now)
+
+    def _notify(
         self,
         incident: Incident,
         transition: Transition,
         site: SiteAlerting,
-        *,
+        result: CheckResult,
         now: datetime,
-        hold: datetime | None,
-        period: int | None = None,
-        names: tuple[str, ...] | None = None,
-    ) -> list[Notification]:
-        queued = notifications(
-            incident,
-            transition,
-            site.policy.notifiers if names is None else names,
-            now=now,
-            hold_until=hold,
-            period=period,
-            make_id=self._make_id,
-        )
+    ) -> Record:
+        """The record of ``incident`` with its notifications (held in maintenance)."""
+        queued = self._queue.notify(incident, transition, site, result.started_at, now)
+        self._count(queued)
+        return incident, queued
+
+    def _count(self, queued: list[Notification]) -> None:
         self.stats.notifications_enqueued += len(queued)
-        self.stats.notifications_held += len(queued) if hold is not None else 0
-        return queued
+        self.stats.notifications_held += sum(n.state is DeliveryState.HELD for n in queued)
 
     async def _send_reminders(self) -> bool:
         """Queue the reminders due now (none while the site is in maintenance)."""
-        if not len(self._reminders):
+        if not len(self._queue.reminders):
             return True
         now = self._clock.utcnow()
         records: list[Record] = []
-        for due in self._reminders.due(now, self._open):
-            site = self._site(due.incident.site_id)
-            if self._maintenance.in_maintenance(due.incident.site_id, site.tags, now):
-                continue
-            queued = self._enqueue(
-                due.incident,
-                Transition.REMINDER,
-                site,
-                now=now,
-                hold=None,
-                period=due.period,
-                names=(due.notifier,),
-            )
+        for due, queued in self._queue.due_reminders(now, self._open_incident, self._site):
+            self._count(queued)
             self.stats.reminders += len(queued)
             records.append((due.incident, queued))
         return await self._store(records)
+
+    def _open_incident(self, site_id: str, kind: IncidentKind) -> Incident | None:
+        opened = self._open if kind is IncidentKind.DOWN else self._certificates.open
+        return opened.get(site_id)
 
     def _site(self, site_id: str) -> SiteAlerting:
         return self._sites.get(site_id, self._default)

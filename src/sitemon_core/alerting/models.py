@@ -17,6 +17,13 @@ class Transition(enum.Enum):
     FLAPPING = "flapping"  # the site changes state too often; quiet until stable
 
 
+class IncidentKind(enum.Enum):
+    """What an incident is about; each kind has its own incidents, one open per site."""
+
+    DOWN = "down"  # the site failed its checks (the up/down state machine)
+    CERTIFICATE = "certificate"  # its TLS certificate expires within tls_expiry_warning
+
+
 class DeliveryState(enum.Enum):
     """Where a notification is in its delivery."""
 
@@ -29,7 +36,13 @@ class DeliveryState(enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class Incident:
-    """One outage of one site: opened on up→down, resolved on down→up."""
+    """One outage of one site (opened on up→down, resolved on down→up), or, of kind
+    ``CERTIFICATE``, one warning about a certificate expiring soon (opened by a result
+    inside the site's warning window, resolved by a later one beyond it).
+
+    A certificate warning keeps ``tls_not_after`` of the certificate that opened it; its
+    ``error_kind`` is ``certificate`` and its message says when the certificate expires.
+    """
 
     id: str  # uuid4 hex
     site_id: str
@@ -41,6 +54,8 @@ class Incident:
     status_code: int | None = None
     regions: tuple[str, ...] = ()  # the regions failing when it opened
     tags: tuple[str, ...] = ()
+    kind: IncidentKind = IncidentKind.DOWN
+    tls_not_after: datetime | None = None
 
     @property
     def is_open(self) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from sitemon_core.alerting.maintenance import names
+from sitemon_core.models import DEFAULT_TLS_EXPIRY_WARNING_S
 
 Resends = tuple[tuple[str, float], ...]
 
@@ -74,16 +75,23 @@ class AlertPolicy:
 
 @attrs.frozen(kw_only=True)
 class SiteAlerting:
-    """What the alerter knows about one site: its policy, check interval and tags.
+    """What the alerter knows about one site: its policy, check interval, tags and
+    certificate warning window.
 
     The interval says how old a region's last result may be and still count (two
-    intervals); the tags select maintenance windows and label the incident.
+    intervals); the tags select maintenance windows and label the incident; a certificate
+    expiring within ``tls_expiry_warning_s`` of a check opens a certificate warning.
     """
 
     policy: AlertPolicy = AlertPolicy()
     interval_s: float = 60.0
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=names)
+    tls_expiry_warning_s: float = DEFAULT_TLS_EXPIRY_WARNING_S
 
     def __attrs_post_init__(self) -> None:
         if not self.interval_s > 0:
             raise ValueError(f"interval_s must be positive, got {self.interval_s}")
+        if not self.tls_expiry_warning_s >= 0:
+            raise ValueError(
+                f"tls_expiry_warning_s must not be negative, got {self.tls_expiry_warning_s}"
+            )

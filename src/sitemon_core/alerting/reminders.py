@@ -11,12 +11,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import attrs
 
-from sitemon_core.alerting.models import Incident
+from sitemon_core.alerting.models import Incident, IncidentKind
 from sitemon_core.alerting.policy import AlertPolicy
 
 
@@ -33,7 +33,7 @@ class Reminders:
     """A heap of the next reminder of every (open incident, notifier with a period)."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[datetime, int, str, str, str, float]] = []
+        self._heap: list[tuple[datetime, int, str, str, IncidentKind, str, float]] = []
         self._tie = itertools.count()
 
     def __len__(self) -> int:
@@ -47,13 +47,16 @@ class Reminders:
             if period is not None:
                 self._push(incident, name, period, max(1, _periods(incident, period, now)))
 
-    def due(self, now: datetime, open_incidents: Mapping[str, Incident]) -> list[DueReminder]:
-        """The reminders due at ``now`` of incidents still open (by site id); each is
-        planned again for its next period. Entries of closed incidents are forgotten."""
+    def due(
+        self, now: datetime, open_incident: Callable[[str, IncidentKind], Incident | None]
+    ) -> list[DueReminder]:
+        """The reminders due at ``now`` of incidents still open (``open_incident`` gives a
+        site's open incident of a kind); each is planned again for its next period.
+        Entries of closed incidents are forgotten."""
         out: list[DueReminder] = []
         while self._heap and self._heap[0][0] <= now:
-            _, _, incident_id, site_id, name, period = heapq.heappop(self._heap)
-            incident = open_incidents.get(site_id)
+            _, _, incident_id, site_id, kind, name, period = heapq.heappop(self._heap)
+            incident = open_incident(site_id, kind)
             if incident is None or incident.id != incident_id:
                 continue
             number = _periods(incident, period, now)
@@ -63,7 +66,7 @@ class Reminders:
 
     def _push(self, incident: Incident, name: str, period: float, number: int) -> None:
         due = incident.opened_at + timedelta(seconds=number * period)
-        entry = (due, next(self._tie), incident.id, incident.site_id, name, period)
+        entry = (due, next(self._tie), incident.id, incident.site_id, incident.kind, name, period)
         heapq.heappush(self._heap, entry)
 
 

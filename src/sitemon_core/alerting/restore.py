@@ -3,7 +3,8 @@
 A site with an open incident starts ``DOWN`` (no second ``FIRING``; its ``RESOLVED`` is
 owed if its ``FIRING`` was queued). Every site whose last incident changed within the
 restore window ignores results not newer than that change: they belong to the batch that
-was stored but not acknowledged before the stop, and are delivered again.
+was stored but not acknowledged before the stop, and are delivered again. Certificate
+warnings are restored the same way, apart: they never make a site ``DOWN``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 
 import attrs
 
-from sitemon_core.alerting.models import DeliveryState, Incident, Transition
+from sitemon_core.alerting.models import DeliveryState, Incident, IncidentKind, Transition
 from sitemon_core.alerting.ports import IncidentRepository
 from sitemon_core.alerting.state import SiteTracker
 
@@ -32,11 +33,25 @@ class Restored:
     holds: dict[str, datetime]  # incident id -> end of its held FIRING's hold
 
     def trackers(self) -> Iterator[tuple[Incident, SiteTracker]]:
-        """Each site's newest incident and the tracker it restarts with."""
+        """Each site's newest outage and the tracker it restarts with."""
         for incident in self.resolved:
-            yield incident, SiteTracker(since=incident.resolved_at)
+            if incident.kind is IncidentKind.DOWN:
+                yield incident, SiteTracker(since=incident.resolved_at)
         for incident, notified in self.open:  # after: an open incident is the newest
-            yield incident, SiteTracker.restored_down(notified=notified, since=incident.opened_at)
+            if incident.kind is IncidentKind.DOWN:
+                yield (
+                    incident,
+                    SiteTracker.restored_down(notified=notified, since=incident.opened_at),
+                )
+
+    def certificates(self) -> Iterator[Incident]:
+        """Each site's newest certificate warning (resolved within the window, or open)."""
+        for incident in self.resolved:
+            if incident.kind is IncidentKind.CERTIFICATE:
+                yield incident
+        for incident, _ in self.open:  # after: an open warning is the site's newest
+            if incident.kind is IncidentKind.CERTIFICATE:
+                yield incident
 
 
 async def read_stored(repository: IncidentRepository, since: datetime) -> Restored:
@@ -51,8 +66,8 @@ async def read_stored(repository: IncidentRepository, since: datetime) -> Restor
         for n in firing:
             if n.state is DeliveryState.HELD and n.not_before is not None:
                 holds[incident.id] = max(n.not_before, holds.get(incident.id, n.not_before))
-    newest: dict[str, Incident] = {}
+    newest: dict[tuple[str, IncidentKind], Incident] = {}
     for incident in await repository.incidents(since=since, limit=_MAX_RECENT):
         if incident.resolved_at is not None:
-            newest.setdefault(incident.site_id, incident)
+            newest.setdefault((incident.site_id, incident.kind), incident)
     return Restored(open=opened, resolved=list(newest.values()), holds=holds)

@@ -1,4 +1,5 @@
-"""IncidentRepository on PostgreSQL (tables of migration 0003) through an asyncpg pool.
+"""IncidentRepository on PostgreSQL (tables of migrations 0003 and 0007) through an asyncpg
+pool.
 
 ``record`` is one transaction: an upsert of the incident (a stored resolution wins) and an
 ``INSERT … ON CONFLICT DO NOTHING`` of its notifications (unique by notifier and key), so
@@ -22,15 +23,22 @@ from sitemon_adapters.store.postgres.dsn import dsn_passwords
 from sitemon_adapters.store.postgres.errors import TRANSLATED, leaks, translate
 from sitemon_adapters.store.postgres.migrations import apply_migrations, quote_ident
 from sitemon_adapters.store.postgres.rows import clean_text
-from sitemon_core.alerting.models import DeliveryState, Incident, Notification, Transition
+from sitemon_core.alerting.models import (
+    DeliveryState,
+    Incident,
+    IncidentKind,
+    Notification,
+    Transition,
+)
 from sitemon_core.errors import RepositoryError
 
 _INCIDENT_COLUMNS = (
     "id, site_id, url, opened_at, resolved_at, error_kind, error_message, status_code,"
-    " regions, tags"
+    " regions, tags, kind, tls_not_after"
 )
 _UPSERT_INCIDENT = f"""
-INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+INSERT INTO incidents ({_INCIDENT_COLUMNS})
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO UPDATE SET resolved_at = coalesce(incidents.resolved_at, excluded.resolved_at)
 """
 _INSERT_NOTIFICATION = """
@@ -42,7 +50,7 @@ _SELECT_NOTIFICATIONS = """
 SELECT n.id, n.notifier, n.key, n.transition, n.incident_resolved_at, n.created_at, n.state,
        n.attempts, n.last_error, n.not_before,
        i.id, i.site_id, i.url, i.opened_at, i.resolved_at, i.error_kind, i.error_message,
-       i.status_code, i.regions, i.tags
+       i.status_code, i.regions, i.tags, i.kind, i.tls_not_after
 FROM notifications n JOIN incidents i ON i.id = n.incident_id"""
 _QUEUE_ORDER = " ORDER BY n.created_at, n.key, n.notifier"
 _SELECT_DUE = (
@@ -73,7 +81,8 @@ def incident_record(i: Incident) -> tuple[Any, ...]:
         clean_text(i.id), clean_text(i.site_id), clean_text(i.url),
         _aware(i.opened_at, "opened_at"), _aware(i.resolved_at, "resolved_at"),
         clean_text(i.error_kind), clean_text(i.error_message), i.status_code,
-        [clean_text(r) for r in i.regions], [clean_text(t) for t in i.tags],
+        [clean_text(r) for r in i.regions], [clean_text(t) for t in i.tags], i.kind.value,
+        _aware(i.tls_not_after, "tls_not_after"),
     )  # fmt: skip
 
 
@@ -82,6 +91,7 @@ def record_incident(r: Sequence[Any]) -> Incident:
     return Incident(
         id=r[0], site_id=r[1], url=r[2], opened_at=r[3], resolved_at=r[4], error_kind=r[5],
         error_message=r[6], status_code=r[7], regions=tuple(r[8]), tags=tuple(r[9]),
+        kind=IncidentKind(r[10]), tls_not_after=r[11],
     )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from sitemon_adapters.store.rollup_queries import RegionState, RollupStatusQueri
 from sitemon_core.models import CheckResult, Site
 from sitemon_core.rollup import Rollup
 
-_STATES = "SELECT site_id, region, ok, started_at, url FROM site_region_status"
+_STATES = "SELECT site_id, region, ok, started_at, url, degraded FROM site_region_status"
 _REGION_LATEST = (
     f"SELECT {COLUMN_LIST} FROM site_region_status WHERE site_id = ANY($1::text[])"
     " ORDER BY site_id, region"
@@ -67,7 +67,10 @@ class PostgresRollupReads:
         async with self._repository.connection("region states") as conn:
             rows = await conn.fetch(_STATES)
         return [
-            RegionState(site_id=r[0], region=r[1], ok=r[2], started_at=r[3], url=r[4]) for r in rows
+            RegionState(
+                site_id=r[0], region=r[1], ok=r[2], started_at=r[3], url=r[4], degraded=r[5]
+            )
+            for r in rows
         ]
 
     async def region_latest(self, site_ids: Sequence[str]) -> list[CheckResult]:

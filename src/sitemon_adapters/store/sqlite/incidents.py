@@ -19,7 +19,13 @@ import attrs
 
 from sitemon_adapters.store.sqlite.connection import SqliteConnection
 from sitemon_adapters.store.sqlite.rows import from_micros, to_micros
-from sitemon_core.alerting.models import DeliveryState, Incident, Notification, Transition
+from sitemon_core.alerting.models import (
+    DeliveryState,
+    Incident,
+    IncidentKind,
+    Notification,
+    Transition,
+)
 from sitemon_core.errors import RepositoryError
 
 # Each entry upgrades the alerting tables by one version.
@@ -59,14 +65,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " WHERE state IN ('pending', 'held')",
         "CREATE INDEX notifications_incident ON notifications (incident_id)",
     ),
+    # 2: incidents of a kind: 'down' (every incident before) or 'certificate' (a warning
+    # about a certificate expiring soon, with that certificate's not_after).
+    (
+        "ALTER TABLE incidents ADD COLUMN kind TEXT NOT NULL DEFAULT 'down'"
+        " CHECK (kind IN ('down', 'certificate'))",
+        "ALTER TABLE incidents ADD COLUMN tls_not_after INTEGER",
+    ),
 )
 
 _INCIDENT_COLUMNS = (
     "id, site_id, url, opened_at, resolved_at, error_kind, error_message, status_code,"
-    " regions, tags"
+    " regions, tags, kind, tls_not_after"
 )
 _UPSERT_INCIDENT = (
-    f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     # A resolution is final: a replayed "still open" record never reopens it.
     " ON CONFLICT (id) DO UPDATE SET resolved_at = coalesce(resolved_at, excluded.resolved_at)"
 )
@@ -79,7 +92,7 @@ _SELECT_NOTIFICATIONS = (
     "SELECT n.id, n.notifier, n.key, n.transition, n.incident_resolved_at, n.created_at,"
     " n.state, n.attempts, n.last_error, n.not_before,"
     " i.id, i.site_id, i.url, i.opened_at, i.resolved_at, i.error_kind, i.error_message,"
-    " i.status_code, i.regions, i.tags"
+    " i.status_code, i.regions, i.tags, i.kind, i.tls_not_after"
     " FROM notifications n JOIN incidents i ON i.id = n.incident_id"
 )
 _QUEUE_ORDER = " ORDER BY n.created_at, n.key, n.notifier"
@@ -106,6 +119,7 @@ def incident_row(incident: Incident) -> tuple[Any, ...]:
         incident.id, incident.site_id, incident.url, to_micros(incident.opened_at),
         _micros(incident.resolved_at), incident.error_kind, incident.error_message,
         incident.status_code, json.dumps(incident.regions), json.dumps(incident.tags),
+        incident.kind.value, _micros(incident.tls_not_after),
     )  # fmt: skip
 
 
@@ -115,6 +129,7 @@ def row_incident(row: Sequence[Any]) -> Incident:
         id=row[0], site_id=row[1], url=row[2], opened_at=from_micros(row[3]),
         resolved_at=_moment(row[4]), error_kind=row[5], error_message=row[6],
         status_code=row[7], regions=tuple(json.loads(row[8])), tags=tuple(json.loads(row[9])),
+        kind=IncidentKind(row[10]), tls_not_after=_moment(row[11]),
     )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from sitemon_adapters.store.sqlite.rows import COLUMN_LIST, from_micros, row_to_
 from sitemon_core.models import CheckResult, Site
 from sitemon_core.rollup import Rollup
 
-_STATES = "SELECT site_id, region, ok, started_at, url FROM site_region_status"
+_STATES = "SELECT site_id, region, ok, started_at, url, degraded FROM site_region_status"
 _ROLLUPS = (
     f"SELECT {ROLLUP_LIST} FROM check_rollup_hourly"
     " WHERE site_id = ? AND hour >= ? AND hour < ? ORDER BY hour, region"
@@ -48,7 +48,12 @@ class SqliteRollupReads:
         rows = await self._repository.read(_STATES, ())
         return [
             RegionState(
-                site_id=r[0], region=r[1], ok=bool(r[2]), started_at=from_micros(r[3]), url=r[4]
+                site_id=r[0],
+                region=r[1],
+                ok=bool(r[2]),
+                started_at=from_micros(r[3]),
+                url=r[4],
+                degraded=bool(r[5]),
             )
             for r in rows
         ]

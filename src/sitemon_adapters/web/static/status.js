@@ -52,6 +52,20 @@
     return latest.outcome + ": " + (latest.error_message || latest.status_code);
   }
 
+  // The same words as the pages' cert_text filter.
+  function certText(cert) {
+    const days = Math.abs(cert.days_left) === 1 ? "1 day" : Math.abs(cert.days_left) + " days";
+    return cert.days_left < 0 ? "certificate expired " + days + " ago" : "certificate: " + days + " left";
+  }
+
+  function certBadge(site) {
+    const cert = site.certificate;
+    const span = el("span", "cert" + (cert ? (cert.expiring ? " cert-expiring" : " cert-ok") : ""));
+    if (cert) span.textContent = certText(cert);
+    else span.hidden = true;
+    return span;
+  }
+
   function uptimeList(figures) {
     const dl = el("dl", "uptime");
     for (const figure of figures) {
@@ -93,7 +107,7 @@
     link.href = "/sites/" + encodeURIComponent(site.site_id);
     head.append(el("span", "badge-state", site.state.toUpperCase()), " ", link, " ", el("span", "url", site.url));
     const facts = el("div", "facts");
-    facts.append(lastCheck(site), el("span", "error", errorText(site)));
+    facts.append(lastCheck(site), el("span", "error", errorText(site)), certBadge(site));
     li.append(head, facts, uptimeList(site.uptime), uptimeBar(site.bar), regionList(site));
     return li;
   }
@@ -145,6 +159,7 @@
       resolved.setAttribute("datetime", item.resolved_at);
       span.append(" to ", resolved);
     }
+    if (item.kind === "certificate") li.append(el("span", "kind", "certificate"), " ");
     li.append(span, " ", el("span", "error", (item.error_kind === "none" ? "" : item.error_kind + ": ") + (item.error_message || item.status_code)),
       " ", el("span", "regions-text", item.regions.join(", ")));
     return li;
@@ -162,6 +177,7 @@
     detail.querySelector(".badge-state").textContent = site.state.toUpperCase();
     detail.querySelector(".last").replaceWith(lastCheck(site));
     detail.querySelector(".error").textContent = errorText(site);
+    detail.querySelector(".cert").replaceWith(certBadge(site));
     detail.querySelector("dl.uptime").replaceWith(uptimeList(site.uptime));
     detail.querySelector("svg.bar").replaceWith(uptimeBar(site.bar));
     detail.querySelector("ul.regions").replaceWith(regionList(site));
