@@ -248,7 +248,7 @@ async def test_an_unpartitioned_history_is_upgraded_without_losing_a_row(
     future = result("s0", now + 5 * DAY)  # clock skew: past the old table's new bound
     await _previous_release(pg_dsn, schema, [*old, future])
     async with PostgresStatusRepository(pg_dsn, schema=schema) as repo:
-        assert await repo.migrate() == [4, 5, 6]
+        assert await repo.migrate() == list(range(4, load_migrations()[-1].version + 1))
         assert await rows_in(pg_dsn, schema, "check_history") == 501
         assert await rows_in(pg_dsn, schema, "check_history_legacy") == 500
         assert await rows_in(pg_dsn, schema, "check_history_default") == 1
@@ -332,7 +332,8 @@ async def test_an_index_left_invalid_by_a_lost_concurrent_build_is_rebuilt(
     conn = await asyncpg.connect(pg_dsn, server_settings={"search_path": quote_ident(schema)})
     try:
         await conn.execute(
-            "CREATE UNIQUE INDEX check_history_started_check ON check_history (started_at, check_id)"
+            "CREATE UNIQUE INDEX check_history_started_check"
+            " ON check_history (started_at, check_id)"
         )
         await conn.execute(
             "UPDATE pg_index SET indisvalid = false WHERE indexrelid ="
@@ -343,5 +344,5 @@ async def test_an_index_left_invalid_by_a_lost_concurrent_build_is_rebuilt(
     finally:
         await conn.close()
     async with PostgresStatusRepository(pg_dsn, schema=schema) as repo:
-        assert await repo.migrate() == [4, 5, 6]
+        assert await repo.migrate() == list(range(4, load_migrations()[-1].version + 1))
         assert await rows_in(pg_dsn, schema, "check_history") == 1
