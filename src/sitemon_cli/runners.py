@@ -27,8 +27,7 @@ async def run_shape(
     container = build_container(config, options)
     shutdown = shutdown or Shutdown()
     parts: dict[str, object] = {}
-    # Signal handlers first (a SIGTERM while connecting must not kill the process) and
-    # until the end (nor one while the publisher flushes).
+    # Handlers first and till the end: a SIGTERM while connecting or flushing is a clean stop.
     with signal_handlers(shutdown.stop, shutdown.reload):
         try:
             parts = await resolve_parts(getattr(container, shape))
