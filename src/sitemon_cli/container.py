@@ -173,6 +173,7 @@ class Container(containers.DeclarativeContainer):
             repository=repository,
             clock=clock,
             keep_s=config.provided.history_retention_s,
+            rollup_keep_s=config.provided.rollup_retention_s,
             every_s=config.provided.history_prune_every_s,
             partitions=providers.Selector(
                 config.provided.repository, postgres=repository, sqlite=providers.Object(None)

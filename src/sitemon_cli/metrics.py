@@ -73,6 +73,7 @@ HELP = {
     "dispatcher_dropped": "Held notifications dropped because their incident closed first.",
     "dispatcher_store_errors": "Outbox reads or updates that failed.",
     "retention_partitions_removed": "History partitions dropped or detached by retention.",
+    "retention_rollups_deleted": "Rollup rows deleted by retention (older than rollup_retention).",
     "partitions_rounds": "Rounds of creating history partitions ahead.",
     "partitions_added": "History partitions created ahead of their data.",
     "partitions_failures": "Rounds of creating history partitions that failed.",

@@ -103,6 +103,14 @@ class StatusRepository(Protocol):
         """
         ...
 
+    async def prune_rollups(self, period_before: datetime, *, max_rows: int) -> int:
+        """Delete at most ``max_rows`` rollups whose period starts before ``period_before``;
+        return how many were deleted (fewer than ``max_rows``: none are left). Raw history
+        and latest statuses are never touched (nor are rollups by ``prune_history``).
+        Raises ``RepositoryError`` (``retriable`` when trying again may help).
+        """
+        ...
+
 
 class Clock(Protocol):
     """Time, injectable so scheduling is testable without sleeping."""

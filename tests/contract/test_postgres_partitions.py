@@ -248,7 +248,7 @@ async def test_an_unpartitioned_history_is_upgraded_without_losing_a_row(
     future = result("s0", now + 5 * DAY)  # clock skew: past the old table's new bound
     await _previous_release(pg_dsn, schema, [*old, future])
     async with PostgresStatusRepository(pg_dsn, schema=schema) as repo:
-        assert await repo.migrate() == list(range(4, load_migrations()[-1].version + 1))
+        assert await repo.migrate() == [m.version for m in load_migrations() if m.version >= 4]
         assert await rows_in(pg_dsn, schema, "check_history") == 501
         assert await rows_in(pg_dsn, schema, "check_history_legacy") == 500
         assert await rows_in(pg_dsn, schema, "check_history_default") == 1

@@ -129,6 +129,7 @@ async def test_tables_indexes_and_storage_options(
         "site_status_pkey",
         "site_region_status_pkey",
         "check_rollup_hourly_pkey",
+        "check_rollup_hourly_hour",
         f"{LEDGER}_pkey",
     }
     options = await query(
@@ -142,7 +143,8 @@ async def test_tables_indexes_and_storage_options(
         schema,
         "SELECT table_name, column_name, collation_name FROM"
         " information_schema.columns WHERE table_schema = $1 AND column_name IN"
-        " ('check_id', 'site_id')",
+        " ('check_id', 'site_id') AND table_name IN"
+        " ('check_history', 'site_status', 'site_region_status', 'check_rollup_hourly')",
         schema,
     )
     assert {r["collation_name"] for r in collations} == {"C"}

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sitemon_adapters.store.sqlite.repository import SqliteStatusRepository
+from sitemon_adapters.store.sqlite.repository import MIGRATIONS, SqliteStatusRepository
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings, SiteStatus
 from sitemon_core.ordering import order_key
@@ -358,13 +358,8 @@ async def test_sqlite_migrate_is_idempotent(tmp_path: pathlib.Path) -> None:
         await repo.migrate()
         assert len(await repo.latest()) == 1
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == [
-            (1,),
-            (2,),
-            (3,),
-            (4,),
-            (5,),
-        ]
+        versions = conn.execute("SELECT version FROM schema_version ORDER BY version")
+        assert versions.fetchall() == [(v,) for v in range(1, len(MIGRATIONS) + 1)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -376,7 +371,7 @@ async def test_sqlite_version_1_database_is_upgraded_in_place(tmp_path: pathlib.
         await repo.migrate()
         assert await repo.history("site-a") == [kept]  # survives the upgrade
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (5,)
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (6,)
         # Version 5 seeds the per-region latest results from the latest per site.
         assert conn.execute("SELECT check_id FROM site_region_status").fetchall() == [
             (kept.check_id,)
@@ -388,7 +383,6 @@ async def test_sqlite_version_1_database_is_upgraded_in_place(tmp_path: pathlib.
 def _old_sqlite_database(path: str, version: int, results: list[CheckResult]) -> None:
     """A database at schema ``version`` (1 or 2), holding ``results`` in both tables as
     that release stored them (no outcome, no tags)."""
-    from sitemon_adapters.store.sqlite.repository import MIGRATIONS
     from sitemon_adapters.store.sqlite.rows import result_to_row
 
     old_columns = _V2_COLUMNS

@@ -100,7 +100,7 @@ def test_promtool_accepts_every_component_s_exposition() -> None:
         ("publisher", PublisherStats()),
         ("persister", PersisterStats()),
         ("subscriber", SubscriberStats()),
-        ("retention", RetentionStats()),
+        ("retention", RetentionStats(rollups_deleted=7)),
         ("partitions", PartitionStats(default_rows=2.0)),
     ):
         endpoint.add_stats(name, type("Owner", (), {"stats": stats})())
@@ -112,6 +112,8 @@ def test_promtool_accepts_every_component_s_exposition() -> None:
     assert "# TYPE sitemon_partitions_default_rows gauge" in text
     assert "sitemon_partitions_default_rows 2.0" in text
     assert "Rows in check_history's default partition" in text
+    assert "# HELP sitemon_retention_rollups_deleted_total Rollup rows deleted" in text
+    assert "sitemon_retention_rollups_deleted_total 7" in text
     assert promtool_problems(text) == ""
 
 

@@ -39,3 +39,10 @@ def test_only_postgres_gets_a_partition_keeper() -> None:
     assert sqlite.partitions() is None  # SQLite: one table, no keeper
     assert "partitions" in sqlite.consumer.kwargs and "partitions" in sqlite.standalone.kwargs
     assert sqlite.partitions.providers["postgres"].cls is PartitionKeeper
+
+
+def test_retention_gets_the_rollup_window() -> None:
+    repository = {"history_retention": "30d", "rollup_retention": "60d"}
+    container = build_container(parse_config("t.yaml", {"sites": SITES, "repository": repository}))
+    kwargs = container.retention.providers["on"].kwargs
+    assert (kwargs["keep_s"](), kwargs["rollup_keep_s"]()) == (30 * 86_400, 60 * 86_400)

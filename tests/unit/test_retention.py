@@ -1,13 +1,16 @@
-"""History retention: rounds on the clock, chunked deletes, latest statuses kept."""
+"""History retention: rounds on the clock, chunked deletes, latest statuses kept, rollups
+kept for their own (longer) window."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
 
 from sitemon_adapters.store.memory import InMemoryStatusRepository
+from sitemon_adapters.store.memory_queries import InMemoryStatusQueries
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult
 from sitemon_core.retention import HistoryRetention
@@ -86,3 +89,42 @@ async def test_a_failed_round_is_counted_and_the_next_one_runs() -> None:
 def test_window_and_period_must_be_positive() -> None:
     with pytest.raises(ValueError, match="must be > 0"):
         HistoryRetention(InMemoryStatusRepository(), ManualClock(), keep_s=0)
+
+
+class RollupKeepingRepository(InMemoryStatusRepository):
+    """History here, rollups in the read side's store, as the SQL stores keep both."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries = InMemoryStatusQueries(keep_rollups=timedelta(days=400))
+
+    async def save(self, results: Sequence[CheckResult]) -> None:
+        await super().save(results)
+        await self.queries.save(results)
+
+    async def prune_rollups(self, period_before: datetime, *, max_rows: int) -> int:
+        return await self.queries.prune_rollups(period_before, max_rows=max_rows)
+
+
+async def test_each_window_prunes_its_own_data_rollups_by_whole_hours() -> None:
+    clock, repository = ManualClock(), RollupKeepingRepository()
+    # A check at half past each of the 10 hours before the clock's start.
+    await repository.save(
+        [result("a", EPOCH - timedelta(hours=h, minutes=-30), h) for h in range(1, 11)]
+    )
+    retention = HistoryRetention(
+        repository, clock, keep_s=2 * HOUR, rollup_keep_s=5.5 * HOUR, every_s=HOUR, chunk=3
+    )
+    await retention.prune_once()
+    assert await history_hours(repository, "a") == [-1.5, -0.5]
+    # The cutoff (-5.5 h) is inside the -6 h rollup: it stays, the 4 before it go.
+    hours = sorted((r.start - EPOCH) / timedelta(hours=1) for r in repository.queries.rollups())
+    assert hours == [-6, -5, -4, -3, -2, -1]
+    assert (retention.stats.deleted, retention.stats.rollups_deleted) == (8, 4)
+
+
+def test_rollups_are_not_kept_shorter_than_history() -> None:
+    with pytest.raises(ValueError, match="rollup_keep_s must not be shorter"):
+        HistoryRetention(
+            InMemoryStatusRepository(), ManualClock(), keep_s=2 * HOUR, rollup_keep_s=HOUR
+        )

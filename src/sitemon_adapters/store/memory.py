@@ -45,11 +45,19 @@ class InMemoryStatusRepository:
 
     async def prune_history(self, started_before: datetime, *, max_rows: int) -> int:
         """Delete up to ``max_rows`` checks started before ``started_before``."""
-        if started_before.utcoffset() is None:
-            raise RepositoryError(
-                f"naive datetime {started_before.isoformat()} as cutoff", retriable=False
-            )
+        _check_aware(started_before)
         old = [key for key, r in self._history.items() if r.started_at < started_before]
         for key in old[: max(0, max_rows)]:
             del self._history[key]
         return min(len(old), max(0, max_rows))
+
+    async def prune_rollups(self, period_before: datetime, *, max_rows: int) -> int:
+        """Nothing to delete: this repository keeps no rollups (``InMemoryStatusQueries``
+        does, and prunes its own)."""
+        _check_aware(period_before)
+        return 0
+
+
+def _check_aware(cutoff: datetime) -> None:
+    if cutoff.utcoffset() is None:
+        raise RepositoryError(f"naive datetime {cutoff.isoformat()} as cutoff", retriable=False)

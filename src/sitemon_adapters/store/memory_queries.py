@@ -114,6 +114,21 @@ class InMemoryStatusQueries:
             for key in [k for k in rollups if k[1] < horizon]:
                 del rollups[key]
 
+    async def prune_rollups(self, period_before: datetime, *, max_rows: int) -> int:
+        """Delete up to ``max_rows`` rollups whose period starts before ``period_before``
+        (see ``StatusRepository.prune_rollups``); checks and latest results stay."""
+        if period_before.utcoffset() is None:
+            raise ValueError(f"naive datetime {period_before.isoformat()} as cutoff")
+        old = [
+            (site_id, key)
+            for site_id, per_site in self._rollups.items()
+            for key in per_site
+            if key[1] < period_before
+        ][: max(0, max_rows)]
+        for site_id, key in old:
+            del self._rollups[site_id][key]
+        return len(old)
+
     def rollups(self) -> list[Rollup]:
         """Every rollup kept (for tests against a brute-force computation)."""
         return [r for per_site in self._rollups.values() for r in per_site.values()]

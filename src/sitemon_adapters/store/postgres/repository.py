@@ -85,6 +85,10 @@ _SELECT_HISTORY_SINCE = (
 # One pruner per schema at a time: the others find the lock taken and skip the round
 # (two deleting the same rows would only wait on each other's row locks).
 _PRUNE_LOCK = "SELECT pg_try_advisory_xact_lock(1936287085, hashtext(current_schema()))"
+_PRUNE_ROLLUPS = (
+    "DELETE FROM check_rollup_hourly WHERE ctid = ANY(ARRAY("
+    "SELECT ctid FROM check_rollup_hourly WHERE hour < $1 LIMIT $2))"
+)
 _SITE_ID = COLUMNS.index("site_id")
 
 
@@ -231,6 +235,19 @@ class PostgresStatusRepository:
             if not await conn.fetchval(_PRUNE_LOCK):
                 return 0
             return await partitions.prune_rows(conn, started_before, max_rows)
+
+    async def prune_rollups(self, period_before: datetime, *, max_rows: int) -> int:
+        """Delete up to ``max_rows`` rollups whose hour starts before ``period_before``, by
+        tuple id (found through the BRIN index on hour), under the pruning lock: 0 when
+        another process is pruning this schema right now. History is never touched."""
+        _check_aware(period_before, "cutoff")
+        if max_rows <= 0:
+            return 0
+        async with self._transaction("prune rollups") as conn:
+            if not await conn.fetchval(_PRUNE_LOCK):
+                return 0
+            status = await conn.execute(_PRUNE_ROLLUPS, period_before, max_rows)
+        return int(status.rsplit(" ", 1)[-1])  # "DELETE <count>"
 
     async def drop_partitions(self, started_before: datetime) -> list[str]:
         """Drop (or detach, per ``retention_mode``) the partitions whose range ends at or

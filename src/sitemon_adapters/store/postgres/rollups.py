@@ -59,11 +59,15 @@ _ADD_PHASES = ",\n    ".join(f"{c} = r.{c} + excluded.{c}" for c in (*_SUMS, *_C
 
 def insert_and_fold_sql(staging: str) -> str:
     """The history insert from ``staging`` and the fold of the rows it added into the
-    hourly rollups, as one statement."""
+    hourly rollups, as one statement.
+
+    One aggregation per rollup key: a key with one added row (the usual case: a batch holds
+    a site's one check of the hour) gets its one-bucket histogram as an expression; only a
+    key with several rows counts its buckets, in a sub-query over that key's array (a first
+    aggregation by key and bucket, then by key, cost ~15 % more of the save's CPU)."""
     phase_us = ", ".join(f"{_us(c)} AS {c}_us" for c in _PHASE_COLUMNS)
-    phase_sums = ", ".join(
-        f"coalesce(sum({c}_us), 0) AS {c}_sum, count({c}_us) AS {c}_n" for c in _PHASE_COLUMNS
-    )
+    phase_sums = ", ".join(f"coalesce(sum({c}_us), 0)" for c in _PHASE_COLUMNS)
+    phase_counts = ", ".join(f"count({c}_us)" for c in _PHASE_COLUMNS)
     return f"""
 WITH added AS (
     INSERT INTO check_history ({COLUMN_LIST})
@@ -76,17 +80,16 @@ WITH added AS (
            width_bucket({_clamped("total_ms")}, '{{{_EDGES}}}'::float8[]) AS bucket,
            {phase_us}
     FROM added
-), per_bucket AS (
-    SELECT site_id, region, hour, bucket, count(*) AS n, count(*) FILTER (WHERE ok) AS ok,
-           min(total_us) AS low, max(total_us) AS high, sum(total_us) AS total, {phase_sums}
-    FROM timed GROUP BY site_id, region, hour, bucket
 )
 INSERT INTO check_rollup_hourly AS r ({_ROLLUP_LIST})
-SELECT site_id, region, hour, sum(n), sum(ok), min(low), max(high), sum(total),
-       {", ".join(f"sum({c}_sum)" for c in _PHASE_COLUMNS)},
-       {", ".join(f"sum({c}_n)" for c in _PHASE_COLUMNS)},
-       jsonb_object_agg(bucket::text, n)
-FROM per_bucket GROUP BY site_id, region, hour ORDER BY site_id, hour, region
+SELECT site_id, region, hour, count(*), count(*) FILTER (WHERE ok),
+       min(total_us), max(total_us), sum(total_us), {phase_sums}, {phase_counts},
+       CASE WHEN count(*) = 1 THEN jsonb_build_object(min(bucket)::text, 1)
+            ELSE (SELECT jsonb_object_agg(b::text, n)
+                  FROM (SELECT b, count(*) AS n FROM unnest(array_agg(bucket)) AS b
+                        GROUP BY b) AS per_bucket)
+       END
+FROM timed GROUP BY site_id, region, hour ORDER BY site_id, hour, region
 ON CONFLICT (site_id, hour, region) DO UPDATE SET
     checks       = r.checks + excluded.checks,
     ok           = r.ok + excluded.ok,

@@ -92,6 +92,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # Version 5: the read side (per-region latest results, hourly rollups).
     rollups.MIGRATION,
+    # Version 6: rollup retention by hour.
+    rollups.HOUR_INDEX,
 )
 
 _PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)
@@ -204,6 +206,22 @@ class SqliteStatusRepository:
             deleted = conn.execute(_PRUNE_HISTORY, (cutoff, max_rows)).rowcount
 
         await self._in_transaction(prune)
+        return deleted
+
+    async def prune_rollups(self, period_before: datetime, *, max_rows: int) -> int:
+        """Delete up to ``max_rows`` rollups whose hour starts before ``period_before``."""
+        try:
+            cutoff = to_micros(period_before)
+        except ValueError as exc:
+            raise RepositoryError(str(exc), retriable=False) from exc
+        deleted = 0
+
+        def prune(conn: sqlite3.Connection) -> None:
+            nonlocal deleted
+            deleted = conn.execute(rollups.PRUNE, (cutoff, max_rows)).rowcount
+
+        if max_rows > 0:
+            await self._in_transaction(prune)
         return deleted
 
     def _connect(self) -> sqlite3.Connection:

@@ -1,4 +1,4 @@
-"""Hourly rollups and per-region latest results in SQLite (status schema version 5).
+"""Hourly rollups and per-region latest results in SQLite (status schema versions 5, 6).
 
 ``save_read_side`` runs inside ``save()``'s transaction: it is given only the results the
 history insert really added (a replay never counts twice), adds them to the stored rollups
@@ -44,6 +44,14 @@ MIGRATION: tuple[str, ...] = (
     " total_max_us INTEGER NOT NULL, total_sum_us INTEGER NOT NULL,"
     " phase_sum_us TEXT NOT NULL, phase_count TEXT NOT NULL, histogram TEXT NOT NULL,"
     " PRIMARY KEY (site_id, hour, region)) STRICT",
+)
+
+# Status schema version 6: rollup retention finds the old hours without a scan.
+HOUR_INDEX = ("CREATE INDEX check_rollup_hourly_hour ON check_rollup_hourly (hour)",)
+# Chunked by rowid, as history retention is: short transactions however much has expired.
+PRUNE = (
+    "DELETE FROM check_rollup_hourly WHERE rowid IN"
+    " (SELECT rowid FROM check_rollup_hourly WHERE hour < ? LIMIT ?)"
 )
 
 ROLLUP_LIST = (
