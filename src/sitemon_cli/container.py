@@ -20,7 +20,7 @@ from sitemon_adapters.clock import SystemClock
 from sitemon_adapters.probe.router import ProbeRouter
 from sitemon_cli import alert_resources, resources, web_resources
 from sitemon_cli.config import Config
-from sitemon_cli.live import log_check
+from sitemon_cli.live import check_logger
 from sitemon_cli.metrics import CheckMetrics, fan_out
 from sitemon_core.alerting.alerter import Alerter
 from sitemon_core.alerting.dispatcher import Dispatcher
@@ -52,8 +52,12 @@ def shard_sites(sites: tuple[Site, ...], shard: tuple[int, int] | None) -> list[
 
 
 def check_observer(config: Config, options: RunOptions, checks: CheckMetrics) -> Observer | None:
-    """What sees every result: the per-check log line (unless quiet), the check metrics."""
-    observers: list[Observer] = [] if options.quiet else [log_check]
+    """What sees every result: the check log lines (``logging.checks``, none when quiet),
+    the check metrics."""
+    observers: list[Observer] = []
+    logger = None if options.quiet else check_logger(config.log_checks)
+    if logger is not None:
+        observers.append(logger)
     if config.metrics_listen is not None:
         observers.append(checks.observe)
     return fan_out(*observers) if observers else None
