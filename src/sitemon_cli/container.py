@@ -46,6 +46,9 @@ class RunOptions:
     startup_wait_s: float = 60.0
 
 
+MEMORY_BUS_LINGER_S = 0.25
+
+
 def shard_sites(sites: tuple[Site, ...], shard: tuple[int, int] | None) -> list[Site]:
     """The sites this scanner owns (all of them when not sharded)."""
     return list(sites) if shard is None else select_shard(sites, *shard)
@@ -80,7 +83,11 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
 
     memory_bus = providers.Singleton(
-        InMemoryStatusBus, max_buffered=config.provided.kafka.max_buffered
+        InMemoryStatusBus,
+        max_buffered=config.provided.kafka.max_buffered,
+        # Up to 0.25 s for a batch: at 100 checks/s SQLite commits ~4 transactions a second
+        # instead of one per handful of results (a quarter of standalone's CPU before).
+        linger_s=MEMORY_BUS_LINGER_S,
     )
     http_prober = providers.Selector(
         config.provided.scanner.prober,
