@@ -30,6 +30,7 @@ SCENARIOS = [
     "history_retention",
     "catalogue_failover",
     "web_reads",
+    "small_catalogues",
 ]
 
 

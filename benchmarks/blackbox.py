@@ -1,22 +1,28 @@
 """Scenario 5 — the peer: Prometheus blackbox_exporter probing the same farm.
 
 The exporter (Debian's ``prometheus-blackbox-exporter``, started here on a free loopback
-port with a generated ``http_2xx`` module: GET, 2xx, the same body regex, IPv4) is driven
-through ``/probe?module=http_2xx&target=<farm site>`` by ``wrk`` (keep-alive to the exporter;
-every probe opens a fresh connection to its target) at a few concurrencies; the best
-probes/s counts, with the exporter's CPU from /proc/<pid>/stat. In the same run, on the same
-farm, sitemon's scanner (each prober, one process, counting publisher) is measured the same
-way; the ratio compares checks per CPU-second.
+port) has two modules: ``sitemon_check``, exactly sitemon's check (GET, 2xx, the same body
+regex on the same 1,017-byte page, IPv4, a fresh connection per probe), and the stock
+``http_2xx`` of Debian's ``/etc/prometheus/blackbox.yml`` (``prober: http``, nothing else:
+no regex). Each is driven through ``/probe?module=<m>&target=<farm site>`` by ``wrk``
+(keep-alive to the exporter) at a few concurrencies; the best probes/s counts, with the
+exporter's CPU from /proc/<pid>/stat and, separately, wrk's own CPU (not counted in the
+ratio). In the same run, on the same farm, sitemon's scanner (each prober, one process) is
+measured scanner-only (counting publisher) and, when Kafka is available, as a producer
+(Avro + ``KafkaStatusPublisher``); the ratio compares checks per CPU-second with the
+identical-work module.
 """
 
 from __future__ import annotations
 
-import collections
+import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +34,13 @@ from benchmarks.sites import prober_names
 from benchmarks.system import load_average, process_cpu_s
 
 EXPORTER = "prometheus-blackbox-exporter"
+IDENTICAL = "sitemon_check"  # the module doing exactly sitemon's check
+STOCK = "http_2xx"  # Debian's stock module: a plain GET, 2xx, no regex
 CONFIG = """\
 modules:
   http_2xx:
+    prober: http
+  sitemon_check:
     prober: http
     timeout: 5s
     http:
@@ -52,7 +62,7 @@ function init(args) counter = math.random(sites) end
 function request()
   counter = counter + 1
   local i = counter % sites
-  return wrk.format("GET", "/probe?module=http_2xx&target=http://{host}:" ..
+  return wrk.format("GET", "/probe?module={module}&target=http://{host}:" ..
                     ports[(i % #ports) + 1] .. "/site/" .. i)
 end
 function response(status, headers, body)
@@ -64,6 +74,12 @@ function done(summary, latency, requests)
   io.write(string.format("FAILED_PROBES %d\\n", total))
 end
 """
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's waited-for children (wrk runs) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Exporter:
@@ -101,14 +117,23 @@ class Exporter:
 
 
 def drive(
-    exporter: Exporter, farm: Any, sites: int, concurrency: int, seconds: float
+    exporter: Exporter,
+    farm: Any,
+    sites: int,
+    concurrency: int,
+    seconds: float,
+    *,
+    module: str = IDENTICAL,
 ) -> dict[str, Any]:
-    """``wrk`` against ``/probe`` for ``seconds``; probes/s and the exporter's CPU."""
+    """``wrk`` against ``/probe`` for ``seconds``; probes/s, the exporter's CPU and wrk's."""
     script = exporter.dir / "probe.lua"
     script.write_text(
-        WRK_SCRIPT.format(ports=", ".join(map(str, farm.http_ports)), sites=sites, host=LOOPBACK)
+        WRK_SCRIPT.format(
+            ports=", ".join(map(str, farm.http_ports)), sites=sites, host=LOOPBACK, module=module
+        )
     )
     cpu0, farm0, load0 = process_cpu_s(exporter.proc.pid), farm.cpu_s(), load_average()
+    wrk0 = children_cpu_s()
     began = time.monotonic()
     out = subprocess.run(
         [
@@ -128,11 +153,14 @@ def drive(
     ).stdout
     wall = time.monotonic() - began
     cpu = process_cpu_s(exporter.proc.pid) - cpu0
+    wrk_cpu = children_cpu_s() - wrk0
     farm_cpu = farm.cpu_s() - farm0
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     failed = int(re.search(r"FAILED_PROBES (\d+)", out).group(1))  # type: ignore[union-attr]
     return {
+        "module": module,
         "concurrency": concurrency,
+        "wrk_cpu_us_per_probe": wrk_cpu / requests * 1e6,
         "probes_per_s": requests / wall,
         "cpu_us_per_probe": cpu / requests * 1e6,
         "probes_per_cpu_s": requests / cpu,
@@ -143,96 +171,139 @@ def drive(
     }
 
 
+def _sitemon_side(ctx: Any, sites: int, seconds: float, kafka: str | None) -> dict[str, Any]:
+    """Each prober scanner-only and, with ``kafka``, as a producer (Avro + Kafka)."""
+    out: dict[str, Any] = {}
+    variants = [(p, None) for p in prober_names()]
+    if kafka is not None:
+        variants += [(p, kafka) for p in prober_names()]
+    for prober, bootstrap in variants:
+        figure = scanner_peak.measure(
+            ctx.farm,
+            prober=prober,
+            scheme="http",
+            processes=1,
+            sites=sites,
+            interval_s=2.0 if ctx.quick else 5.0,
+            max_concurrency=256,
+            warmup_s=1.0 if ctx.quick else 3.0,
+            measure_s=seconds,
+            kafka=bootstrap,
+            topic=_new_topic(bootstrap) if bootstrap else None,
+        )
+        figure.pop("parts")
+        out[f"{prober} +kafka" if bootstrap else prober] = figure
+    return out
+
+
+def _new_topic(bootstrap: str) -> str:
+    from benchmarks.services import create_topic
+
+    name = f"bench-blackbox-{uuid.uuid4().hex[:8]}"
+    create_topic(bootstrap, name, 6)
+    return name
+
+
+def _one_run(ctx: Any, exporter: Exporter, kafka: str | None) -> dict[str, Any]:
+    sites = 8_000 if ctx.quick else 40_000
+    seconds = 3.0 if ctx.quick else 10.0
+    figure: dict[str, Any] = {"sitemon": _sitemon_side(ctx, sites, seconds, kafka)}
+    for module in (IDENTICAL, STOCK):
+        tries = [
+            drive(exporter, ctx.farm, sites, c, seconds, module=module) for c in _concurrencies(ctx)
+        ]
+        figure[module] = {**max(tries, key=lambda b: b["probes_per_s"]), "all": tries}
+    best = figure[IDENTICAL]["probes_per_cpu_s"]
+    figure["ratio"] = {name: s["checks_per_cpu_s"] / best for name, s in figure["sitemon"].items()}
+    return figure
+
+
+def _concurrencies(ctx: Any) -> list[int]:
+    return [64] if ctx.quick else [16, 64, 256]
+
+
 def run(ctx: Any) -> dict[str, Any]:
-    """Interleaved: sitemon (each prober), then blackbox at each concurrency; per run."""
+    """Interleaved: sitemon (each prober, each shape), then blackbox (each module, each
+    concurrency); per run."""
     if shutil.which(EXPORTER) is None or shutil.which("wrk") is None:
         report.progress(
             "blackbox: prometheus-blackbox-exporter or wrk missing; skipped "
             "(apt-get install -y prometheus-blackbox-exporter wrk)"
         )
         return {"skipped": "prometheus-blackbox-exporter or wrk not installed"}
-    quick = ctx.quick
-    sites = 8_000 if quick else 40_000
-    seconds = 3.0 if quick else 10.0
-    concurrencies = [64] if quick else [16, 64, 256]
+    # The shared test services when they are up (SITEMON_KAFKA_BOOTSTRAP), else devservices.
+    kafka = None
+    if ctx.want_kafka:
+        kafka = os.environ.get("SITEMON_KAFKA_BOOTSTRAP") or ctx.kafka_bootstrap()
     exporter = Exporter(ctx.farm.ca)
     runs: list[dict[str, Any]] = []
     try:
         for run_no in range(ctx.runs):
-            figure: dict[str, Any] = {"sitemon": {}, "blackbox": []}
-            for prober in prober_names():
-                figure["sitemon"][prober] = scanner_peak.measure(
-                    ctx.farm,
-                    prober=prober,
-                    scheme="http",
-                    processes=1,
-                    sites=sites,
-                    interval_s=2.0 if quick else 5.0,
-                    max_concurrency=256,
-                    warmup_s=1.0 if quick else 3.0,
-                    measure_s=seconds,
-                )
-                figure["sitemon"][prober].pop("parts")
-            for concurrency in concurrencies:
-                figure["blackbox"].append(drive(exporter, ctx.farm, sites, concurrency, seconds))
-            best = max(figure["blackbox"], key=lambda b: b["probes_per_s"])
-            figure["best"] = best
-            figure["ratio"] = {
-                p: s["checks_per_cpu_s"] / best["probes_per_cpu_s"]
-                for p, s in figure["sitemon"].items()
-            }
+            figure = _one_run(ctx, exporter, kafka)
             runs.append(figure)
+            best = figure[IDENTICAL]
             report.progress(
-                f"blackbox run {run_no + 1}/{ctx.runs}: blackbox {best['probes_per_s']:.0f} "
-                f"probes/s at c={best['concurrency']}, {best['cpu_us_per_probe']:.0f} us/probe; "
+                f"blackbox run {run_no + 1}/{ctx.runs}: {IDENTICAL} "
+                f"{best['probes_per_s']:.0f} probes/s at c={best['concurrency']}, "
+                f"{best['cpu_us_per_probe']:.0f} us/probe; "
                 + ", ".join(f"{p} {r:.2f}x" for p, r in figure["ratio"].items())
-                + f"; load {best['load'][0][0]}"
             )
     finally:
         exporter.stop()
-    rows = [
-        [
-            "blackbox_exporter (best c)",
-            report.median([r["best"]["probes_per_s"] for r in runs]),
-            report.median([r["best"]["cpu_us_per_probe"] for r in runs]),
-            report.median([r["best"]["probes_per_cpu_s"] for r in runs]),
-            report.median([r["best"]["exporter_cores"] for r in runs]),
-            f"{max(r['best']['failed_share'] for r in runs):.1%} failed",
-            "1.00",
-            report.median([r["best"]["load"][0][0] for r in runs]),
-        ]
-    ]
-    ratios: dict[str, float | None] = {}
-    for prober in prober_names():
-        side = [r["sitemon"][prober] for r in runs]
-        ratios[prober] = report.median([r["ratio"][prober] for r in runs])
+    _table(runs)
+    return {"concurrencies": _concurrencies(ctx), "runs": runs}
+
+
+def _table(runs: list[dict[str, Any]]) -> None:
+    def med(values: list[float]) -> float | None:
+        return report.median(values)
+
+    rows = []
+    for module in (IDENTICAL, STOCK):
+        side = [r[module] for r in runs]
         rows.append(
             [
-                f"sitemon {prober} x1",
-                report.median([s["checks_per_s"] for s in side]),
-                report.median([s["cpu_us_per_check"] for s in side]),
-                report.median([s["checks_per_cpu_s"] for s in side]),
-                report.median([s["scanner_cores"] for s in side]),
-                f"{min(s['ok_share'] for s in side):.1%} ok",
-                f"{ratios[prober]:.2f}",
-                report.median([s["load"][0][0] for s in side]),
+                f"blackbox_exporter {module} (best c)",
+                med([b["probes_per_s"] for b in side]),
+                med([b["cpu_us_per_probe"] for b in side]),
+                med([b["probes_per_cpu_s"] for b in side]),
+                med([b["exporter_cores"] for b in side]),
+                f"{max(b['failed_share'] for b in side):.1%} failed",
+                f"wrk {med([b['wrk_cpu_us_per_probe'] for b in side]):.0f} us",
+                med(
+                    [r[module]["probes_per_cpu_s"] / r[IDENTICAL]["probes_per_cpu_s"] for r in runs]
+                ),
+                med([b["load"][0][0] for b in side]),
             ]
         )
-    by_c: dict[int, list[float]] = collections.defaultdict(list)
-    for r in runs:
-        for b in r["blackbox"]:
-            by_c[b["concurrency"]].append(b["probes_per_s"])
+    for name in runs[0]["sitemon"]:
+        side = [r["sitemon"][name] for r in runs]
+        rows.append(
+            [
+                f"sitemon {name}" + ("" if "kafka" in name else " scanner-only"),
+                med([s["checks_per_s"] for s in side]),
+                med([s["cpu_us_per_check"] for s in side]),
+                med([s["checks_per_cpu_s"] for s in side]),
+                med([s["scanner_cores"] for s in side]),
+                f"{min(s['ok_share'] for s in side):.1%} ok",
+                "",
+                med([r["ratio"][name] for r in runs]),
+                med([s["load"][0][0] for s in side]),
+            ]
+        )
     report.table(
         "sitemon vs blackbox_exporter, same farm, same run (plain HTTP; medians; ratio = "
-        "checks per CPU-second / blackbox probes per CPU-second, per run)",
-        ["who", "per s", "CPU us each", "per CPU-s", "cores", "result", "ratio", "load 1m"],
+        f"per CPU-second / blackbox {IDENTICAL} probes per CPU-second, per run)",
+        [
+            "who",
+            "per s",
+            "CPU us each",
+            "per CPU-s",
+            "cores",
+            "result",
+            "driver",
+            "ratio",
+            "load 1m",
+        ],
         rows,
     )
-    return {
-        "sites": sites,
-        "seconds": seconds,
-        "concurrencies": concurrencies,
-        "blackbox_probes_per_s_by_concurrency": {c: report.median(v) for c, v in by_c.items()},
-        "ratios": ratios,
-        "runs": runs,
-    }

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from sitemon_cli import runners
+from sitemon_cli.auto_workers import AUTO, AUTO_MIN_CHECKS_PER_S, workers_value
 from sitemon_cli.config import Config
 from sitemon_cli.container import RunOptions
 from sitemon_core.errors import ConfigError
@@ -61,11 +62,15 @@ def scanner_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no log line per check")
 
 
-def workers_option(help_text: str) -> Callable[[argparse.ArgumentParser], None]:
-    """``--workers N`` (and the hidden ``--worker-index`` it gives its children)."""
+def workers_option(
+    help_text: str, default: int | str = 1
+) -> Callable[[argparse.ArgumentParser], None]:
+    """``--workers N|auto`` (and the hidden ``--worker-index`` it gives its children)."""
 
     def add(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--workers", type=int, default=1, metavar="N", help=help_text)
+        parser.add_argument(
+            "--workers", type=workers_value, default=default, metavar="N", help=help_text
+        )
         # Set by --workers for its children: metrics on port + K.
         parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
 
@@ -155,7 +160,16 @@ def _configured(run: Callable[[Config], Coroutine[Any, Any, int]]) -> Runner:
 _SCANNER = (
     config_option,
     scanner_options,
-    workers_option("run N processes on disjoint shards (one per core)"),
+    workers_option("run N processes on disjoint shards (one per core; auto: see README)"),
+)
+_PRODUCER = (
+    config_option,
+    scanner_options,
+    workers_option(
+        "run N processes on disjoint shards; default auto: one per core when the site list "
+        f"offers at least {AUTO_MIN_CHECKS_PER_S:.0f} checks/s",
+        default=AUTO,
+    ),
 )
 COMMANDS = (
     Command(
@@ -171,7 +185,7 @@ COMMANDS = (
         "scanner: check sites and publish results to the bus",
         _shape("producer"),
         graceful=True,
-        options=_SCANNER,
+        options=_PRODUCER,
         workers="sharded",
     ),
     Command(

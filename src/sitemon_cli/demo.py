@@ -58,6 +58,7 @@ async def run_demo(duration_s: float | None, db_path: Path | None) -> int:
             sites=demo_sites(base, refused_port()),
             scanner=ScannerSettings(region="demo", start_jitter_s=0.5, shutdown_grace_s=2.0),
             sqlite_path=str(db_path or Path(tmp) / "demo.db"),
+            log_checks="all",  # a dozen sites: every check is worth seeing
             repository_configured=True,
             # The page on a free port (its URL is logged): 8080 may be taken on this host.
             web=WebSettings(listen=("127.0.0.1", 0)),

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from sitemon_cli import early_signals
+from sitemon_cli.auto_workers import resolve_workers
 from sitemon_cli.commands import BY_NAME, COMMANDS, Command
 from sitemon_cli.config import Config, load_config, require_sites
 from sitemon_cli.logs import redact, setup_logging
@@ -48,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         early_signals.restore_defaults()
     try:
         config = _load(command, args)
+        if hasattr(args, "workers"):
+            args.workers = resolve_workers(args.workers, config, getattr(args, "shard", None))
         if getattr(args, "workers", 1) > 1:
             return _run_workers(command, args, config)
         setup_logging(

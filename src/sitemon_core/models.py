@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-import uuid
+import os
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -156,8 +156,13 @@ class PhaseTimings:
 
 
 def new_check_id() -> str:
-    """A globally unique id for one check (it deduplicates history rows)."""
-    return uuid.uuid4().hex
+    """A globally unique id for one check (it deduplicates history rows): a random UUID
+    (version 4) in hex, as ``uuid.uuid4().hex`` makes it but without the ``UUID`` object
+    (less than half the cost; one per check)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 def _short(message: str) -> str:

@@ -22,9 +22,12 @@ def write_config(path: Path, document: dict[str, Any]) -> Path:
     """Write a config document as YAML and return its path.
 
     Without a ``web`` section the status page is off: ``standalone`` would otherwise take
-    127.0.0.1:8080, which parallel tests (and other users of the machine) may hold.
+    127.0.0.1:8080, which parallel tests (and other users of the machine) may hold. Every
+    check is logged (``logging.checks: all``) unless the document says otherwise: the
+    tests watch checks happen through their log lines.
     """
-    document = {**document, "web": document.get("web", {"enabled": False})}
+    logging = {"checks": "all", **document.get("logging", {})}
+    document = {**document, "web": document.get("web", {"enabled": False}), "logging": logging}
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from types import TracebackType
 from typing import Self
 
@@ -38,10 +39,14 @@ class InMemoryStatusBus:
     group has acknowledged it. Must be used from a single event loop.
     """
 
-    def __init__(self, *, max_buffered: int = DEFAULT_MAX_BUFFERED) -> None:
+    def __init__(self, *, max_buffered: int = DEFAULT_MAX_BUFFERED, linger_s: float = 0.0) -> None:
+        """``linger_s``: once a read has a result, wait up to this long for a full batch
+        (like Kafka's ``fetch.max.wait.ms``), so a persister saves a few larger batches
+        rather than a transaction per handful of results at low rates."""
         if max_buffered < 1:
             raise ValueError("max_buffered must be at least 1")
         self.max_buffered = max_buffered
+        self.linger_s = linger_s
         self._log: collections.deque[CheckResult] = collections.deque()
         self._base = 0  # offset of self._log[0]
         self._committed: dict[str, int] = {}
@@ -87,8 +92,17 @@ class InMemoryStatusBus:
                     )
                 except TimeoutError:
                     return []
+        if self.linger_s > 0 and self.end - position < max_results:
+            await self._linger(position + max_results)
         start = position - self._base
         return [self._log[i] for i in range(start, min(start + max_results, len(self._log)))]
+
+    async def _linger(self, full_at: int) -> None:
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self.end >= full_at), self.linger_s
+                )
 
     def _commit(self, group: str, end: int) -> None:
         if end > self.end:

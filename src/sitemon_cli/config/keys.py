@@ -67,7 +67,7 @@ SECTION_KEYS: dict[str, set[str]] = {
         "partition_size",
         "statement_cache_size",
     },
-    "logging": {"format", "level"},
+    "logging": {"checks", "format", "level"},
     "metrics": {"listen"},
     "web": web.KEYS,
     "web.auth": web.AUTH_KEYS,

@@ -70,6 +70,7 @@ def parse_config(source: str, document: object) -> Config:
         postgres=_postgres(repo.child("postgres", SECTION_KEYS["repository.postgres"])),
         log_format=logging_.get("format", choice("human", "json"), "human"),
         log_level=logging_.get("level", choice("debug", "info", "warning", "error"), "info"),
+        log_checks=logging_.get("checks", choice("all", "changes", "none"), "changes"),
         metrics_listen=root.child("metrics", SECTION_KEYS["metrics"]).get(
             "listen", listen_address, None
         ),

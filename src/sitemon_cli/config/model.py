@@ -96,6 +96,8 @@ class Config:
     postgres: PostgresSettings = PostgresSettings()
     log_format: str = "human"
     log_level: str = "info"
+    # Which checks get a log line at INFO: all, changes (of a site's outcome), none.
+    log_checks: str = "changes"
     metrics_listen: tuple[str, int] | None = None  # serve /metrics here; None: off
     alerts: AlertSettings | None = None  # the alerts: section; None: no alerting
     web: WebSettings = attrs.field(factory=WebSettings)  # the status page and API

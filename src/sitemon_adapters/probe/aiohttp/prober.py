@@ -20,13 +20,14 @@ from yarl import URL
 
 from sitemon_adapters.probe.aiohttp.errors import classify
 from sitemon_adapters.probe.aiohttp.exchange import Exchange
+from sitemon_adapters.probe.aiohttp.hooks import TimedConnector, TimedRequest, TimedResponse
 from sitemon_adapters.probe.aiohttp.tls import (
     current_check,
     request_tls_options,
     session_facts,
     system_tls_context,
 )
-from sitemon_adapters.probe.aiohttp.trace import PhaseTrace, phase_trace_config
+from sitemon_adapters.probe.aiohttp.trace import PhaseTrace
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
 from sitemon_adapters.probe.http_common.conditions import (
     conclude,
@@ -102,7 +103,7 @@ class AiohttpSiteProber:
 
     async def __aenter__(self) -> Self:
         """Open the HTTP session."""
-        connector = aiohttp.TCPConnector(
+        connector = TimedConnector(
             force_close=self._fresh,
             limit=0,
             use_dns_cache=self._dns_ttl is not None,
@@ -111,7 +112,10 @@ class AiohttpSiteProber:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            trace_configs=[phase_trace_config()],
+            # Phase timings are stamped by these subclasses (see hooks.py), not by
+            # aiohttp's tracing, which costs a params object and an await per signal.
+            request_class=TimedRequest,
+            response_class=TimedResponse,
             headers={"User-Agent": self._user_agent},
             # Cookies set by one site must not travel with later checks.
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -142,7 +146,7 @@ class AiohttpSiteProber:
         session = self._session
         if session is None:
             raise RuntimeError("AiohttpSiteProber used outside 'async with'")
-        trace = PhaseTrace(self._clock.monotonic)
+        trace = PhaseTrace(self._clock.monotonic, follows_redirects=site.spec.follow_redirects)
         exchange = Exchange()
         exchange.deadline = time.monotonic() + site.timeout_s
         started_at = self._clock.utcnow()
@@ -217,7 +221,6 @@ class AiohttpSiteProber:
             allow_redirects=site.spec.follow_redirects,
             max_redirects=site.spec.max_redirects + 1,
             timeout=_client_timeout(site.timeout_s),
-            trace_request_ctx=trace,
         ) as response:
             out.status = response.status
             out.final_url = str(response.url)

@@ -1,4 +1,4 @@
-"""Per-check phase timings, collected from aiohttp's request tracing signals.
+"""Per-check phase timings, stamped by the hooks in ``hooks.py`` (and ``tls.py``).
 
 What each number means (milliseconds, summed over every hop of a redirect chain, ``None``
 when the phase never happened in this check):
@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from types import SimpleNamespace
-from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -52,7 +50,7 @@ def _add(total: float | None, seconds: float) -> float:
 
 
 class PhaseTrace:
-    """The mutable timing state of one check; lives in aiohttp's ``trace_request_ctx``.
+    """The mutable timing state of one check; the prober's ``current_check`` while it runs.
 
     ``stage`` says what the check is doing; when the check fails, the phase it was in is
     closed at the failure (a refused connect still reports how long refusal took).
@@ -68,6 +66,7 @@ class PhaseTrace:
         "_untimed",
         "connect",
         "dns",
+        "follows_redirects",
         "next_url",
         "redirect_status",
         "redirect_url",
@@ -78,8 +77,10 @@ class PhaseTrace:
         "ttfb",
     )
 
-    def __init__(self, now: Callable[[], float]) -> None:
+    def __init__(self, now: Callable[[], float], *, follows_redirects: bool = True) -> None:
         self._now = now
+        # Whether a redirect response is a hop (aiohttp follows it) or the final response.
+        self.follows_redirects = follows_redirects
         self._dns_start = self._conn_start = self._sent_at = self._headers_at = 0.0
         self._tls_start: float | None = None
         # A connection time not yet attributed: plain TCP, or TCP+TLS when the handshake
@@ -190,57 +191,3 @@ class PhaseTrace:
             ttfb_ms=self.ttfb,
             transfer_ms=self.transfer,
         )
-
-
-def _state(ctx: SimpleNamespace) -> PhaseTrace:
-    state: PhaseTrace = ctx.trace_request_ctx
-    return state
-
-
-async def _on_create_start(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-    _state(ctx).connection_started()
-
-
-async def _on_create_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-    _state(ctx).connection_ended()
-
-
-async def _on_dns_start(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-    _state(ctx).dns_started()
-
-
-async def _on_dns_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-    _state(ctx).dns_ended()
-
-
-async def _on_headers_sent(
-    _s: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestHeadersSentParams
-) -> None:
-    _state(ctx).headers_sent(params.url.scheme == "https")
-
-
-async def _on_redirect(
-    _s: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestRedirectParams
-) -> None:
-    _state(ctx).redirected(params.response)
-
-
-async def _on_request_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-    _state(ctx).response_started(final=True)
-
-
-def phase_trace_config() -> aiohttp.TraceConfig:
-    """A ``TraceConfig`` feeding the ``PhaseTrace`` passed as ``trace_request_ctx``.
-
-    Only the signals needed are subscribed: each one costs a params object and an await per
-    check, and the per-chunk signals would cost that per chunk.
-    """
-    config = aiohttp.TraceConfig()
-    config.on_connection_create_start.append(_on_create_start)
-    config.on_connection_create_end.append(_on_create_end)
-    config.on_dns_resolvehost_start.append(_on_dns_start)
-    config.on_dns_resolvehost_end.append(_on_dns_end)
-    config.on_request_headers_sent.append(_on_headers_sent)
-    config.on_request_redirect.append(_on_redirect)
-    config.on_request_end.append(_on_request_end)
-    return config

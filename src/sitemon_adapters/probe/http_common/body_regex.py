@@ -11,6 +11,10 @@ syntax, version 0) takes a timeout per search and releases the GIL on ``str``:
    with what is left of the check's timeout;
 3. if that runs out too, ``RegexTimeoutError``: the prober reports the check as a TIMEOUT
    naming the regex, and the thread is free again.
+
+A pattern without any metacharacter (the common "the page says Welcome") cannot backtrack:
+it is a plain substring search, done with ``in`` — the ``regex`` package's timeout set-up
+alone costs ~4 µs a search, 30 times the search on a 1 kB page.
 """
 
 from __future__ import annotations
@@ -51,10 +55,12 @@ def compile_body_regex(source: str) -> Any:
 async def search_body(source: str, text: str, deadline: float) -> bool:
     """Whether ``source`` matches somewhere in ``text``, decided before ``deadline``
     (``time.monotonic()``); raises ``RegexTimeoutError`` when it cannot be."""
-    pattern = compile_body_regex(source)
     budget = deadline - time.monotonic()
     if budget <= 0:
         raise RegexTimeoutError(_message(source))
+    if is_literal(source):
+        return source in text
+    pattern = compile_body_regex(source)
     try:
         return pattern.search(text, timeout=min(INLINE_BUDGET_S, budget)) is not None
     except TimeoutError:
@@ -65,6 +71,16 @@ async def search_body(source: str, text: str, deadline: float) -> bool:
         return await asyncio.wait_for(search, deadline - time.monotonic() + WAIT_GRACE_S)
     except TimeoutError:
         raise RegexTimeoutError(_message(source)) from None
+
+
+# Every character with a meaning in a ``regex`` VERSION0 pattern (``re``'s set).
+_METACHARACTERS = frozenset(".^$*+?{}[]\\|()")
+
+
+@functools.lru_cache(maxsize=4096)
+def is_literal(source: str) -> bool:
+    """Whether ``source`` matches only itself, as a substring (no metacharacter)."""
+    return not _METACHARACTERS.intersection(source)
 
 
 def _search_until(pattern: Any, text: str, deadline: float, source: str) -> bool:
