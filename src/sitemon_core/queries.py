@@ -27,7 +27,8 @@ from sitemon_core.rollup import HOUR, period_start
 MAX_PAGE = 500  # sites or checks per page
 MAX_POINTS = 2000  # latency buckets per answer
 BAR_BUCKETS = 90
-MAX_CURSOR = 1024
+# Far above any real check id's cursor; bounds the work a hostile one can ask for.
+MAX_CURSOR = 16 * 1024
 DAY = timedelta(days=1)
 
 
@@ -257,19 +258,20 @@ def check_bucket(bucket: timedelta, start: datetime, end: datetime) -> None:
 
 def encode_cursor(started_at: datetime, check_id: str) -> str:
     """An opaque token for 'the checks older than this one'."""
-    raw = json.dumps([started_at.isoformat(), check_id]).encode()
+    raw = json.dumps([started_at.isoformat(), check_id], ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The position in a cursor; ``QueryError('cursor')`` when it is not one of ours."""
-    if len(cursor) > MAX_CURSOR:  # ours are short; a long one could nest JSON past recursion
+    if len(cursor) > MAX_CURSOR:
         raise QueryError("cursor", "malformed cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         started, check_id = json.loads(raw)
         at = datetime.fromisoformat(started)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: JSON nested thousands deep (never ours) exhausts the parser's stack.
         raise QueryError("cursor", "malformed cursor") from exc
     if not isinstance(check_id, str) or at.utcoffset() is None:
         raise QueryError("cursor", "malformed cursor")

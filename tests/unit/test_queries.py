@@ -65,3 +65,15 @@ NESTED = base64.urlsafe_b64encode(b"[" * 100_000).decode()
 def test_known_bad_cursors(cursor: str) -> None:
     with pytest.raises(QueryError, match=r"^cursor: malformed cursor$"):
         decode_cursor(cursor)
+
+
+def test_a_deeply_nested_cursor_is_malformed_not_a_crash() -> None:
+    import base64
+
+    import pytest
+
+    from sitemon_core.queries import QueryError
+
+    nested = base64.urlsafe_b64encode(b"[" * 10_000).decode()
+    with pytest.raises(QueryError, match="cursor: malformed cursor"):
+        decode_cursor(nested)
