@@ -90,7 +90,7 @@ async def producer(params: dict[str, Any]) -> dict[str, Any]:
     rig_url = f"http://127.0.0.1:{params['rig_port']}/flap"
     flappers = [f"{rig_url}/{i}" for i in range(params["flappers"])]
     sites += [
-        Site(id=f"flap-{i}", url=url, interval_s=FLAP_INTERVAL_S, timeout_s=0.4)
+        Site.http(id=f"flap-{i}", url=url, interval_s=FLAP_INTERVAL_S, timeout_s=0.4)
         for i, url in enumerate(flappers)
     ]
     clock = SystemClock()
