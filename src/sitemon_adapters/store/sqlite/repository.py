@@ -7,15 +7,12 @@ the event loop only awaits. Writes are one transaction per batch.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Self, TypeVar
 
 from sitemon_adapters.store.sqlite import rollups
+from sitemon_adapters.store.sqlite.connection import SqliteConnection
 from sitemon_adapters.store.sqlite.rows import (
     COLUMN_LIST,
     COLUMNS,
@@ -27,8 +24,6 @@ from sitemon_adapters.store.sqlite.rows import (
 from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, SiteStatus
 from sitemon_core.ordering import newer
-
-T = TypeVar("T")
 
 # The columns as the first schema version made them. Migrations are history: they never
 # follow ``store.fields``; a new field gets a migration of its own.
@@ -125,57 +120,25 @@ _PRUNE_HISTORY = (
 _SITE_ID = COLUMNS.index("site_id")
 
 
-class SqliteStatusRepository:
+class SqliteStatusRepository(SqliteConnection):
     """Latest status and history of checks in one SQLite file (WAL mode).
 
     Use as an async context manager; call ``migrate()`` once after opening.
     """
 
-    def __init__(self, path: str, *, busy_timeout_s: float = 5.0) -> None:
-        self._path = path
-        self._busy_timeout_ms = int(busy_timeout_s * 1000)
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
-
-    async def __aenter__(self) -> Self:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        try:
-            self._conn = await self._run(self._connect)
-        except BaseException:
-            self._executor.shutdown(wait=False)
-            self._executor = None
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._executor is None:
-            return
-        try:
-            if self._conn is not None:
-                await self._run(self._conn.close)
-        finally:
-            self._conn = None
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
     async def migrate(self) -> None:
         """Create or upgrade the tables; a no-op when already up to date."""
-        await self._in_transaction(_migrate)
+        await self.in_transaction(_migrate)
 
     async def save(self, results: Sequence[CheckResult]) -> None:
         """Save a batch in one transaction (see ``StatusRepository.save``)."""
         if results:
             batch = list(results)  # the caller may mutate its sequence while we wait
-            await self._in_transaction(lambda conn: _save(conn, batch))
+            await self.in_transaction(lambda conn: _save(conn, batch))
 
     async def latest(self) -> list[SiteStatus]:
         """The latest status of every site, ordered by site id."""
-        rows = await self._query(_SELECT_LATEST, ())
+        rows = await self.query(_SELECT_LATEST, ())
         return [SiteStatus(site_id=row[_SITE_ID], latest=row_to_result(row)) for row in rows]
 
     async def history(
@@ -188,7 +151,7 @@ class SqliteStatusRepository:
             since_micros = -(2**63) if since is None else to_micros(since)
         except ValueError as exc:
             raise RepositoryError(str(exc), retriable=False) from exc
-        rows = await self._query(_SELECT_HISTORY, (site_id, since_micros, limit))
+        rows = await self.query(_SELECT_HISTORY, (site_id, since_micros, limit))
         return [row_to_result(row) for row in rows]
 
     async def prune_history(self, started_before: datetime, *, max_rows: int) -> int:
@@ -205,7 +168,7 @@ class SqliteStatusRepository:
             nonlocal deleted
             deleted = conn.execute(_PRUNE_HISTORY, (cutoff, max_rows)).rowcount
 
-        await self._in_transaction(prune)
+        await self.in_transaction(prune)
         return deleted
 
     async def prune_rollups(self, period_before: datetime, *, max_rows: int) -> int:
@@ -221,68 +184,12 @@ class SqliteStatusRepository:
             deleted = conn.execute(rollups.PRUNE, (cutoff, max_rows)).rowcount
 
         if max_rows > 0:
-            await self._in_transaction(prune)
+            await self.in_transaction(prune)
         return deleted
-
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: transactions are begun and ended explicitly, below.
-        conn = sqlite3.connect(self._path, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            # synchronous stays FULL: a saved batch is acknowledged on the bus right after,
-            # so it must survive a power loss, not only a process crash.
-            conn.execute("PRAGMA synchronous = FULL")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
     async def read(self, sql: str, params: Sequence[object]) -> list[Row]:
         """The rows of one read statement (for the read adapter, ``sqlite.queries``)."""
-        return await self._query(sql, tuple(params))
-
-    async def _query(self, sql: str, params: tuple[object, ...]) -> list[Row]:
-        def query(conn: sqlite3.Connection) -> list[Row]:
-            return conn.execute(sql, params).fetchall()
-
-        return await self._with_connection(query)
-
-    async def _in_transaction(self, work: Callable[[sqlite3.Connection], None]) -> None:
-        def transaction(conn: sqlite3.Connection) -> None:
-            # IMMEDIATE takes the write lock up front, so a busy database fails (or waits
-            # busy_timeout) at BEGIN instead of half-way through the batch.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-        await self._with_connection(transaction)
-
-    async def _with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn
-        if conn is None:
-            raise RepositoryError("the SQLite repository is not open", retriable=False)
-        return await self._run(lambda: work(conn))
-
-    async def _run(self, work: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, work)
-        except sqlite3.Error as exc:
-            raise RepositoryError(f"SQLite: {exc}", retriable=_is_transient(exc)) from exc
-        except (ValueError, OverflowError) as exc:  # a value SQLite cannot store
-            raise RepositoryError(f"SQLite: {exc}", retriable=False) from exc
-
-
-def _is_transient(exc: sqlite3.Error) -> bool:
-    # Another writer held the lock past busy_timeout: trying again later can succeed.
-    name = getattr(exc, "sqlite_errorname", "")
-    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc)
+        return await self.query(sql, tuple(params))
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
