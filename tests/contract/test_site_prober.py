@@ -62,7 +62,7 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(cert, key) of a self-signed certificate for ``localhost``."""
     pair = targets.make_self_signed_cert(tmp_path_factory.mktemp("tls"))
     if pair is None:
-        pytest.skip("the openssl CLI is needed to make a test certificate")
+        pytest.fail("the openssl CLI is needed to make a test certificate", pytrace=False)
     return pair
 
 
