@@ -8,6 +8,7 @@ one keyset page at a time. The catalogue (ids, URLs, tags) comes from the config
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -239,22 +240,24 @@ class RollupStatusQueries:
     ) -> tuple[SiteSummary, ...]:
         if not site_ids:
             return ()
-        latest: dict[str, list[CheckResult]] = {s: [] for s in site_ids}
-        for result in await self._reads.region_latest(site_ids):
-            latest[result.site_id].append(result)
         ranges = [window_range(w, now, HOUR) for w in SUMMARY_WINDOWS]
-        windows: dict[str, list[tuple[int, int]]] = {}
-        for site_id, _, sums in await self._reads.window_sums(
-            site_ids, [s for s, _ in ranges], ranges[0][1]
-        ):
-            total = windows.setdefault(site_id, [(0, 0)] * len(ranges))
-            windows[site_id] = [(a + c, b + o) for (a, b), (c, o) in zip(total, sums, strict=True)]
         last = period_start(now, bar_bucket)
         first = last - (BAR_BUCKETS - 1) * bar_bucket
+        # Three independent reads, at once (each on its own pooled connection).
+        latest_rows, window_rows, bar_rows = await asyncio.gather(
+            self._reads.region_latest(site_ids),
+            self._reads.window_sums(site_ids, [s for s, _ in ranges], ranges[0][1]),
+            self._reads.bucket_sums(site_ids, first, last + bar_bucket, bar_bucket),
+        )
+        latest: dict[str, list[CheckResult]] = {s: [] for s in site_ids}
+        for result in latest_rows:
+            latest[result.site_id].append(result)
+        windows: dict[str, list[tuple[int, int]]] = {}
+        for site_id, _, sums in window_rows:
+            total = windows.setdefault(site_id, [(0, 0)] * len(ranges))
+            windows[site_id] = [(a + c, b + o) for (a, b), (c, o) in zip(total, sums, strict=True)]
         bars: dict[str, list[tuple[int, int]]] = {s: [(0, 0)] * BAR_BUCKETS for s in site_ids}
-        for site_id, at, checks, ok in await self._reads.bucket_sums(
-            site_ids, first, last + bar_bucket, bar_bucket
-        ):
+        for site_id, at, checks, ok in bar_rows:
             bars[site_id][(at - first) // bar_bucket] = (checks, ok)
         return tuple(
             self._summary(s, latest[s], windows.get(s, [(0, 0)] * len(ranges)), bars[s], now)

@@ -10,45 +10,73 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+import attrs
+
 from sitemon_adapters.store.postgres.repository import PostgresStatusRepository
-from sitemon_adapters.store.postgres.rollups import SELECT_ROLLUPS, record_to_rollup
+from sitemon_adapters.store.postgres.rollups import ROLLUP_COLUMNS, record_to_rollup
 from sitemon_adapters.store.postgres.rows import COLUMN_LIST, clean_text, record_to_result
 from sitemon_adapters.store.rollup_queries import RegionState, RollupStatusQueries
 from sitemon_core.models import CheckResult, Site
 from sitemon_core.rollup import Rollup
 
-_STATES = "SELECT site_id, region, ok, started_at, url, degraded FROM site_region_status"
-_REGION_LATEST = (
-    f"SELECT {COLUMN_LIST} FROM site_region_status WHERE site_id = ANY($1::text[])"
-    " ORDER BY site_id, region"
-)
-_BUCKETS = """
+ROLLUP_LIST = ", ".join(ROLLUP_COLUMNS)
+
+
+@attrs.frozen
+class _Sql:
+    """The read statements, every table named as ``schema.table`` (no search_path, no
+    transaction: one round trip a read)."""
+
+    states: str
+    region_latest: str
+    buckets: str
+    rollups: str
+    checks: str
+    schema: str
+
+    @classmethod
+    def of(cls, schema: str) -> _Sql:
+        """The statements over the quoted ``schema``."""
+        region, rollup, history = (
+            f"{schema}.{t}" for t in ("site_region_status", "check_rollup_hourly", "check_history")
+        )
+        return cls(
+            schema=schema,
+            states=f"SELECT site_id, region, ok, started_at, url, degraded FROM {region}",
+            region_latest=(
+                f"SELECT {COLUMN_LIST} FROM {region} WHERE site_id = ANY($1::text[])"
+                " ORDER BY site_id, region"
+            ),
+            buckets=f"""
 SELECT site_id, date_bin($4::interval, hour, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
        sum(checks)::bigint, sum(ok)::bigint
-FROM check_rollup_hourly
+FROM {rollup}
 WHERE site_id = ANY($1::text[]) AND hour >= $2 AND hour < $3
-GROUP BY 1, 2"""
-_ROLLUPS = f"{SELECT_ROLLUPS} WHERE site_id = $1 AND hour >= $2 AND hour < $3 ORDER BY hour, region"
-_CHECKS = f"""
-SELECT {COLUMN_LIST} FROM check_history
+GROUP BY 1, 2""",
+            rollups=(
+                f"SELECT {ROLLUP_LIST} FROM {rollup}"
+                " WHERE site_id = $1 AND hour >= $2 AND hour < $3 ORDER BY hour, region"
+            ),
+            checks=f"""
+SELECT {COLUMN_LIST} FROM {history}
 WHERE site_id = $1 AND started_at >= $2 AND started_at < $3
   AND ($4::timestamptz IS NULL OR (started_at, check_id) < ($4, $5::text))
 ORDER BY started_at DESC, check_id DESC
-LIMIT $6"""
+LIMIT $6""",
+        )
 
-
-def _window_sql(windows: int) -> str:
-    # One sum per window start ($2..): a single range scan answers every window.
-    sums = ", ".join(
-        f"sum(CASE WHEN hour >= ${i + 2} THEN checks ELSE 0 END)::bigint,"
-        f" sum(CASE WHEN hour >= ${i + 2} THEN ok ELSE 0 END)::bigint"
-        for i in range(windows)
-    )
-    return (
-        f"SELECT site_id, region, {sums} FROM check_rollup_hourly"
-        f" WHERE site_id = ANY($1::text[]) AND hour >= ${windows + 2} AND hour < ${windows + 3}"
-        " GROUP BY site_id, region"
-    )
+    def windows(self, windows: int) -> str:
+        """One sum per window start ($2..): a single range scan answers every window."""
+        sums = ", ".join(
+            f"sum(CASE WHEN hour >= ${i + 2} THEN checks ELSE 0 END)::bigint,"
+            f" sum(CASE WHEN hour >= ${i + 2} THEN ok ELSE 0 END)::bigint"
+            for i in range(windows)
+        )
+        return (
+            f"SELECT site_id, region, {sums} FROM {self.schema}.check_rollup_hourly"
+            f" WHERE site_id = ANY($1::text[]) AND hour >= ${windows + 2}"
+            f" AND hour < ${windows + 3} GROUP BY site_id, region"
+        )
 
 
 class PostgresRollupReads:
@@ -56,6 +84,7 @@ class PostgresRollupReads:
 
     def __init__(self, repository: PostgresStatusRepository) -> None:
         self._repository = repository
+        self._sql = _Sql.of(repository.schema)
 
     async def ping(self) -> None:
         """One round trip."""
@@ -65,7 +94,7 @@ class PostgresRollupReads:
     async def region_states(self) -> list[RegionState]:
         """Every site's per-region state."""
         async with self._repository.connection("region states") as conn:
-            rows = await conn.fetch(_STATES)
+            rows = await conn.fetch(self._sql.states)
         return [
             RegionState(
                 site_id=r[0], region=r[1], ok=r[2], started_at=r[3], url=r[4], degraded=r[5]
@@ -76,7 +105,7 @@ class PostgresRollupReads:
     async def region_latest(self, site_ids: Sequence[str]) -> list[CheckResult]:
         """The newest result per region."""
         async with self._repository.connection("region latest") as conn:
-            rows = await conn.fetch(_REGION_LATEST, [clean_text(s) for s in site_ids])
+            rows = await conn.fetch(self._sql.region_latest, [clean_text(s) for s in site_ids])
         return [record_to_result(row) for row in rows]
 
     async def window_sums(
@@ -85,7 +114,7 @@ class PostgresRollupReads:
         """(checks, ok) per window start, per site and region."""
         ids = [clean_text(s) for s in site_ids]
         async with self._repository.connection("uptime") as conn:
-            rows = await conn.fetch(_window_sql(len(starts)), ids, *starts, min(starts), end)
+            rows = await conn.fetch(self._sql.windows(len(starts)), ids, *starts, min(starts), end)
         return [
             (r[0], r[1], tuple((r[2 + 2 * i], r[3 + 2 * i]) for i in range(len(starts))))
             for r in rows
@@ -97,13 +126,13 @@ class PostgresRollupReads:
         """(site, bucket, checks, ok) of every region together."""
         ids = [clean_text(s) for s in site_ids]
         async with self._repository.connection("uptime bar") as conn:
-            rows = await conn.fetch(_BUCKETS, ids, start, end, step)
+            rows = await conn.fetch(self._sql.buckets, ids, start, end, step)
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def rollups(self, site_id: str, start: datetime, end: datetime) -> list[Rollup]:
         """Hourly rollups of one site in a range."""
         async with self._repository.connection("rollups") as conn:
-            rows = await conn.fetch(_ROLLUPS, clean_text(site_id), start, end)
+            rows = await conn.fetch(self._sql.rollups, clean_text(site_id), start, end)
         return [record_to_rollup(row) for row in rows]
 
     async def checks_page(
@@ -117,7 +146,9 @@ class PostgresRollupReads:
         """One keyset page of raw history."""
         at, check_id = after if after is not None else (None, None)
         async with self._repository.connection("checks") as conn:
-            rows = await conn.fetch(_CHECKS, clean_text(site_id), start, end, at, check_id, limit)
+            rows = await conn.fetch(
+                self._sql.checks, clean_text(site_id), start, end, at, check_id, limit
+            )
         return [record_to_result(row) for row in rows]
 
 

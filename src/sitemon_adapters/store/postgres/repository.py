@@ -10,9 +10,11 @@ staging table is what makes the batch idempotent.
 
 History is partitioned by day (see ``partitions``); its unique key is (started_at, check_id)
 since a partitioned table's keys must hold the partition key, and a replay carries its
-started_at. Every operation is one transaction that sets its own search_path (``SET
-LOCAL``) and takes only transaction-scoped advisory locks, so the repository works behind
-PgBouncer in transaction mode (with ``statement_cache_size=0``).
+started_at. Every write is one transaction that sets its own search_path (``SET
+LOCAL``) and takes only transaction-scoped advisory locks; reads name their tables with the
+schema and need no transaction. So the repository works behind PgBouncer in transaction
+mode (with ``statement_cache_size=0``), and a connection goes back to the pool with no
+session state to reset (no ``RESET ALL`` round trip per use).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sitemon_adapters.store.postgres.errors import TRANSLATED, leaks, translate
 from sitemon_adapters.store.postgres.migrations import (
     apply_migrations,
     lock_schema,
+    quote_ident,
     set_local_schema,
 )
 from sitemon_adapters.store.postgres.rollups import insert_and_fold_sql, upsert_region_status_sql
@@ -153,6 +156,9 @@ class PostgresStatusRepository:
             # No search_path here: a pooler would refuse the startup parameter or share
             # the setting with other clients; each transaction sets its own.
             "server_settings": {"application_name": self._application_name},
+            # Nothing to reset on release (asyncpg still rolls back an open transaction):
+            # the default RESET ALL etc. would cost a round trip per use.
+            "reset": _no_session_state,
         }
         if self._ssl is not None:  # otherwise the DSN's sslmode (default: prefer) applies
             options["ssl"] = self._ssl
@@ -278,11 +284,17 @@ class PostgresStatusRepository:
             await set_local_schema(conn, self._schema)
             yield conn
 
+    @property
+    def schema(self) -> str:
+        """The schema, quoted as an SQL identifier: read SQL qualifies its tables with it."""
+        return quote_ident(self._schema)
+
     def connection(self, operation: str) -> AbstractAsyncContextManager[asyncpg.Connection]:
-        """A pooled connection in a transaction whose search_path is the schema, for the read
-        adapters (``postgres.queries``): safe behind PgBouncer's transaction pooling; any
-        driver or socket error becomes ``RepositoryError`` naming ``operation``."""
-        return self._transaction(operation)
+        """A pooled connection, outside any transaction, for the read adapters
+        (``postgres.queries``, whose SQL names tables as ``schema.table``): one round trip a
+        read, safe behind PgBouncer's transaction pooling; any driver or socket error
+        becomes ``RepositoryError`` naming ``operation``."""
+        return self._connection(operation)
 
     @asynccontextmanager
     async def _connection(self, operation: str) -> AsyncIterator[asyncpg.Connection]:
@@ -302,6 +314,11 @@ class PostgresStatusRepository:
     def _cause(self, exc: BaseException) -> BaseException | None:
         # Keep the driver exception for debugging unless it would print the password.
         return None if leaks(exc, self._secrets) else exc
+
+
+async def _no_session_state(_conn: asyncpg.Connection) -> None:
+    """The pool's reset: the repository leaves no session state (``SET LOCAL`` only,
+    transaction-scoped advisory locks only, no LISTEN, no cursors outside transactions)."""
 
 
 def _check_aware(moment: datetime, what: str) -> None:

@@ -130,6 +130,3 @@ def record_to_rollup(record: Sequence[Any]) -> Rollup:
         phase_counts=tuple(record[8 + phases : 8 + 2 * phases]),
         histogram=tuple(sorted((int(k), v) for k, v in json.loads(record[-1]).items())),
     )
-
-
-SELECT_ROLLUPS = f"SELECT {_ROLLUP_LIST} FROM check_rollup_hourly"
