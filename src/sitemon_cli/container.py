@@ -239,6 +239,25 @@ class Container(containers.DeclarativeContainer):
         providers.Selector(alerts_switch, on=incidents, off=providers.Object(None)),
     )
     web_switch = providers.Callable(web_resources.web_switch, config)
+    # ``sitemon-run web`` only reads: the same, over a repository it never migrates.
+    read_repository = providers.Selector(
+        config.provided.repository,
+        sqlite=repository,  # a file: opening it migrates (as standalone, its writer, does)
+        postgres=providers.Resource(
+            resources.postgres_reader, config, options.provided.startup_wait_s
+        ),
+    )
+    read_incidents = providers.Selector(
+        config.provided.repository,
+        sqlite=incidents,
+        postgres=providers.Resource(alert_resources.postgres_incidents, config, migrate=False),
+    )
+    web_reader = providers.Singleton(
+        web_resources.web_server,
+        config,
+        providers.Singleton(web_resources.status_queries, config, read_repository, reader=True),
+        providers.Selector(alerts_switch, on=read_incidents, off=providers.Object(None)),
+    )
 
     # The deployment shapes. Services stop in this order: the web server first (no reads
     # of a closing store), then a scanner drains into the bus before the persister (and
@@ -272,7 +291,7 @@ class Container(containers.DeclarativeContainer):
     alerter = providers.Dict(
         alerter=alerter_service, dispatcher=dispatcher_service, subscriber=alert_subscriber
     )
-    web = providers.Dict(web=web_server)
+    web = providers.Dict(web=web_reader)
 
 
 def build_container(config: Config, options: RunOptions | None = None) -> Container:

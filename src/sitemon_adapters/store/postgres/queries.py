@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from sitemon_adapters.store.postgres.migrations import schema_problem
 from sitemon_adapters.store.postgres.repository import PostgresStatusRepository
 from sitemon_adapters.store.postgres.rollups import SELECT_ROLLUPS, record_to_rollup
 from sitemon_adapters.store.postgres.rows import COLUMN_LIST, clean_text, record_to_result
 from sitemon_adapters.store.rollup_queries import RegionState, RollupStatusQueries
+from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, Site
 from sitemon_core.rollup import Rollup
 
@@ -54,13 +56,18 @@ def _window_sql(windows: int) -> str:
 class PostgresRollupReads:
     """``RollupReads`` through a ``PostgresStatusRepository``'s pool."""
 
-    def __init__(self, repository: PostgresStatusRepository) -> None:
+    def __init__(self, repository: PostgresStatusRepository, *, check_schema: bool = False) -> None:
         self._repository = repository
+        self._check_schema = check_schema
 
     async def ping(self) -> None:
-        """One round trip."""
+        """One round trip; with ``check_schema``, also fails (``RepositoryError``) while the
+        schema is absent or older than this release reads (a reader never migrates it)."""
         async with self._repository.connection("ping") as conn:
             await conn.fetchval("SELECT 1")
+            problem = await schema_problem(conn) if self._check_schema else None
+        if problem is not None:
+            raise RepositoryError(problem, retriable=True)
 
     async def region_states(self) -> list[RegionState]:
         """Every site's per-region state."""
@@ -122,7 +129,8 @@ class PostgresRollupReads:
 
 
 def postgres_status_queries(
-    repository: PostgresStatusRepository, sites: Iterable[Site] = ()
+    repository: PostgresStatusRepository, sites: Iterable[Site] = (), *, check_schema: bool = False
 ) -> RollupStatusQueries:
-    """``StatusQueries`` over an open PostgreSQL repository and the configured sites."""
-    return RollupStatusQueries(PostgresRollupReads(repository), sites)
+    """``StatusQueries`` over an open PostgreSQL repository and the configured sites
+    (``check_schema``: ``ping`` also requires the schema this release reads)."""
+    return RollupStatusQueries(PostgresRollupReads(repository, check_schema=check_schema), sites)
