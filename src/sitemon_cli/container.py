@@ -252,10 +252,13 @@ class Container(containers.DeclarativeContainer):
         sqlite=incidents,
         postgres=providers.Resource(alert_resources.postgres_incidents, config, migrate=False),
     )
+    read_queries = providers.Singleton(
+        web_resources.status_queries, config, read_repository, reader=True
+    )
     web_reader = providers.Singleton(
         web_resources.web_server,
         config,
-        providers.Singleton(web_resources.status_queries, config, read_repository, reader=True),
+        read_queries,
         providers.Selector(alerts_switch, on=read_incidents, off=providers.Object(None)),
     )
 
@@ -264,6 +267,8 @@ class Container(containers.DeclarativeContainer):
     # the alerter) that empty it stop.
     standalone = providers.Dict(
         web=providers.Selector(web_switch, on=web_server, off=providers.Object(None)),
+        # What the page lists: a SIGHUP reload hands it the new site list too.
+        web_sites=providers.Selector(web_switch, on=status_queries, off=providers.Object(None)),
         catalogue=follower,
         scanner=scanner,
         publisher=publisher,
@@ -291,7 +296,7 @@ class Container(containers.DeclarativeContainer):
     alerter = providers.Dict(
         alerter=alerter_service, dispatcher=dispatcher_service, subscriber=alert_subscriber
     )
-    web = providers.Dict(web=web_reader)
+    web = providers.Dict(web=web_reader, web_sites=read_queries)
 
 
 def build_container(config: Config, options: RunOptions | None = None) -> Container:
