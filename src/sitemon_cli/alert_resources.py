@@ -63,15 +63,19 @@ async def sqlite_incidents(config: Config) -> AsyncIterator[IncidentRepository]:
         yield repository
 
 
-async def postgres_incidents(config: Config) -> AsyncIterator[IncidentRepository]:
-    """Incidents in PostgreSQL (the same versioned migrations as the history)."""
+async def postgres_incidents(
+    config: Config, *, migrate: bool = True
+) -> AsyncIterator[IncidentRepository]:
+    """Incidents in PostgreSQL (the same versioned migrations as the history; a reader,
+    ``migrate=False``, leaves the schema alone)."""
     from sitemon_adapters.store.postgres.incidents import PostgresIncidentRepository
 
     settings = config.postgres
     async with PostgresIncidentRepository(
         settings.dsn, schema=settings.schema, pool_max=2
     ) as repository:
-        await repository.migrate()
+        if migrate:
+            await repository.migrate()
         yield repository
 
 

@@ -239,12 +239,36 @@ class Container(containers.DeclarativeContainer):
         providers.Selector(alerts_switch, on=incidents, off=providers.Object(None)),
     )
     web_switch = providers.Callable(web_resources.web_switch, config)
+    # ``sitemon-run web`` only reads: the same, over a repository it never migrates.
+    read_repository = providers.Selector(
+        config.provided.repository,
+        sqlite=repository,  # a file: opening it migrates (as standalone, its writer, does)
+        postgres=providers.Resource(
+            resources.postgres_reader, config, options.provided.startup_wait_s
+        ),
+    )
+    read_incidents = providers.Selector(
+        config.provided.repository,
+        sqlite=incidents,
+        postgres=providers.Resource(alert_resources.postgres_incidents, config, migrate=False),
+    )
+    read_queries = providers.Singleton(
+        web_resources.status_queries, config, read_repository, reader=True
+    )
+    web_reader = providers.Singleton(
+        web_resources.web_server,
+        config,
+        read_queries,
+        providers.Selector(alerts_switch, on=read_incidents, off=providers.Object(None)),
+    )
 
     # The deployment shapes. Services stop in this order: the web server first (no reads
     # of a closing store), then a scanner drains into the bus before the persister (and
     # the alerter) that empty it stop.
     standalone = providers.Dict(
         web=providers.Selector(web_switch, on=web_server, off=providers.Object(None)),
+        # What the page lists: a SIGHUP reload hands it the new site list too.
+        web_sites=providers.Selector(web_switch, on=status_queries, off=providers.Object(None)),
         catalogue=follower,
         scanner=scanner,
         publisher=publisher,
@@ -272,7 +296,7 @@ class Container(containers.DeclarativeContainer):
     alerter = providers.Dict(
         alerter=alerter_service, dispatcher=dispatcher_service, subscriber=alert_subscriber
     )
-    web = providers.Dict(web=web_server)
+    web = providers.Dict(web=web_reader, web_sites=read_queries)
 
 
 def build_container(config: Config, options: RunOptions | None = None) -> Container:

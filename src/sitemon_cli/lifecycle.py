@@ -78,7 +78,8 @@ class Shutdown:
     def reload(self) -> None:
         """The SIGHUP handler."""
         if self._on_reload is None:
-            log.info("reload ignored: not running yet")
+            attached = self._on_stop is not None  # running, but its shape has no site list
+            log.info("reload ignored: " + ("no site list" if attached else "not running yet"))
             return
         self._on_reload()
 

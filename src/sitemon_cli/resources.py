@@ -129,6 +129,44 @@ async def postgres_repository(
         yield repository
 
 
+async def postgres_reader(
+    config: Config, startup_wait_s: float = 60.0
+) -> AsyncIterator[StatusRepository]:
+    """PostgreSQL for a reader (``sitemon-run web``): opened as ``postgres_repository`` is,
+    but it runs no DDL (no migration, no partition), so a role with SELECT rights is enough.
+    A schema that is absent or older than this release is logged at start, and the web
+    server's readiness fails until ``sitemon-run migrate`` has run (no restart needed)."""
+    from sitemon_adapters.store.postgres import PostgresStatusRepository
+    from sitemon_adapters.store.postgres.dsn import dsn_without_passwords
+    from sitemon_adapters.store.postgres.migrations import schema_problem
+
+    settings = config.postgres
+    async with AsyncExitStack() as stack:
+        repository = await _open_with_retry(
+            stack,
+            lambda: PostgresStatusRepository(
+                settings.dsn,
+                schema=settings.schema,
+                pool_min=settings.pool_min,
+                pool_max=settings.pool_max,
+                statement_cache_size=settings.statement_cache_size,
+            ),
+            wait_s=startup_wait_s,
+        )
+        async with repository.connection("schema check") as conn:
+            problem = await schema_problem(conn, repository.schema)
+        if problem is not None:
+            log.warning(
+                "repository not ready",
+                extra={
+                    "problem": problem.replace("<config>", str(config.source)),
+                    "dsn": dsn_without_passwords(settings.dsn),
+                    "schema": settings.schema,
+                },
+            )
+        yield repository
+
+
 STARTUP_WAIT_S = 60.0
 
 

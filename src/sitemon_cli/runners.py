@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from sitemon_cli import resources
 from sitemon_cli.config import Config, load_config, require_sites
@@ -13,7 +14,7 @@ from sitemon_cli.lifecycle import Shutdown, resolve, shutdown_resources, signal_
 from sitemon_cli.live import format_status_table
 from sitemon_cli.metrics import serving_metrics
 from sitemon_core.errors import ConfigError
-from sitemon_core.models import TcpSpec, TlsSettings
+from sitemon_core.models import Site, TcpSpec, TlsSettings
 from sitemon_core.scanner import Scanner
 from sitemon_core.service import Service, Supervisor, stats_fields
 
@@ -97,13 +98,26 @@ def log_adapter_stats(parts: Mapping[str, object]) -> None:
             log.info("%s stopped", name, extra=fields)
 
 
+@runtime_checkable
+class SiteList(Protocol):
+    """What the status page lists: ids, URLs and tags of the configured sites."""
+
+    def set_sites(self, sites: Iterable[Site]) -> None:
+        """Replace the listed sites."""
+        ...
+
+
 def reloader(
     config: Config, options: RunOptions, parts: Mapping[str, object]
 ) -> Callable[[], None] | None:
-    """A SIGHUP handler when the shape has a scanner: apply a valid new site list, keep
-    the running one on any error."""
+    """A SIGHUP handler when the shape has a scanner or a status page: apply a valid new
+    site list to both (the scanner its shard, the page all), keep the running one on any
+    error."""
     scanner = parts.get("scanner")
-    if not isinstance(scanner, Scanner):
+    scanner = scanner if isinstance(scanner, Scanner) else None
+    page = parts.get("web_sites")
+    page = page if isinstance(page, SiteList) else None
+    if scanner is None and page is None:
         return None
     if config.sites_source == "kafka":
         return lambda: log.info("reload ignored: the sites follow the catalogue topic live")
@@ -114,16 +128,19 @@ def reloader(
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config", extra={"error": str(exc)})
             return
-        change = scanner.set_sites(shard_sites(fresh.sites, options.shard))
-        log.info(
-            "config reloaded",
-            extra={
+        fields: dict[str, int] = {}
+        if scanner is not None:
+            change = scanner.set_sites(shard_sites(fresh.sites, options.shard))
+            fields = {
                 "added": len(change.added),
                 "removed": len(change.removed),
                 "changed": len(change.changed),
                 "sites": len(scanner.sites()),
-            },
-        )
+            }
+        if page is not None:
+            page.set_sites(fresh.sites)
+            fields["listed"] = len(fresh.sites)
+        log.info("config reloaded", extra=fields)
 
     return reload
 

@@ -1,8 +1,8 @@
 """The web process's parts: the read queries over the configured repository, the server.
 
 ``sitemon-run web`` serves from the repository (PostgreSQL in the distributed deployment,
-read-only and as many replicas as wanted); ``standalone`` serves the same page from its own
-SQLite file unless ``web.enabled`` is false.
+read-only and as many replicas as wanted: it never migrates, see ``resources.postgres_reader``);
+``standalone`` serves the same page from its own SQLite file unless ``web.enabled`` is false.
 """
 
 from __future__ import annotations
@@ -20,14 +20,19 @@ def web_switch(config: Config) -> str:
     return "on" if config.web.enabled else "off"
 
 
-def status_queries(config: Config, repository: StatusRepository) -> StatusQueries:
-    """The read side of the configured repository, with the configured sites' catalogue."""
+def status_queries(
+    config: Config, repository: StatusRepository, *, reader: bool = False
+) -> StatusQueries:
+    """The read side of the configured repository, with the configured sites' catalogue.
+
+    A ``reader`` (``sitemon-run web``) did not migrate PostgreSQL: its readiness then also
+    requires the schema this release reads."""
     if config.repository == "postgres":
         from sitemon_adapters.store.postgres.queries import postgres_status_queries
         from sitemon_adapters.store.postgres.repository import PostgresStatusRepository
 
         assert isinstance(repository, PostgresStatusRepository)
-        return postgres_status_queries(repository, config.sites)
+        return postgres_status_queries(repository, config.sites, check_schema=reader)
     from sitemon_adapters.store.sqlite.queries import sqlite_status_queries
     from sitemon_adapters.store.sqlite.repository import SqliteStatusRepository
 

@@ -383,3 +383,37 @@ async def test_uptime_lists_every_region_that_reported(store: Store) -> None:
         (Window.WEEK, 2, 1),
         (Window.MONTH, 2, 1),
     ]
+
+
+async def test_a_reader_is_ready_only_once_the_schema_is_current(pg_dsn: str) -> None:
+    """PostgreSQL read by ``sitemon-run web`` (``check_schema``): ping fails, naming the
+    schema, its version and ``sitemon-run migrate``, while the schema is absent or older;
+    the check itself creates nothing."""
+    import asyncpg
+
+    from sitemon_adapters.store.postgres import PostgresStatusRepository
+    from sitemon_adapters.store.postgres.migrations import LEDGER, latest_version
+    from sitemon_adapters.store.postgres.queries import postgres_status_queries
+    from sitemon_core.errors import RepositoryError
+
+    schema = f"reader_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        async with PostgresStatusRepository(pg_dsn, schema=schema) as repo:
+            queries = postgres_status_queries(repo, check_schema=True)
+            with pytest.raises(RepositoryError, match="has no sitemon tables") as absent:
+                await queries.ping()
+            assert f'schema "{schema}"' in str(absent.value) and absent.value.retriable
+            assert "sitemon-run migrate" in str(absent.value)
+            exists = "SELECT 1 FROM pg_namespace WHERE nspname = $1"
+            assert await admin.fetchval(exists, schema) is None
+            await repo.migrate()
+            await queries.ping()
+            newest = latest_version()
+            await admin.execute(f'DELETE FROM "{schema}".{LEDGER} WHERE version = $1', newest)
+            with pytest.raises(RepositoryError, match=f"is at version {newest - 1}, this release"):
+                await queries.ping()
+            await postgres_status_queries(repo).ping()  # the writers' queries do not check
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()

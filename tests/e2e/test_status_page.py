@@ -376,6 +376,45 @@ def test_the_hostile_site_shows_its_strings_and_runs_nothing(
     desktop.assert_clean()
 
 
+ENCODED_IDS = ["example.com/health", "ü/x?y#z", "100% a%2Fb", "<b>/x</b>"]
+
+
+def test_a_link_to_a_site_with_a_slash_in_its_id_opens_its_page(desktop: Watched) -> None:
+    """Server-rendered links and the ones status.js rebuilds on refresh both reach the site:
+    its detail page names it, and the page's own API calls, chart and badges answer."""
+    now = datetime.now(UTC)
+    queries = InMemoryStatusQueries(
+        [
+            Site.http(id=i, url="https://x.example.org/", interval_s=60, timeout_s=5)
+            for i in ENCODED_IDS
+        ]
+    )
+    app = ServedApp(queries, WebOptions(refresh_s=REFRESH_S, title="ids"), FakeIncidents([]))
+    app.start()
+    try:
+        app.call(
+            queries.save([check(i, "eu", now - timedelta(minutes=5), ok=True) for i in ENCODED_IDS])
+        )
+        page = desktop.page
+        for refreshed in (False, True):
+            for site_id in ENCODED_IDS:
+                page.goto(app.base + "/")
+                if refreshed:  # the links status.js wrote, not the server's
+                    page.wait_for_selector("body[data-refreshes]")
+                link = page.locator("li.site", has=page.get_by_text(site_id, exact=True))
+                link.locator("a.name").click()
+                page.wait_for_selector("#chart rect.seg-ttfb")  # site, latency, incidents APIs
+                assert page.locator("#detail h1 .name").inner_text() == site_id
+                assert urlsplit(page.url).path == "/sites/" + quote(site_id, safe="")
+                assert "refresh failed" not in page.locator("#refreshed").inner_text()
+        for badge in page.locator("p.badges a").evaluate_all("els => els.map(e => e.href)"):
+            response = page.request.get(badge)  # not goto: an SVG page asks for /favicon.ico
+            assert response.status == 200, badge
+        desktop.assert_clean()
+    finally:
+        app.stop()
+
+
 def test_screenshots_at_desktop_and_phone_width(
     browser: Browser, tmp_path: Path, desktop: Watched
 ) -> None:

@@ -20,6 +20,28 @@ from sitemon_core.queries import (
 QUERIES: web.AppKey[StatusQueries] = web.AppKey("queries", StatusQueries)
 OPENAPI = resources.files("sitemon_adapters.web").joinpath("openapi.json")
 DAY = timedelta(days=1)
+# Paths whose next segment is a site id: a request under one that matches no route most
+# likely carries an id with a raw "/" (an id is one segment, its "/" sent as %2F).
+SITE_PATHS = ("/api/v1/sites/", "/badge/", "/sites/")
+# A site id in a route: one segment of anything (aiohttp's default also refuses { and }).
+# Routes match before %2F is decoded (aiohttp >= 3.10.6), so an encoded "/" stays inside.
+SITE = "{site_id:[^/]+}"
+
+
+class SiteRouteError(QueryError):
+    """A path under a site's routes matched none: the site id was not one encoded segment."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "site",
+            "no such route: a site id is one path segment, percent-encoded "
+            "(the site a/b is /sites/a%2Fb)",
+        )
+
+
+def site_route_error(path: str) -> SiteRouteError | None:
+    """The error for an unmatched ``path`` (decoded) under a site's routes, else ``None``."""
+    return SiteRouteError() if path.startswith(SITE_PATHS) else None
 
 
 def json_response(body: object, status: int = 200) -> web.Response:
@@ -101,8 +123,9 @@ async def openapi(_request: web.Request) -> web.Response:
 
 
 def error_response(exc: QueryError) -> web.Response:
-    """404 for an unknown site, 400 for any other bad parameter."""
-    status = 404 if isinstance(exc, UnknownSiteError) else 400
+    """404 for an unknown site (or a site path matching no route), 400 for any other bad
+    parameter."""
+    status = 404 if isinstance(exc, UnknownSiteError | SiteRouteError) else 400
     return json_response(serialize.error(exc.parameter, exc.problem), status)
 
 
@@ -111,7 +134,7 @@ def add_routes(app: web.Application) -> None:
     base = "/api/v1"
     app.router.add_get(f"{base}/openapi.json", openapi)
     app.router.add_get(f"{base}/sites", list_sites)
-    app.router.add_get(f"{base}/sites/{{site_id}}", get_site)
-    app.router.add_get(f"{base}/sites/{{site_id}}/checks", list_checks)
-    app.router.add_get(f"{base}/sites/{{site_id}}/uptime", get_uptime)
-    app.router.add_get(f"{base}/sites/{{site_id}}/latency", get_latency)
+    app.router.add_get(f"{base}/sites/{SITE}", get_site)
+    app.router.add_get(f"{base}/sites/{SITE}/checks", list_checks)
+    app.router.add_get(f"{base}/sites/{SITE}/uptime", get_uptime)
+    app.router.add_get(f"{base}/sites/{SITE}/latency", get_latency)

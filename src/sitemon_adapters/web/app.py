@@ -76,9 +76,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except QueryError as exc:
-        if pages.is_page(request.path):
-            return pages.error_page(request, api.error_response(exc).status, str(exc))
-        return api.error_response(exc)
+        return _query_error(request, exc)
+    except web.HTTPNotFound as exc:
+        missed = api.site_route_error(request.path)
+        if missed is not None:
+            return _query_error(request, missed)
+        return api.json_response(serialize.error(None, exc.reason), exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -89,6 +92,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("request failed", extra={"path": request.path})
         return api.json_response(serialize.error(None, "internal error"), 500)
+
+
+def _query_error(request: web.Request, exc: QueryError) -> web.Response:
+    if pages.is_page(request.path):
+        return pages.error_page(request, api.error_response(exc).status, str(exc))
+    return api.error_response(exc)
 
 
 async def healthz(_request: web.Request) -> web.Response:

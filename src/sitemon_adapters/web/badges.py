@@ -11,7 +11,7 @@ from html import escape
 
 from aiohttp import web
 
-from sitemon_adapters.web.api import QUERIES
+from sitemon_adapters.web.api import QUERIES, SITE
 from sitemon_adapters.web.options import OPTIONS
 from sitemon_core.queries import QueryError, SiteState, UnknownSiteError, Window
 from sitemon_core.rollup import HOUR
@@ -103,6 +103,6 @@ async def response_time_badge(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register the badges on ``app``."""
-    app.router.add_get("/badge/{site_id}/status.svg", status_badge)
-    app.router.add_get("/badge/{site_id}/uptime/{window}.svg", uptime_badge)
-    app.router.add_get("/badge/{site_id}/response-time.svg", response_time_badge)
+    app.router.add_get(f"/badge/{SITE}/status.svg", status_badge)
+    app.router.add_get(f"/badge/{SITE}/uptime/{{window}}.svg", uptime_badge)
+    app.router.add_get(f"/badge/{SITE}/response-time.svg", response_time_badge)

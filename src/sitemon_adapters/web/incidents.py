@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from sitemon_adapters.web import params, serialize
-from sitemon_adapters.web.api import QUERIES, json_response
+from sitemon_adapters.web.api import QUERIES, SITE, json_response
 from sitemon_adapters.web.options import OPTIONS
 from sitemon_core.alerting.models import Incident
 from sitemon_core.alerting.ports import IncidentRepository
@@ -96,4 +96,4 @@ async def _answer(request: web.Request, site_id: str | None) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """Register the incident routes on ``app``."""
     app.router.add_get("/api/v1/incidents", list_incidents)
-    app.router.add_get("/api/v1/sites/{site_id}/incidents", site_incidents)
+    app.router.add_get(f"/api/v1/sites/{SITE}/incidents", site_incidents)

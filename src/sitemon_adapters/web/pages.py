@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 
 from sitemon_adapters.web import incidents, params, serialize
-from sitemon_adapters.web.api import QUERIES
+from sitemon_adapters.web.api import QUERIES, SITE
 from sitemon_adapters.web.options import OPTIONS, WebOptions
 from sitemon_core.queries import SiteQuery, SiteState, UnknownSiteError
 from sitemon_core.rollup import PHASES
@@ -209,5 +209,5 @@ async def static(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """Register the pages on ``app``."""
     app.router.add_get("/", index)
-    app.router.add_get("/sites/{site_id}", site_page)
+    app.router.add_get(f"/sites/{SITE}", site_page)
     app.router.add_get("/static/{name}", static)

@@ -6,6 +6,7 @@ the log filter before anything connects.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 _PASSWORD_KEYS = ("password", "sslpassword")
@@ -33,3 +34,14 @@ def dsn_passwords(dsn: str) -> list[str]:
             found.append(value.strip("'"))
     variants = (v for raw in found for v in (raw, unquote(raw), unquote_plus(raw)))
     return [v for v in dict.fromkeys(variants) if v]
+
+
+def dsn_without_passwords(dsn: str) -> str:
+    """``dsn`` as a message may name it: the user, host, database and options kept, every
+    password (user info, ``?password=``, ``password=`` keyword) shown as ``***``."""
+    dsn = _USERINFO_PASSWORD.sub(r"\1:***@", dsn, count=1)
+    return _PASSWORD_PARAM.sub(r"\1=***", dsn)
+
+
+_USERINFO_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/?#@]*):[^/?#]*@", re.IGNORECASE)
+_PASSWORD_PARAM = re.compile(r"(?<![A-Za-z_])((?:ssl)?password)=('[^']*'|[^&\s]+)")

@@ -18,6 +18,7 @@ in transaction mode (PgBouncer) too.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -187,3 +188,27 @@ async def _done(
 ) -> bool:
     table = f"{quote_ident(schema)}.{LEDGER}" if not locked else LEDGER
     return bool(await conn.fetchval(f"SELECT 1 FROM {table} WHERE version = $1", migration.version))
+
+
+@functools.cache
+def latest_version() -> int:
+    """The schema version this release reads and writes (its newest migration)."""
+    return len(load_migrations())
+
+
+async def schema_problem(conn: asyncpg.Connection, schema: str) -> str | None:
+    """Why this release cannot read ``schema`` (quoted: ``quote_ident``) — absent, or older
+    than ``latest_version`` — or ``None``. Reads only: a reader (``sitemon-run web``) needs
+    no right beyond SELECT, and never migrates."""
+    version = 0
+    ledger = f"{schema}.{LEDGER}"
+    if await conn.fetchval("SELECT to_regclass($1)", ledger) is not None:
+        version = await conn.fetchval(f"SELECT coalesce(max(version), 0) FROM {ledger}")
+    needed = latest_version()
+    if version >= needed:
+        return None
+    found = "has no sitemon tables" if version == 0 else f"is at version {version}"
+    return (
+        f"schema {schema} {found}, this release needs version {needed}: "
+        "run `sitemon-run migrate -c <config>` (a reader never changes the schema)"
+    )

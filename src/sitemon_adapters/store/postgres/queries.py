@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from sitemon_adapters.store.postgres.migrations import schema_problem
 from sitemon_adapters.store.postgres.repository import PostgresStatusRepository
 from sitemon_adapters.store.postgres.rollups import ROLLUP_COLUMNS, record_to_rollup
 from sitemon_adapters.store.postgres.rows import COLUMN_LIST, clean_text, record_to_result
 from sitemon_adapters.store.rollup_queries import RegionState, RollupStatusQueries
+from sitemon_core.errors import RepositoryError
 from sitemon_core.models import CheckResult, Site
 from sitemon_core.rollup import Rollup
 
@@ -82,14 +84,19 @@ LIMIT $6""",
 class PostgresRollupReads:
     """``RollupReads`` through a ``PostgresStatusRepository``'s pool."""
 
-    def __init__(self, repository: PostgresStatusRepository) -> None:
+    def __init__(self, repository: PostgresStatusRepository, *, check_schema: bool = False) -> None:
         self._repository = repository
         self._sql = _Sql.of(repository.schema)
+        self._check_schema = check_schema
 
     async def ping(self) -> None:
-        """One round trip."""
+        """One round trip; with ``check_schema``, also fails (``RepositoryError``) while the
+        schema is absent or older than this release reads (a reader never migrates it)."""
         async with self._repository.connection("ping") as conn:
             await conn.fetchval("SELECT 1")
+            problem = await schema_problem(conn, self._sql.schema) if self._check_schema else None
+        if problem is not None:
+            raise RepositoryError(problem, retriable=True)
 
     async def region_states(self) -> list[RegionState]:
         """Every site's per-region state."""
@@ -153,7 +160,8 @@ class PostgresRollupReads:
 
 
 def postgres_status_queries(
-    repository: PostgresStatusRepository, sites: Iterable[Site] = ()
+    repository: PostgresStatusRepository, sites: Iterable[Site] = (), *, check_schema: bool = False
 ) -> RollupStatusQueries:
-    """``StatusQueries`` over an open PostgreSQL repository and the configured sites."""
-    return RollupStatusQueries(PostgresRollupReads(repository), sites)
+    """``StatusQueries`` over an open PostgreSQL repository and the configured sites
+    (``check_schema``: ``ping`` also requires the schema this release reads)."""
+    return RollupStatusQueries(PostgresRollupReads(repository, check_schema=check_schema), sites)
