@@ -126,16 +126,23 @@ async def test_tables_indexes_and_storage_options(
         "check_history_started_check",
         "check_history_site_time",
         "check_history_started_brin",
-        "site_status_pkey",
         "site_region_status_pkey",
         "check_rollup_hourly_pkey",
         "check_rollup_hourly_hour",
         f"{LEDGER}_pkey",
     }
     options = await query(
-        pg_dsn, schema, "SELECT reloptions FROM pg_class WHERE oid = 'site_status'::regclass"
+        pg_dsn,
+        schema,
+        "SELECT reloptions FROM pg_class WHERE oid = 'site_region_status'::regclass",
     )
     assert options[0]["reloptions"] == ["fillfactor=70"]
+    view = await query(
+        pg_dsn,
+        schema,
+        "SELECT relkind::text AS relkind FROM pg_class WHERE oid = 'site_status'::regclass",
+    )
+    assert view[0]["relkind"] == "v"  # written once per result, as the region's latest
     # Code-point collation on the ids, so ordering matches Python's str whatever the
     # database's default collation is.
     collations = await query(

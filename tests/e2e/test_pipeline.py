@@ -175,12 +175,13 @@ async def test_init_creates_topics_and_schema_once(
         await admin.close()
     assert len(described[0]["partitions"]) == 3
     tables = {
-        r["tablename"]
+        r["table_name"]
         for r in await pg.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = $1", names["schema"]
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+            names["schema"],
         )
     }
-    assert {"check_history", "site_status"} <= tables
+    assert {"check_history", "site_region_status", "site_status"} <= tables
 
 
 async def test_workers_split_the_sites_between_processes(

@@ -2,9 +2,9 @@
 
 A batch is saved in one transaction: binary COPY into a session-local staging table,
 then one ``INSERT … SELECT`` into the history (duplicates skipped) whose added rows are
-folded into the hourly rollups in the same statement (``postgres.rollups``), and upserts of
-the newest result per site into ``site_status`` and per site and region into
-``site_region_status`` (guarded so only newer results win). COPY
+folded into the hourly rollups in the same statement (``postgres.rollups``), and an upsert
+of the newest result per site and region into ``site_region_status`` (guarded so only
+newer results win; ``site_status`` is the view of each site's newest). COPY
 plus set-based SQL is ~2x faster than ``executemany`` (see MEASUREMENTS.md), and the
 staging table is what makes the batch idempotent.
 
@@ -61,19 +61,13 @@ _CREATE_STAGING = staging_table_sql(STAGING)
 # Rows are inserted and upserted in key order so two persisters saving overlapping
 # batches (a replay after a rebalance) take row locks in the same order instead of
 # deadlocking (a deadlock would still only be a retriable error; the sort costs ~nothing).
-# DISTINCT ON keeps one row per site: ON CONFLICT DO UPDATE cannot touch a row twice.
-# ORDER BY and the WHERE clause are ``sitemon_core.ordering``: later started_at wins, then
-# the larger check_id (COLLATE "C": code point order, as Python compares str).
+# The region upsert keeps one row per site and region (DISTINCT ON: ON CONFLICT DO UPDATE
+# cannot touch a row twice); ``site_status`` is a view of the newest of them (migration
+# 0009), so a result is written once as "latest". ORDER BY and the guard are
+# ``sitemon_core.ordering``: later started_at wins, then the larger check_id (COLLATE "C":
+# code point order, as Python compares str).
 _MERGE = f"""
 {insert_and_fold_sql(STAGING)};
-
-INSERT INTO site_status ({COLUMN_LIST})
-SELECT DISTINCT ON (site_id) {COLUMN_LIST} FROM {STAGING}
-ORDER BY site_id, started_at DESC, check_id DESC
-ON CONFLICT (site_id) DO UPDATE SET
-    {", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "site_id")},
-    updated_at = now()
-WHERE (excluded.started_at, excluded.check_id) > (site_status.started_at, site_status.check_id);
 {upsert_region_status_sql(STAGING)}"""
 
 _SELECT_LATEST = f"SELECT {COLUMN_LIST} FROM site_status ORDER BY site_id"
