@@ -58,7 +58,6 @@ FROM generate_series(0, {sites} - 1) AS s,
 
 INSERT INTO site_region_status ({columns})
 SELECT DISTINCT ON (site_id) {columns} FROM check_history ORDER BY site_id, started_at DESC;
-INSERT INTO site_status ({columns}) SELECT {columns} FROM site_region_status;
 ANALYZE;
 """
 
