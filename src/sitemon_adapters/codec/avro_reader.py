@@ -71,10 +71,15 @@ class _Emitter:
         self.lines.append("    " * indent + line)
 
     def long(self, indent: int, target: str) -> None:
-        # One-byte varints (-64..63: lengths, indexes, most counts) without a call.
+        # One- and two-byte varints (-8192..8191: lengths, indexes, status codes, most
+        # counts) without a call; longer ones (timestamps) through read_long.
         self.emit(indent, "b = d[p]")
         self.emit(indent, "if b < 0x80:")
         self.emit(indent + 1, "p += 1")
+        self.emit(indent + 1, f"{target} = (b >> 1) ^ -(b & 1)")
+        self.emit(indent, "elif d[p + 1] < 0x80:")
+        self.emit(indent + 1, "b = (b & 0x7F) | (d[p + 1] << 7)")
+        self.emit(indent + 1, "p += 2")
         self.emit(indent + 1, f"{target} = (b >> 1) ^ -(b & 1)")
         self.emit(indent, "else:")
         self.emit(indent + 1, f"{target}, p = read_long(d, p)")
