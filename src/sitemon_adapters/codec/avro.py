@@ -21,6 +21,7 @@ from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
 from sitemon_adapters.codec.avro_reader import Reader, compile_reader
+from sitemon_core.construction import fast_constructor
 from sitemon_core.errors import SitemonError
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings
 
@@ -37,6 +38,9 @@ _ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
 _MAX_DETAIL = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+# The hot decode path builds results without attrs' per-field name lookups (same checks).
+_build_result = fast_constructor(CheckResult)
+_build_timings = fast_constructor(PhaseTimings)
 
 
 class CodecError(SitemonError):
@@ -302,7 +306,7 @@ def _from_values(values: tuple[Any, ...]) -> CheckResult:
         answers,
     ) = values
     dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms = timings
-    return CheckResult(
+    return _build_result(
         check_id=check_id,
         site_id=site_id,
         url=url,
@@ -311,7 +315,7 @@ def _from_values(values: tuple[Any, ...]) -> CheckResult:
         ok=ok,
         total_ms=total_ms,
         status_code=status_code,
-        timings=PhaseTimings(
+        timings=_build_timings(
             dns_ms=dns_ms,
             connect_ms=connect_ms,
             tls_ms=tls_ms,
