@@ -141,9 +141,11 @@ class AvroCheckResultCodec:
 
         Raises ``DecodeError`` (and nothing else) for any malformed input.
         """
+        if type(data) is not bytes:  # the generated reader slices and decodes bytes
+            data = bytes(data)
+        if data.startswith(self._header):  # the current schema: nearly every record
+            return self._decode_current(data)
         fingerprint, writer = self._writer_of(data)
-        if writer is None:
-            return self._decode_current(data if type(data) is bytes else bytes(data))
         return self._decode_resolved(data, fingerprint, writer)
 
     def decode_generic(self, data: bytes) -> CheckResult:

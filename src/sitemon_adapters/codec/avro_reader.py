@@ -54,7 +54,6 @@ class _Emitter:
         self.namespace: dict[str, Any] = {
             "read_long": read_long,
             "unpack_double": _DOUBLE.unpack_from,
-            "ValueError": ValueError,
         }
         self._counter = 0
 
