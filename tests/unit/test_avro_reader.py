@@ -87,6 +87,7 @@ def test_an_array_block_with_a_byte_size_is_read() -> None:
 @pytest.mark.parametrize(
     "field_type",
     [
+        ["null", *({"type": "enum", "name": f"E{n}", "symbols": ["a"]} for n in range(64))],
         "bytes",
         "float",
         {"type": "map", "values": "long"},
@@ -124,3 +125,11 @@ def test_a_damaged_frame_the_generated_reader_accepts_fastavro_reads_alike(
 def test_a_memoryview_frame_decodes_like_bytes(result: CheckResult) -> None:
     frame = CODEC.encode(result)
     assert CODEC.decode(memoryview(frame)) == result  # type: ignore[arg-type]
+
+
+def test_a_union_index_in_a_longer_encoding_than_needed_is_refused() -> None:
+    schema = {"type": "record", "name": "U", "fields": [{"name": "u", "type": ["null", "long"]}]}
+    canonical, padded = b"\x02\x06", b"\x82\x00\x06"  # index 1 (zigzag 2), then 3
+    assert compile_reader(schema)(canonical, 0) == ((3,), 2)
+    with pytest.raises(ValueError, match="union index"):
+        compile_reader(schema)(padded, 0)

@@ -28,6 +28,7 @@ Reader = Callable[[bytes, int], tuple[tuple[Any, ...], int]]
 
 _DOUBLE = struct.Struct("<d")
 _MAX_VARINT_BYTES = 10  # a 64-bit long
+_ONE_BYTE_INDEXES = 64  # zigzag varints of 0..63 take one byte
 
 
 class UnsupportedSchemaError(Exception):
@@ -147,9 +148,14 @@ class _Emitter:
         self.emit(indent, f"{target} = ({', '.join(names)},)")
 
     def _read_union(self, indent: int, schema: Any, target: str) -> None:
-        self.long(indent, "n")
+        if len(schema) > _ONE_BYTE_INDEXES:
+            raise UnsupportedSchemaError("a union of more than 64 members")
+        # The branch index is one varint byte, compared as written (index i is 2i): a
+        # longer, non-canonical encoding of a small index is refused (fastavro takes it).
+        self.emit(indent, "n = d[p]")
+        self.emit(indent, "p += 1")
         for index, member in enumerate(schema):
-            self.emit(indent, f"{'if' if index == 0 else 'elif'} n == {index}:")
+            self.emit(indent, f"{'if' if index == 0 else 'elif'} n == {2 * index}:")
             self.value(indent + 1, member, target)
         self.emit(indent, "else:")
         self.emit(indent + 1, "raise ValueError('union index out of range')")
