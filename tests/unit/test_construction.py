@@ -13,7 +13,13 @@ from sitemon_core.construction import fast_constructor
 from sitemon_core.models import CheckResult
 from tests.strategies import check_results
 
-build = fast_constructor(CheckResult)
+# Any order of the fields will do: the builder's parameters follow the one it is given.
+ORDER = sorted(field.name for field in attrs.fields(CheckResult))
+_build = fast_constructor(CheckResult, ORDER)
+
+
+def build(**fields: object) -> CheckResult:
+    return _build(*(fields[name] for name in ORDER))
 
 
 def _fields(result: CheckResult) -> dict[str, object]:
@@ -60,7 +66,17 @@ def test_the_result_stays_frozen(result: CheckResult) -> None:
 
 def test_every_field_must_be_given() -> None:
     with pytest.raises(TypeError):
-        build(check_id="x")
+        _build("x")
+
+
+@pytest.mark.parametrize(
+    "order",
+    [ORDER[1:], [*ORDER, "check_id"], [*ORDER[:-1], "no_such_field"]],
+    ids=["missing", "twice", "unknown"],
+)
+def test_the_order_names_each_field_once(order: list[str]) -> None:
+    with pytest.raises(TypeError, match="each field"):
+        fast_constructor(CheckResult, order)
 
 
 def test_a_class_without_slots_is_refused() -> None:
@@ -69,4 +85,4 @@ def test_a_class_without_slots_is_refused() -> None:
         value: int
 
     with pytest.raises(TypeError, match="slotted"):
-        fast_constructor(Loose)
+        fast_constructor(Loose, ["value"])

@@ -38,9 +38,6 @@ _ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
 _MAX_DETAIL = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-# The hot decode path builds results without attrs' per-field name lookups (same checks).
-_build_result = fast_constructor(CheckResult)
-_build_timings = fast_constructor(PhaseTimings)
 
 
 class CodecError(SitemonError):
@@ -101,8 +98,14 @@ class AvroCheckResultCodec:
         self._writer = self._reader = fastavro.parse_schema(plain)
         # Records written with the current schema (nearly all) are read by code generated
         # for it; other writer schemas go through fastavro's resolution.
-        if [field["name"] for field in plain["fields"]] != list(_VALUE_FIELDS):
-            raise CodecError("the current schema's fields differ from _VALUE_FIELDS")
+        if (
+            _field_names(plain) != _VALUE_FIELDS
+            or _field_names(
+                next(field["type"] for field in plain["fields"] if field["name"] == "timings")
+            )
+            != _TIMINGS_ORDER
+        ):
+            raise CodecError("the current schema's fields differ from _from_values' order")
         self._read_current: Reader = compile_reader(plain)
         # fingerprint -> parsed writer schema; None marks "same as the reader", which lets
         # fastavro skip schema resolution for the common case.
@@ -201,6 +204,10 @@ class AvroCheckResultCodec:
         return result
 
 
+def _field_names(record_schema: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(field["name"] for field in record_schema["fields"])
+
+
 def _without_logical_types(schema: dict[str, Any]) -> dict[str, Any]:
     fields = [{**field, "type": _plain(field["type"])} for field in schema["fields"]]
     return {**schema, "fields": fields}
@@ -281,6 +288,14 @@ _VALUE_FIELDS = (
 )
 
 
+# The hot decode path builds results with positional arguments and without attrs'
+# per-field name lookups (same converters and validators; see sitemon_core.construction).
+_RESULT_ORDER = tuple(name for name in _VALUE_FIELDS if name != "outcome")
+_build_result = fast_constructor(CheckResult, _RESULT_ORDER)
+_TIMINGS_ORDER = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms")
+_build_timings = fast_constructor(PhaseTimings, _TIMINGS_ORDER)
+
+
 def _from_values(values: tuple[Any, ...]) -> CheckResult:
     (
         check_id,
@@ -307,36 +322,30 @@ def _from_values(values: tuple[Any, ...]) -> CheckResult:
         failed_condition,
         answers,
     ) = values
-    dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms = timings
+    # In _RESULT_ORDER, which is the schema's order without outcome.
     return _build_result(
-        check_id=check_id,
-        site_id=site_id,
-        url=url,
-        region=region,
-        started_at=_EPOCH + _MICROSECOND * started_at,
-        ok=ok,
-        total_ms=total_ms,
-        status_code=status_code,
-        timings=_build_timings(
-            dns_ms=dns_ms,
-            connect_ms=connect_ms,
-            tls_ms=tls_ms,
-            ttfb_ms=ttfb_ms,
-            transfer_ms=transfer_ms,
-        ),
-        regex_matched=regex_matched,
-        bytes_read=bytes_read,
-        final_url=final_url,
-        error_kind=_ERROR_KINDS[error_kind],
-        error_message=error_message,
-        tags=tags,
-        tls_not_after=None if not_after is None else _EPOCH + _MICROSECOND * not_after,
-        tls_version=tls_version,
-        tls_issuer=tls_issuer,
-        body_truncated=body_truncated,
-        degraded=degraded,
-        failed_condition=failed_condition,
-        answers=answers,
+        check_id,
+        site_id,
+        url,
+        region,
+        _EPOCH + _MICROSECOND * started_at,
+        ok,
+        total_ms,
+        status_code,
+        _build_timings(*timings),  # the nested record's fields, in the schema's order
+        regex_matched,
+        bytes_read,
+        final_url,
+        _ERROR_KINDS[error_kind],
+        error_message,
+        tags,
+        None if not_after is None else _EPOCH + _MICROSECOND * not_after,
+        tls_version,
+        tls_issuer,
+        body_truncated,
+        degraded,
+        failed_condition,
+        answers,
     )
 
 
