@@ -118,6 +118,7 @@ async def run_consumer(params: dict[str, Any], until: Any) -> dict[str, Any]:
     from sitemon_adapters.bus.kafka import KafkaConnection, KafkaStatusSubscriber
     from sitemon_adapters.clock import SystemClock
     from sitemon_adapters.store.postgres import PostgresStatusRepository
+    from sitemon_cli.collector import tune_for_batches
     from sitemon_core.persister import Persister
 
     connection = KafkaConnection(bootstrap_servers=params["bootstrap"])
@@ -126,6 +127,7 @@ async def run_consumer(params: dict[str, Any], until: Any) -> dict[str, Any]:
         KafkaStatusSubscriber(connection, params["topic"], params["group"]) as subscriber,
     ):
         await repo.migrate()
+        tune_for_batches()  # as the consumer command does once its parts are built
         timed = TimedRepository(repo)
         persister = Persister(
             subscriber,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from sitemon_cli import resources
+from sitemon_cli.collector import tune_for_batches
 from sitemon_cli.config import Config, load_config, require_sites
 from sitemon_cli.container import RunOptions, build_container, shard_sites
 from sitemon_cli.lifecycle import Shutdown, resolve, shutdown_resources, signal_handlers
@@ -19,6 +20,9 @@ from sitemon_core.scanner import Scanner
 from sitemon_core.service import Service, Supervisor, stats_fields
 
 log = logging.getLogger("sitemon.process")
+
+# The shapes that only move batches of results (see ``collector``).
+BATCH_SHAPES = frozenset({"consumer"})
 
 
 async def run_shape(
@@ -32,6 +36,8 @@ async def run_shape(
     with signal_handlers(shutdown.stop, shutdown.reload):
         try:
             parts = await resolve_parts(getattr(container, shape))
+            if shape in BATCH_SHAPES:
+                tune_for_batches()
             supervisor = Supervisor(services_of(parts))
             shutdown.attach(supervisor.request_stop, reloader(config, options, parts))
             async with serving_metrics(config, parts):

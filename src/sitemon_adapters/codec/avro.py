@@ -20,6 +20,8 @@ from fastavro.read import SchemaResolutionError
 from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
+from sitemon_adapters.codec.avro_reader import Reader, compile_reader
+from sitemon_core.construction import fast_constructor
 from sitemon_core.errors import SitemonError
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings
 
@@ -94,6 +96,17 @@ class AvroCheckResultCodec:
         if schema_fingerprint(plain) != self._header[len(MAGIC) :]:
             raise CodecError("stripping logical types changed the schema's fingerprint")
         self._writer = self._reader = fastavro.parse_schema(plain)
+        # Records written with the current schema (nearly all) are read by code generated
+        # for it; other writer schemas go through fastavro's resolution.
+        if (
+            _field_names(plain) != _VALUE_FIELDS
+            or _field_names(
+                next(field["type"] for field in plain["fields"] if field["name"] == "timings")
+            )
+            != _TIMINGS_ORDER
+        ):
+            raise CodecError("the current schema's fields differ from _from_values' order")
+        self._read_current: Reader = compile_reader(plain)
         # fingerprint -> parsed writer schema; None marks "same as the reader", which lets
         # fastavro skip schema resolution for the common case.
         self._writers: dict[bytes, Any] = {}
@@ -131,13 +144,43 @@ class AvroCheckResultCodec:
 
         Raises ``DecodeError`` (and nothing else) for any malformed input.
         """
+        if type(data) is not bytes:  # the generated reader slices and decodes bytes
+            data = bytes(data)
+        if data.startswith(self._header):  # the current schema: nearly every record
+            return self._decode_current(data)
+        fingerprint, writer = self._writer_of(data)
+        return self._decode_resolved(data, fingerprint, writer)
+
+    def decode_generic(self, data: bytes) -> CheckResult:
+        """``decode`` through fastavro's reader for every schema (the reference the
+        generated reader of the current schema is tested against)."""
+        fingerprint, writer = self._writer_of(data)
+        return self._decode_resolved(data, fingerprint, writer)
+
+    def _writer_of(self, data: bytes) -> tuple[bytes, Any]:
+        """The fingerprint in ``data``'s header and its parsed writer schema (None: the
+        current one)."""
         if data[: len(MAGIC)] != MAGIC:
             raise DecodeError("bad marker")
         fingerprint = bytes(data[len(MAGIC) : HEADER_LEN])
         try:
-            writer = self._writers[fingerprint]
+            return fingerprint, self._writers[fingerprint]
         except KeyError:
             raise DecodeError(f"unknown schema fingerprint {fingerprint.hex()}") from None
+
+    def _decode_current(self, data: bytes) -> CheckResult:
+        try:
+            values, end = self._read_current(data, HEADER_LEN)
+            result = _from_values(values)
+        # As below: the generated reader signals garbage with builtin exceptions.
+        except Exception as exc:
+            detail = f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL]
+            raise DecodeError(f"truncated or corrupt record: {detail}") from exc
+        if end != len(data):
+            raise DecodeError("truncated or corrupt record: trailing bytes after the record")
+        return result
+
+    def _decode_resolved(self, data: bytes, fingerprint: bytes, writer: Any) -> CheckResult:
         body = io.BytesIO(data)
         body.seek(HEADER_LEN)
         try:
@@ -159,6 +202,10 @@ class AvroCheckResultCodec:
         if body.tell() != len(data):
             raise DecodeError("truncated or corrupt record: trailing bytes after the record")
         return result
+
+
+def _field_names(record_schema: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(field["name"] for field in record_schema["fields"])
 
 
 def _without_logical_types(schema: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +258,95 @@ def _to_record(result: CheckResult, started_at_micros: int) -> dict[str, Any]:
         "failed_condition": result.failed_condition,
         "answers": result.answers,
     }
+
+
+# The current schema's fields, in order: what the generated reader's tuple holds.
+_VALUE_FIELDS = (
+    "check_id",
+    "site_id",
+    "url",
+    "region",
+    "started_at",
+    "ok",
+    "total_ms",
+    "status_code",
+    "timings",
+    "regex_matched",
+    "bytes_read",
+    "final_url",
+    "error_kind",
+    "error_message",
+    "outcome",
+    "tags",
+    "tls_not_after",
+    "tls_version",
+    "tls_issuer",
+    "body_truncated",
+    "degraded",
+    "failed_condition",
+    "answers",
+)
+
+
+# The hot decode path builds results with positional arguments and without attrs'
+# per-field name lookups (same converters and validators; see sitemon_core.construction).
+_RESULT_ORDER = tuple(name for name in _VALUE_FIELDS if name != "outcome")
+_build_result = fast_constructor(CheckResult, _RESULT_ORDER)
+_TIMINGS_ORDER = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms")
+_build_timings = fast_constructor(PhaseTimings, _TIMINGS_ORDER)
+
+
+def _from_values(values: tuple[Any, ...]) -> CheckResult:
+    (
+        check_id,
+        site_id,
+        url,
+        region,
+        started_at,
+        ok,
+        total_ms,
+        status_code,
+        timings,
+        regex_matched,
+        bytes_read,
+        final_url,
+        error_kind,
+        error_message,
+        _outcome,  # not read back: the model derives it from the fields above
+        tags,
+        not_after,
+        tls_version,
+        tls_issuer,
+        body_truncated,
+        degraded,
+        failed_condition,
+        answers,
+    ) = values
+    # In _RESULT_ORDER, which is the schema's order without outcome.
+    return _build_result(
+        check_id,
+        site_id,
+        url,
+        region,
+        _EPOCH + _MICROSECOND * started_at,
+        ok,
+        total_ms,
+        status_code,
+        _build_timings(*timings),  # the nested record's fields, in the schema's order
+        regex_matched,
+        bytes_read,
+        final_url,
+        _ERROR_KINDS[error_kind],
+        error_message,
+        tags,
+        None if not_after is None else _EPOCH + _MICROSECOND * not_after,
+        tls_version,
+        tls_issuer,
+        body_truncated,
+        degraded,
+        failed_condition,
+        answers,
+    )
 
 
 def _from_record(record: Any) -> CheckResult:

@@ -172,10 +172,11 @@ class KafkaStatusSubscriber:
 
     async def _decode_all(self, fetched: dict[TopicPartition, list[Any]]) -> list[CheckResult]:
         results: list[CheckResult] = []
+        decode, keep = self._codec.decode, results.append  # once per batch, not per record
         for records in fetched.values():
             for record in records:
                 try:
-                    results.append(self._codec.decode(record.value))
+                    keep(decode(record.value))
                 except CodecError as exc:
                     await self._dead_letter(record, str(exc))
         return results
