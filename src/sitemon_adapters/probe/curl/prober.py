@@ -142,7 +142,7 @@ class CurlSiteProber:
         if spec.headers_expected:
             transfer.headers = {}
         if site.spec.url[:6].lower() == "https:":  # (an http -> https redirect: no TLS facts)
-            transfer.watch_tls()
+            transfer.watch_tls(certinfo=self._tls_sessions)
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
         deadline = time.monotonic() + site.timeout_s  # for the body regex
