@@ -271,10 +271,9 @@ async def _within(
     curl: CurlLoop, easy: pycurl.Curl, watchdog: Watchdog, timeout_s: float
 ) -> Outcome:
     """Run ``easy``'s transfer to its end, or to the safety net's ``timeout_s``."""
-    future = curl.start(easy)
     task = watchdog.watch(timeout_s)
     try:
-        return await future
+        return await curl.start(easy)
     except asyncio.CancelledError:
         if not watchdog.fired(task):
             raise
