@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -391,3 +392,22 @@ async def test_a_linear_regex_on_that_body_matches(prober: SiteProber) -> None:
     async with targets.raw_server(aaa_body) as url:
         result = await check(prober, make_site(url, regex=r"a+!$"))
     assert result.ok and result.regex_matched is True
+
+
+# --- the safety net ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("factory", ADAPTERS)
+async def test_the_safety_net_ends_a_check_the_library_let_hang(
+    factory: ProberFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The net (the prober's watchdog) fires before the library's own timeout when the
+    grace is made negative: the check ends as a timeout soon after it."""
+    async with factory() as prober, targets.raw_server(targets.silent) as url:
+        module = sys.modules[type(prober).__module__]
+        monkeypatch.setattr(module, "TIMEOUT_GRACE_S", -1.7)  # net at 0.3 s, library at 2 s
+        start = time.monotonic()
+        result = await check(prober, make_site(f"{url}/x", timeout_s=2.0))
+        took = time.monotonic() - start
+    assert result.error_kind is ErrorKind.TIMEOUT, result.error_message
+    assert 0.3 <= took < 1.5, took

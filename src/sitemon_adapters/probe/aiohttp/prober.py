@@ -41,6 +41,7 @@ from sitemon_adapters.probe.http_common.peer import (
     tls_fields,
 )
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
+from sitemon_adapters.probe.http_common.watchdog import Watchdog
 from sitemon_adapters.probe.tags import result_tags
 from sitemon_core.models import (
     CheckResult,
@@ -53,8 +54,9 @@ from sitemon_core.models import (
 )
 from sitemon_core.ports import Clock
 
-# The outer safety net fires this long after the site's own timeout, in case a phase
-# escaped aiohttp's timer (e.g. a slow thread-pool DNS lookup); it should never trigger.
+# The outer safety net fires this long (plus up to the watchdog's period) after the site's
+# own timeout, in case a phase escaped aiohttp's timer (e.g. a slow thread-pool DNS
+# lookup); it should never trigger.
 TIMEOUT_GRACE_S = 0.5
 READ_CHUNK = 64 * 1024
 
@@ -100,6 +102,7 @@ class AiohttpSiteProber:
         self._ssl_context = ssl_context
         self._dns_ttl = dns_cache_ttl_s
         self._session: aiohttp.ClientSession | None = None
+        self._watchdog = Watchdog()
 
     async def __aenter__(self) -> Self:
         """Open the HTTP session."""
@@ -134,6 +137,7 @@ class AiohttpSiteProber:
     ) -> None:
         """Close the HTTP session and its connections."""
         session, self._session = self._session, None
+        self._watchdog.close()
         if session is not None:
             await session.close()
 
@@ -188,16 +192,20 @@ class AiohttpSiteProber:
     ) -> tuple[ErrorKind, str]:
         """Run the exchange within the site's timeout; how it failed, classified."""
         token = current_check.set(trace)
+        watchdog = self._watchdog
+        task = watchdog.watch(site.timeout_s + TIMEOUT_GRACE_S)
         try:
-            async with asyncio.timeout(site.timeout_s + TIMEOUT_GRACE_S):
-                await self._exchange(session, site, trace, out)
+            await self._exchange(session, site, trace, out)
         except RegexTimeoutError:
             return ErrorKind.TIMEOUT, timed_out(site.timeout_s, SEARCHING)
+        except asyncio.CancelledError:
+            if not watchdog.fired(task):
+                raise
+            return _failed(TimeoutError(), site, trace, out)  # the safety net fired
         except Exception as exc:  # any target failure; CancelledError is not an Exception
-            if out.status is None and trace.redirect_status is not None:
-                _after_redirect(exc, trace, out)
-            return classify(exc, site, trace.stage)
+            return _failed(exc, site, trace, out)
         finally:
+            watchdog.forget(task)
             current_check.reset(token)
         if out.too_large:
             return ErrorKind.BODY_TOO_LARGE, f"body over {site.spec.max_body_bytes} bytes"
@@ -263,6 +271,15 @@ class AiohttpSiteProber:
         out.truncated = True
         out.bytes_read = cap  # what the check was judged on
         return b"".join(keep)[:cap] if keep else b""
+
+
+def _failed(
+    exc: Exception, site: HttpSite, trace: PhaseTrace, out: Exchange
+) -> tuple[ErrorKind, str]:
+    """How the exchange failed, classified (after a redirect: the exchange it got to)."""
+    if out.status is None and trace.redirect_status is not None:
+        _after_redirect(exc, trace, out)
+    return classify(exc, site, trace.stage)
 
 
 def _needs_body(spec: HttpSpec) -> bool:

@@ -40,6 +40,7 @@ from sitemon_adapters.probe.http_common.peer import (
     tls_fields,
 )
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES, SEARCHING, timed_out
+from sitemon_adapters.probe.http_common.watchdog import Watchdog
 from sitemon_adapters.probe.tags import result_tags
 from sitemon_core.models import (
     CheckResult,
@@ -53,7 +54,8 @@ from sitemon_core.ports import Clock
 
 __all__ = ["MAX_HEADER_LINE_BYTES", "TIMEOUT_GRACE_S", "CurlSiteProber"]
 
-# The outer safety net, as in the aiohttp prober: libcurl's own TIMEOUT_MS ends the check.
+# The outer safety net, as in the aiohttp prober (one watchdog for every check in flight):
+# libcurl's own TIMEOUT_MS ends the check.
 TIMEOUT_GRACE_S = 0.5
 _MS = 1000.0
 _SYSTEM_CA_FALLBACK = "/etc/ssl/certs/ca-certificates.crt"
@@ -102,6 +104,7 @@ class CurlSiteProber:
         self._dns_ttl = dns_cache_ttl_s
         self._curl: CurlLoop | None = None
         self._share: pycurl.CurlShare | None = None
+        self._watchdog = Watchdog()
 
     async def __aenter__(self) -> Self:
         """Create the multi handle and hook it to the running loop."""
@@ -118,6 +121,7 @@ class CurlSiteProber:
         tb: TracebackType | None,
     ) -> None:
         """Abort what is still running and free libcurl's handles."""
+        self._watchdog.close()
         if self._curl is not None:
             self._curl.close()
             self._curl = None
@@ -142,12 +146,13 @@ class CurlSiteProber:
         if spec.headers_expected:
             transfer.headers = {}
         if site.spec.url[:6].lower() == "https:":  # (an http -> https redirect: no TLS facts)
-            transfer.watch_tls()
+            transfer.watch_tls(certinfo=self._tls_sessions)
         started_at = self._clock.utcnow()
         start = self._clock.monotonic()
         deadline = time.monotonic() + site.timeout_s  # for the body regex
         try:
-            outcome = await _within(curl, transfer.easy, site.timeout_s + TIMEOUT_GRACE_S)
+            grace = site.timeout_s + TIMEOUT_GRACE_S
+            outcome = await _within(curl, transfer.easy, self._watchdog, grace)
             matched = await search(site, transfer, outcome[0], deadline)
             name = spec.tls.server_name if spec.tls is not None else None
             tls = await tls_facts(transfer, outcome, deadline, name)
@@ -262,13 +267,17 @@ def _failure(
     return ErrorKind.NONE, ""
 
 
-async def _within(curl: CurlLoop, easy: pycurl.Curl, timeout_s: float) -> Outcome:
-    """Run ``easy``'s transfer to its end, or to the safety-net ``timeout_s``."""
-    future = curl.start(easy)
+async def _within(
+    curl: CurlLoop, easy: pycurl.Curl, watchdog: Watchdog, timeout_s: float
+) -> Outcome:
+    """Run ``easy``'s transfer to its end, or to the safety net's ``timeout_s``."""
+    task = watchdog.watch(timeout_s)
     try:
-        async with asyncio.timeout(timeout_s):
-            return await future
-    except TimeoutError:  # the safety net: libcurl should have ended the check first
-        return pycurl.E_OPERATION_TIMEDOUT, "safety net"
+        return await curl.start(easy)
+    except asyncio.CancelledError:
+        if not watchdog.fired(task):
+            raise
+        return pycurl.E_OPERATION_TIMEDOUT, "safety net"  # libcurl should have ended it first
     finally:  # done, timed out or cancelled: abort the transfer if running, free the handle
+        watchdog.forget(task)
         curl.discard(easy)

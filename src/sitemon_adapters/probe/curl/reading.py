@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pycurl
 
+from sitemon_adapters.probe.curl.handshake import leaf_certificate
 from sitemon_adapters.probe.curl.loop import Outcome
 from sitemon_adapters.probe.curl.transfer import Transfer
 from sitemon_adapters.probe.http_common.body_regex import RegexTimeoutError, search_body
@@ -45,8 +46,9 @@ async def search(
 async def tls_facts(
     transfer: Transfer, outcome: Outcome, deadline: float, server_name: str | None
 ) -> TlsFacts | None:
-    """The certificate and version of the check's (last) TLS connection: libcurl's
-    ``CERTINFO`` after a handshake, a second unverified handshake after a rejected one."""
+    """The certificate and version of the check's (last) TLS connection: its handshake's
+    Certificate message (``CERTINFO`` on a resumed session), a second unverified handshake
+    after a rejected one."""
     easy = transfer.easy
     if outcome[0] == pycurl.E_PEER_FAILED_VERIFICATION:
         url = urlsplit(transfer.url_back(easy.getinfo(pycurl.EFFECTIVE_URL)))
@@ -56,10 +58,14 @@ async def tls_facts(
         return await rejected_certificate(url.hostname, url.port or 443, server_name, left)
     if transfer.tls_version is None:
         return None
-    chain = easy.getinfo(pycurl.INFO_CERTINFO) or []
-    leaf = dict(chain[0]) if chain else {}
-    pem = leaf.get("Cert")
-    return facts(pem_to_der(pem) if isinstance(pem, str) else None, transfer.tls_version)
+    der = None
+    if transfer.certificate is not None:
+        der = leaf_certificate(transfer.certificate, transfer.tls_version)
+    else:  # a resumed session (``tls_session_cache``): libcurl's CERTINFO, if asked for
+        chain = easy.getinfo(pycurl.INFO_CERTINFO) or []
+        pem = dict(chain[0]).get("Cert") if chain else None
+        der = pem_to_der(pem) if isinstance(pem, str) else None
+    return facts(der, transfer.tls_version)
 
 
 def _charset(content_type: str | None) -> str | None:

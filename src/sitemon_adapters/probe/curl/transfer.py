@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pycurl
 
+from sitemon_adapters.probe.curl.handshake import CERTIFICATE_MESSAGE
 from sitemon_adapters.probe.http_common.stages import MAX_HEADER_LINE_BYTES
 
 
@@ -16,6 +17,7 @@ class Transfer:
         "body",
         "bytes_read",
         "cap",
+        "certificate",
         "easy",
         "head_too_long",
         "headers",
@@ -36,6 +38,8 @@ class Transfer:
         self.too_large = False
         self.head_too_long = False
         self.tls_version: str | None = None
+        # The last Certificate handshake message received (see ``handshake``).
+        self.certificate: bytes | None = None
         # The final response's headers (lower-case name -> values), when conditions need them.
         self.headers: dict[str, list[str]] | None = None
         # libcurl's effective URL -> the site's (see ``tls_options``: server_name).
@@ -43,18 +47,30 @@ class Transfer:
         easy.setopt(pycurl.WRITEFUNCTION, self.write)
         easy.setopt(pycurl.HEADERFUNCTION, self.header)
 
-    def watch_tls(self) -> None:
-        """Collect the server certificate and the negotiated TLS version (HTTPS only:
-        libcurl tells the version only in its verbose text, "SSL connection using TLSv1.3 /
-        ...", so the debug callback costs a Python call per debug event)."""
-        self.easy.setopt(pycurl.OPT_CERTINFO, 1)
+    def watch_tls(self, *, certinfo: bool = False) -> None:
+        """Collect the server certificate and the negotiated TLS version (HTTPS only).
+
+        libcurl tells the version only in its verbose text ("SSL connection using TLSv1.3 /
+        ..."), so the debug callback costs a Python call per debug event; the certificate
+        comes from the same callback (the handshake's Certificate message, ``handshake``).
+        ``certinfo`` also asks libcurl for the chain (``CERTINFO``, costly): a resumed TLS
+        session sends no Certificate message, but libcurl still knows the session's chain.
+        """
         self.easy.setopt(pycurl.VERBOSE, 1)
         self.easy.setopt(pycurl.DEBUGFUNCTION, self.debug)
+        if certinfo:
+            self.easy.setopt(pycurl.OPT_CERTINFO, 1)
 
     def debug(self, kind: int, text: bytes) -> None:
-        """libcurl's debug callback: keep the TLS version from its informational text."""
-        if kind == 0 and text.startswith(_TLS_LINE):  # CURLINFO_TEXT
-            self.tls_version = text[len(_TLS_LINE) :].split(b" ", 1)[0].decode("ascii", "replace")
+        """libcurl's debug callback: keep the TLS version from its informational text and
+        the server's Certificate handshake message (the only handshake message of type 11;
+        record headers and content types, also shown, start with 20-24)."""
+        if kind == 0:  # CURLINFO_TEXT
+            if text.startswith(_TLS_LINE):
+                version = text[len(_TLS_LINE) :].split(b" ", 1)[0]
+                self.tls_version = version.decode("ascii", "replace")
+        elif kind == _SSL_DATA_IN and text[:1] == _CERTIFICATE:
+            self.certificate = text
 
     def write(self, chunk: bytes) -> int | None:
         """libcurl's write callback: count (and keep) body bytes; abort past the cap."""
@@ -96,6 +112,8 @@ class Transfer:
 
 
 _TLS_LINE = b"SSL connection using "
+_SSL_DATA_IN = pycurl.INFOTYPE_SSL_DATA_IN
+_CERTIFICATE = bytes([CERTIFICATE_MESSAGE])
 
 
 def _same_url(url: str) -> str:

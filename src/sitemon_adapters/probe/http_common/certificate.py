@@ -5,16 +5,24 @@ aiohttp engine from the TLS object, libcurl from ``CURLINFO_CERTINFO``'s PEM, an
 from a non-verifying second handshake when verification failed (``peer.py``). One small
 DER reader for the two fields, so every engine records exactly the same text; a
 certificate it cannot read gives ``None`` fields, never an exception.
+
+A site's certificate is the same check after check, so the facts are cached, keyed by the
+certificate's DER bytes themselves (never by the host): a rotated certificate is other
+bytes, hence read afresh, and equal bytes cannot have other facts.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 from datetime import UTC, datetime
 
 import attrs
 
 MAX_ISSUER = 200
+# Distinct leaf certificates whose facts are kept (~2 kB of DER each, so a few MB at most);
+# sites that share a certificate (one host, a wildcard, a CDN) share the entry.
+CACHED_CERTIFICATES = 2048
 _SEQUENCE, _SET, _UTC_TIME, _GENERALIZED_TIME = 0x30, 0x31, 0x17, 0x18
 _ATTRIBUTE_NAMES = {  # RFC 4514 short names of the usual issuer attributes
     "2.5.4.3": "CN",
@@ -102,9 +110,17 @@ def _time(tag: int, raw: bytes) -> datetime:
 
 
 def read_certificate(der: bytes | None) -> CertificateFacts:
-    """The expiry and issuer of the X.509 certificate ``der``; empty facts if unreadable."""
+    """The expiry and issuer of the X.509 certificate ``der``; empty facts if unreadable.
+
+    Cached by the DER bytes (an LRU of ``CACHED_CERTIFICATES``): parsing costs tens of µs a
+    check, a lookup well under one."""
     if not der:
         return CertificateFacts()
+    return _parsed(der)
+
+
+@functools.lru_cache(maxsize=CACHED_CERTIFICATES)
+def _parsed(der: bytes) -> CertificateFacts:
     try:
         _, cert_s, _cert_e = _read(der, 0)
         _, tbs_s, tbs_e = _read(der, cert_s)
