@@ -84,6 +84,8 @@ def run(ctx: Any) -> dict[str, Any]:
         for prober in prober_names():
             for size in sizes:
                 name = f"{prober} {size:,} sites"
+                if not ctx.wanted(name):
+                    continue
                 figure = measure(ctx, prober, size, interval_s, window_s)
                 rows.setdefault(name, []).append(figure)
                 report.progress(

@@ -123,6 +123,9 @@ def _wait_until_interrupted(kafka: KafkaService | None) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     """Start the services, publish their addresses, wait, then clean up."""
     signal.signal(signal.SIGTERM, _interrupt)
+    # Explicitly: a job started with `&` from a script inherits SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler, so `kill -INT` would do nothing.
+    signal.signal(signal.SIGINT, _interrupt)
     kafka, pg = _build(args)
     env_file: Path | None = None
     try:

@@ -72,7 +72,10 @@ async def postgres_incidents(
 
     settings = config.postgres
     async with PostgresIncidentRepository(
-        settings.dsn, schema=settings.schema, pool_max=2
+        settings.dsn,
+        schema=settings.schema,
+        pool_max=2,
+        statement_cache_size=settings.statement_cache_size,
     ) as repository:
         if migrate:
             await repository.migrate()

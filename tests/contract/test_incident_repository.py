@@ -1,4 +1,5 @@
-"""The IncidentRepository contract, run against every adapter (memory, SQLite, PostgreSQL).
+"""The IncidentRepository contract, run against every adapter (memory, SQLite, PostgreSQL
+directly and through PgBouncer in transaction mode).
 
 To add an adapter, add an async-context-manager factory to ``FACTORIES``: it gets the
 pytest request and yields an open, migrated, empty repository.
@@ -43,16 +44,22 @@ async def sqlite_repository(request: pytest.FixtureRequest) -> AsyncIterator[Inc
 
 
 @asynccontextmanager
-async def postgres_repository(request: pytest.FixtureRequest) -> AsyncIterator[IncidentRepository]:
-    """A schema of its own on the real PostgreSQL, dropped after the test."""
+async def postgres_repository(
+    request: pytest.FixtureRequest, through: str = "pg_dsn", cache: int = 100
+) -> AsyncIterator[IncidentRepository]:
+    """A schema of its own on the real PostgreSQL (reached through the fixture named
+    ``through``), dropped after the test."""
     import asyncpg
 
     from sitemon_adapters.store.postgres.incidents import PostgresIncidentRepository
 
     dsn = request.getfixturevalue("pg_dsn")
+    via = request.getfixturevalue(through)
     schema = f"contract_{uuid.uuid4().hex[:12]}"
     try:
-        async with PostgresIncidentRepository(dsn, schema=schema) as repo:
+        async with PostgresIncidentRepository(
+            via, schema=schema, statement_cache_size=cache
+        ) as repo:
             await repo.migrate()
             yield repo
     finally:
@@ -69,9 +76,18 @@ async def memory_repository(request: pytest.FixtureRequest) -> AsyncIterator[Inc
     yield InMemoryIncidentRepository()
 
 
+@asynccontextmanager
+async def pgbouncer_repository(request: pytest.FixtureRequest) -> AsyncIterator[IncidentRepository]:
+    """The PostgreSQL repository behind a real PgBouncer in transaction mode (statement
+    cache off, as a pooler needs): the alerter and the web behind a managed database."""
+    async with postgres_repository(request, through="pgbouncer_dsn", cache=0) as repo:
+        yield repo
+
+
 FACTORIES: dict[str, Factory] = {
     "sqlite": sqlite_repository,
     "postgres": postgres_repository,
+    "postgres-pgbouncer": pgbouncer_repository,
     "memory": memory_repository,
 }
 

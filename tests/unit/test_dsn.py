@@ -35,10 +35,10 @@ def test_a_percent_encoded_password_is_found_as_written(password: str) -> None:
 
 
 def test_the_config_loader_and_the_adapter_share_it() -> None:
-    from sitemon_adapters.store.postgres import repository
+    from sitemon_adapters.store.postgres import pool
     from sitemon_cli.config import load
 
-    assert load.dsn_passwords is dsn_passwords is repository.dsn_passwords
+    assert load.dsn_passwords is dsn_passwords is pool.dsn_passwords
 
 
 @pytest.mark.parametrize(

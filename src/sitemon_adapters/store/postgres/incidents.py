@@ -4,24 +4,22 @@ pool.
 ``record`` is one transaction: an upsert of the incident (a stored resolution wins) and an
 ``INSERT … ON CONFLICT DO NOTHING`` of its notifications (unique by notifier and key), so
 replays after a crash change nothing. Text is cleaned with ``clean_text`` like results.
+The pool follows ``pool``'s rules, so the alerter and the web's incident reads work behind
+PgBouncer in transaction mode (with ``statement_cache_size: 0``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-import asyncpg  # no stubs: Any at our boundary, typed by our signatures
 import attrs
 
-from sitemon_adapters.store.postgres.dsn import dsn_passwords
-from sitemon_adapters.store.postgres.errors import TRANSLATED, leaks, translate
-from sitemon_adapters.store.postgres.migrations import apply_migrations, quote_ident
+from sitemon_adapters.store.postgres.migrations import apply_migrations
+from sitemon_adapters.store.postgres.pool import PoolSettings, PostgresPool
 from sitemon_adapters.store.postgres.rows import clean_text
 from sitemon_core.alerting.models import (
     DeliveryState,
@@ -36,36 +34,54 @@ _INCIDENT_COLUMNS = (
     "id, site_id, url, opened_at, resolved_at, error_kind, error_message, status_code,"
     " regions, tags, kind, tls_not_after"
 )
-_UPSERT_INCIDENT = f"""
-INSERT INTO incidents ({_INCIDENT_COLUMNS})
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (id) DO UPDATE SET resolved_at = coalesce(incidents.resolved_at, excluded.resolved_at)
-"""
-_INSERT_NOTIFICATION = """
-INSERT INTO notifications (id, incident_id, notifier, key, transition, incident_resolved_at,
-                           created_at, state, attempts, last_error, not_before)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING
-"""
 _SELECT_NOTIFICATIONS = """
 SELECT n.id, n.notifier, n.key, n.transition, n.incident_resolved_at, n.created_at, n.state,
        n.attempts, n.last_error, n.not_before,
        i.id, i.site_id, i.url, i.opened_at, i.resolved_at, i.error_kind, i.error_message,
        i.status_code, i.regions, i.tags, i.kind, i.tls_not_after
-FROM notifications n JOIN incidents i ON i.id = n.incident_id"""
+FROM {s}.notifications n JOIN {s}.incidents i ON i.id = n.incident_id"""
 _QUEUE_ORDER = " ORDER BY n.created_at, n.key, n.notifier"
-_SELECT_DUE = (
-    _SELECT_NOTIFICATIONS + " WHERE n.state IN ('pending', 'held')"
-    " AND (n.not_before IS NULL OR n.not_before <= $1)" + _QUEUE_ORDER + " LIMIT $2"
-)
-_SELECT_OF = _SELECT_NOTIFICATIONS + " WHERE n.incident_id = $1" + _QUEUE_ORDER
-_SELECT_INCIDENTS = f"""
-SELECT {_INCIDENT_COLUMNS} FROM incidents
+
+
+@attrs.frozen
+class _Statements:
+    """The SQL with every table named ``schema.table`` (``{s}`` in the templates): no
+    search_path is needed, so a read is one round trip outside any transaction, and the
+    repository works behind PgBouncer in transaction mode."""
+
+    upsert_incident: str = f"""
+INSERT INTO {{s}}.incidents AS i ({_INCIDENT_COLUMNS})
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (id) DO UPDATE SET resolved_at = coalesce(i.resolved_at, excluded.resolved_at)"""
+    insert_notification: str = """
+INSERT INTO {s}.notifications (id, incident_id, notifier, key, transition,
+                               incident_resolved_at, created_at, state, attempts,
+                               last_error, not_before)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"""
+    select_due: str = (
+        _SELECT_NOTIFICATIONS + " WHERE n.state IN ('pending', 'held')"
+        " AND (n.not_before IS NULL OR n.not_before <= $1)" + _QUEUE_ORDER + " LIMIT $2"
+    )
+    select_of: str = _SELECT_NOTIFICATIONS + " WHERE n.incident_id = $1" + _QUEUE_ORDER
+    select_incidents: str = f"""
+SELECT {_INCIDENT_COLUMNS} FROM {{s}}.incidents
 WHERE ($1::text IS NULL OR site_id = $1)
   AND ($2::timestamptz IS NULL OR resolved_at IS NULL OR resolved_at >= $2)
 ORDER BY opened_at DESC, id DESC LIMIT $3"""
-_UPDATE_NOTIFICATION = """
-UPDATE notifications SET state = $1, attempts = $2, last_error = $3, not_before = $4
+    select_open: str = (
+        f"SELECT {_INCIDENT_COLUMNS} FROM {{s}}.incidents WHERE resolved_at IS NULL"
+        " ORDER BY opened_at, id"
+    )
+    select_incident: str = f"SELECT {_INCIDENT_COLUMNS} FROM {{s}}.incidents WHERE id = $1"
+    update_notification: str = """
+UPDATE {s}.notifications SET state = $1, attempts = $2, last_error = $3, not_before = $4
 WHERE id = $5"""
+
+    @classmethod
+    def in_schema(cls, schema_sql: str) -> _Statements:
+        """Every statement with ``{s}`` replaced by the quoted schema."""
+        templates = attrs.asdict(cls())
+        return cls(**{name: sql.replace("{s}", schema_sql) for name, sql in templates.items()})
 
 
 def _aware(value: datetime | None, what: str) -> datetime | None:
@@ -135,37 +151,23 @@ class PostgresIncidentRepository:
         connect_timeout_s: float = 10.0,
         command_timeout_s: float = 60.0,
         application_name: str = "sitemon-alerting",
+        statement_cache_size: int = 100,
     ) -> None:
-        if not schema:
-            raise ValueError("schema must not be empty")
-        self._dsn = dsn
-        self._secrets = dsn_passwords(dsn)
+        settings = PoolSettings(
+            schema=schema, pool_min=pool_min, pool_max=pool_max, ssl=ssl,
+            connect_timeout_s=connect_timeout_s, command_timeout_s=command_timeout_s,
+            application_name=application_name, statement_cache_size=statement_cache_size,
+        )  # fmt: skip
+        self._pool = PostgresPool(dsn, settings)
         self._schema = schema
-        self._options: dict[str, Any] = {
-            "min_size": pool_min,
-            "max_size": pool_max,
-            "timeout": connect_timeout_s,
-            "command_timeout": command_timeout_s,
-            "server_settings": {
-                "search_path": quote_ident(schema),
-                "application_name": application_name,
-            },
-        }
-        if ssl is not None:  # otherwise the DSN's sslmode (default: prefer) applies
-            self._options["ssl"] = ssl
-        self._command_timeout_s = command_timeout_s
-        self._connect_timeout_s = connect_timeout_s
-        self._pool: asyncpg.Pool | None = None
+        self._sql = _Statements.in_schema(self._pool.schema)
 
     def __repr__(self) -> str:
         # Never the DSN: it may hold a password.
         return f"PostgresIncidentRepository(schema={self._schema!r})"
 
     async def __aenter__(self) -> Self:
-        try:
-            self._pool = await asyncpg.create_pool(self._dsn, **self._options)
-        except TRANSLATED as exc:
-            raise self._error(exc, "connect") from self._cause(exc)
+        await self._pool.open()
         return self
 
     async def __aexit__(
@@ -174,42 +176,31 @@ class PostgresIncidentRepository:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:
-            await asyncio.wait_for(pool.close(), self._connect_timeout_s)
-        except (TimeoutError, *TRANSLATED):
-            pool.terminate()
+        await self._pool.close()
 
     async def migrate(self) -> list[int]:
         """Create or upgrade the schema (every sitemon table); return the versions applied."""
-        async with self._connection("migrate") as conn:
+        async with self._pool.connection("migrate") as conn:
             return await apply_migrations(conn, self._schema)
 
     async def record(self, incident: Incident, notifications: Sequence[Notification]) -> None:
         """Upsert ``incident`` and queue unseen notifications, in one transaction."""
         values = incident_record(incident)
         rows = [notification_record(n) for n in notifications]
-        async with self._connection("record") as conn, conn.transaction():
-            await conn.execute(_UPSERT_INCIDENT, *values)
+        async with self._pool.connection("record") as conn, conn.transaction():
+            await conn.execute(self._sql.upsert_incident, *values)
             if rows:
-                await conn.executemany(_INSERT_NOTIFICATION, rows)
+                await conn.executemany(self._sql.insert_notification, rows)
 
     async def open_incidents(self) -> list[Incident]:
         """Every incident not resolved yet, oldest first."""
-        sql = (
-            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE resolved_at IS NULL"
-            " ORDER BY opened_at, id"
-        )
-        async with self._connection("open incidents") as conn:
-            return [record_incident(r) for r in await conn.fetch(sql)]
+        async with self._pool.connection("open incidents") as conn:
+            return [record_incident(r) for r in await conn.fetch(self._sql.select_open)]
 
     async def find_incident(self, incident_id: str) -> Incident | None:
         """The stored incident with that id, if any."""
-        sql = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
-        async with self._connection("find incident") as conn:
-            row = await conn.fetchrow(sql, clean_text(incident_id))
+        async with self._pool.connection("find incident") as conn:
+            row = await conn.fetchrow(self._sql.select_incident, clean_text(incident_id))
         return None if row is None else record_incident(row)
 
     async def incidents(
@@ -219,22 +210,23 @@ class PostgresIncidentRepository:
         if limit <= 0:
             return []
         site = None if site_id is None else clean_text(site_id)
-        async with self._connection("incidents") as conn:
-            rows = await conn.fetch(_SELECT_INCIDENTS, site, _aware(since, "since"), limit)
+        since = _aware(since, "since")
+        async with self._pool.connection("incidents") as conn:
+            rows = await conn.fetch(self._sql.select_incidents, site, since, limit)
         return [record_incident(r) for r in rows]
 
     async def notifications_of(self, incident_id: str) -> list[Notification]:
         """Every notification about one incident, oldest first."""
-        async with self._connection("notifications") as conn:
-            rows = await conn.fetch(_SELECT_OF, clean_text(incident_id))
+        async with self._pool.connection("notifications") as conn:
+            rows = await conn.fetch(self._sql.select_of, clean_text(incident_id))
         return [record_notification(r) for r in rows]
 
     async def due_notifications(self, now: datetime, limit: int) -> list[Notification]:
         """Pending or held notifications whose ``not_before`` has passed, oldest first."""
         if limit <= 0:
             return []
-        async with self._connection("due notifications") as conn:
-            rows = await conn.fetch(_SELECT_DUE, _aware(now, "now"), limit)
+        async with self._pool.connection("due notifications") as conn:
+            rows = await conn.fetch(self._sql.select_due, _aware(now, "now"), limit)
         return [record_notification(r) for r in rows]
 
     async def update_notification(self, notification: Notification) -> None:
@@ -242,24 +234,5 @@ class PostgresIncidentRepository:
         n = notification
         values = (n.state.value, n.attempts, clean_text(n.last_error))
         not_before = _aware(n.not_before, "not_before")
-        async with self._connection("update notification") as conn:
-            await conn.execute(_UPDATE_NOTIFICATION, *values, not_before, clean_text(n.id))
-
-    @asynccontextmanager
-    async def _connection(self, operation: str) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection; any driver or socket error becomes ``RepositoryError``."""
-        pool = self._pool
-        if pool is None:
-            raise RepositoryError("the PostgreSQL repository is not open", retriable=False)
-        try:
-            async with pool.acquire(timeout=self._command_timeout_s) as conn:
-                yield conn
-        except TRANSLATED as exc:
-            raise self._error(exc, operation) from self._cause(exc)
-
-    def _error(self, exc: BaseException, operation: str) -> RepositoryError:
-        return translate(exc, operation, self._secrets)
-
-    def _cause(self, exc: BaseException) -> BaseException | None:
-        # Keep the driver exception for debugging unless it would print the password.
-        return None if leaks(exc, self._secrets) else exc
+        async with self._pool.connection("update notification") as conn:
+            await conn.execute(self._sql.update_notification, *values, not_before, clean_text(n.id))

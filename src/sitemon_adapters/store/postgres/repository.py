@@ -19,25 +19,18 @@ session state to reset (no ``RESET ALL`` round trip per use).
 
 from __future__ import annotations
 
-import asyncio
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import asyncpg  # no stubs (see [tool.mypy] overrides); typed at our boundary
 
 from sitemon_adapters.store.postgres import partitions
-from sitemon_adapters.store.postgres.dsn import dsn_passwords
-from sitemon_adapters.store.postgres.errors import TRANSLATED, leaks, translate
-from sitemon_adapters.store.postgres.migrations import (
-    apply_migrations,
-    lock_schema,
-    quote_ident,
-    set_local_schema,
-)
+from sitemon_adapters.store.postgres.migrations import apply_migrations, lock_schema
+from sitemon_adapters.store.postgres.pool import PoolSettings, PostgresPool
 from sitemon_adapters.store.postgres.rollups import insert_and_fold_sql, upsert_region_status_sql
 from sitemon_adapters.store.postgres.rows import (
     COLUMN_LIST,
@@ -93,8 +86,8 @@ class PostgresStatusRepository:
     """Latest status and history of checks in PostgreSQL (see ``StatusRepository``).
 
     Use as an async context manager (the pool is created inside the running loop), then
-    call ``migrate()``. All tables live in ``schema``, which becomes the connections'
-    search_path. Every failure is raised as ``RepositoryError``; after the server comes
+    call ``migrate()``. All tables live in ``schema`` (see ``pool`` for how a pooler is
+    kept happy). Every failure is raised as ``RepositoryError``; after the server comes
     back, broken pooled connections are replaced on the next acquire.
     """
 
@@ -114,52 +107,26 @@ class PostgresStatusRepository:
         partitions_ahead_s: float = 2 * partitions.DAY_S,
         retention_mode: str = "drop",
     ) -> None:
-        if not schema:
-            raise ValueError("schema must not be empty")
+        settings = PoolSettings(
+            schema=schema, pool_min=pool_min, pool_max=pool_max, ssl=ssl,
+            connect_timeout_s=connect_timeout_s, command_timeout_s=command_timeout_s,
+            application_name=application_name, statement_cache_size=statement_cache_size,
+        )  # fmt: skip
         partitions.check_size(partition_size_s)
         if retention_mode not in ("drop", "detach"):
             raise ValueError(f"retention_mode must be drop or detach, got {retention_mode!r}")
-        self._dsn = dsn
-        self._secrets = dsn_passwords(dsn)
+        self._pool = PostgresPool(dsn, settings)
         self._schema = schema
-        self._pool_min = pool_min
-        self._pool_max = pool_max
-        self._ssl = ssl
-        self._connect_timeout_s = connect_timeout_s
-        self._command_timeout_s = command_timeout_s
-        self._application_name = application_name
-        self._statement_cache_size = statement_cache_size
         self._partition_size_s = partition_size_s
         self._partitions_ahead_s = partitions_ahead_s
         self._retention_mode = retention_mode
-        self._pool: asyncpg.Pool | None = None
 
     def __repr__(self) -> str:
         # Never the DSN: it may hold a password.
         return f"PostgresStatusRepository(schema={self._schema!r})"
 
     async def __aenter__(self) -> Self:
-        options: dict[str, Any] = {
-            "min_size": self._pool_min,
-            "max_size": self._pool_max,
-            "timeout": self._connect_timeout_s,
-            "command_timeout": self._command_timeout_s,
-            # 0 behind PgBouncer in transaction mode: a prepared statement lives in one
-            # server connection, the next transaction may get another.
-            "statement_cache_size": self._statement_cache_size,
-            # No search_path here: a pooler would refuse the startup parameter or share
-            # the setting with other clients; each transaction sets its own.
-            "server_settings": {"application_name": self._application_name},
-            # Nothing to reset on release (asyncpg still rolls back an open transaction):
-            # the default RESET ALL etc. would cost a round trip per use.
-            "reset": _no_session_state,
-        }
-        if self._ssl is not None:  # otherwise the DSN's sslmode (default: prefer) applies
-            options["ssl"] = self._ssl
-        try:
-            self._pool = await asyncpg.create_pool(self._dsn, **options)
-        except TRANSLATED as exc:
-            raise self._error(exc, "connect") from self._cause(exc)
+        await self._pool.open()
         return self
 
     async def __aexit__(
@@ -168,14 +135,7 @@ class PostgresStatusRepository:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:
-            # close() is graceful but waits on a dead or hung server; do not hang shutdown.
-            await asyncio.wait_for(pool.close(), self._connect_timeout_s)
-        except (TimeoutError, *TRANSLATED):
-            pool.terminate()
+        await self._pool.close()
 
     async def migrate(self) -> list[int]:
         """Create the schema and tables or upgrade them; return the versions applied.
@@ -271,48 +231,24 @@ class PostgresStatusRepository:
             )
             return PartitionState(tuple(created), await partitions.default_rows(conn))
 
-    @asynccontextmanager
-    async def _transaction(self, operation: str) -> AsyncIterator[asyncpg.Connection]:
+    def _transaction(self, operation: str) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """A pooled connection in a transaction whose search_path is the schema."""
-        async with self._connection(operation) as conn, conn.transaction():
-            await set_local_schema(conn, self._schema)
-            yield conn
+        return self._pool.transaction(operation)
+
+    def _connection(self, operation: str) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        return self._pool.connection(operation)
 
     @property
     def schema(self) -> str:
         """The schema, quoted as an SQL identifier: read SQL qualifies its tables with it."""
-        return quote_ident(self._schema)
+        return self._pool.schema
 
     def connection(self, operation: str) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """A pooled connection, outside any transaction, for the read adapters
         (``postgres.queries``, whose SQL names tables as ``schema.table``): one round trip a
         read, safe behind PgBouncer's transaction pooling; any driver or socket error
         becomes ``RepositoryError`` naming ``operation``."""
-        return self._connection(operation)
-
-    @asynccontextmanager
-    async def _connection(self, operation: str) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection; any driver or socket error becomes ``RepositoryError``."""
-        pool = self._pool
-        if pool is None:
-            raise RepositoryError("the PostgreSQL repository is not open", retriable=False)
-        try:
-            async with pool.acquire(timeout=self._command_timeout_s) as conn:
-                yield conn
-        except TRANSLATED as exc:
-            raise self._error(exc, operation) from self._cause(exc)
-
-    def _error(self, exc: BaseException, operation: str) -> RepositoryError:
-        return translate(exc, operation, self._secrets)
-
-    def _cause(self, exc: BaseException) -> BaseException | None:
-        # Keep the driver exception for debugging unless it would print the password.
-        return None if leaks(exc, self._secrets) else exc
-
-
-async def _no_session_state(_conn: asyncpg.Connection) -> None:
-    """The pool's reset: the repository leaves no session state (``SET LOCAL`` only,
-    transaction-scoped advisory locks only, no LISTEN, no cursors outside transactions)."""
+        return self._pool.connection(operation)
 
 
 def _check_aware(moment: datetime, what: str) -> None:
