@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
 from sitemon_adapters.codec.avro_reader import Reader, compile_reader
+from sitemon_adapters.codec.avro_writer import Writer, compile_writer
 from sitemon_core.construction import fast_constructor
 from sitemon_core.errors import SitemonError
 from sitemon_core.models import CheckResult, ErrorKind, PhaseTimings
@@ -95,7 +97,7 @@ class AvroCheckResultCodec:
         plain = _without_logical_types(raw_reader)
         if schema_fingerprint(plain) != self._header[len(MAGIC) :]:
             raise CodecError("stripping logical types changed the schema's fingerprint")
-        self._writer = self._reader = fastavro.parse_schema(plain)
+        self._reader = fastavro.parse_schema(plain)
         # Records written with the current schema (nearly all) are read by code generated
         # for it; other writer schemas go through fastavro's resolution.
         if (
@@ -107,6 +109,8 @@ class AvroCheckResultCodec:
         ):
             raise CodecError("the current schema's fields differ from _from_values' order")
         self._read_current: Reader = compile_reader(plain)
+        # ... and written by code generated for it (the same bytes as fastavro's writer).
+        self._write_current: Writer = compile_writer(plain, prefix=self._header)
         # fingerprint -> parsed writer schema; None marks "same as the reader", which lets
         # fastavro skip schema resolution for the common case.
         self._writers: dict[bytes, Any] = {}
@@ -130,14 +134,10 @@ class AvroCheckResultCodec:
             micros = (result.started_at - _EPOCH) // _MICROSECOND
         except TypeError as exc:
             raise EncodeError("started_at must be a timezone-aware datetime") from exc
-        buffer = io.BytesIO(self._header)
-        buffer.seek(HEADER_LEN)
         try:
-            fastavro.schemaless_writer(buffer, self._writer, _to_record(result, micros))
-        except (ValueError, TypeError, OverflowError, AttributeError) as exc:
-            # fastavro's C writer reports a value that does not fit with these builtins.
+            return self._write_current(_to_values(result, micros))
+        except (ValueError, TypeError, AttributeError, KeyError, struct.error) as exc:
             raise EncodeError(f"result does not fit the schema: {exc}") from exc
-        return buffer.getvalue()
 
     def decode(self, data: bytes) -> CheckResult:
         """The CheckResult in frame ``data``, resolved into the current schema.
@@ -223,41 +223,20 @@ def _is_logical(field_type: Any) -> bool:
     return isinstance(field_type, dict) and "logicalType" in field_type
 
 
-def _to_record(result: CheckResult, started_at_micros: int) -> dict[str, Any]:
-    timings = result.timings
-    return {
-        "check_id": result.check_id,
-        "site_id": result.site_id,
-        "url": result.url,
-        "region": result.region,
-        "started_at": started_at_micros,
-        "ok": result.ok,
-        "total_ms": result.total_ms,
-        "status_code": result.status_code,
-        "timings": {
-            "dns_ms": timings.dns_ms,
-            "connect_ms": timings.connect_ms,
-            "tls_ms": timings.tls_ms,
-            "ttfb_ms": timings.ttfb_ms,
-            "transfer_ms": timings.transfer_ms,
-        },
-        "regex_matched": result.regex_matched,
-        "bytes_read": result.bytes_read,
-        "final_url": result.final_url,
-        "error_kind": result.error_kind.value,
-        "error_message": result.error_message,
-        "outcome": result.outcome,
-        "tags": result.tags,
-        "tls_not_after": None
-        if result.tls_not_after is None
-        else (result.tls_not_after - _EPOCH) // _MICROSECOND,
-        "tls_version": result.tls_version,
-        "tls_issuer": result.tls_issuer,
-        "body_truncated": result.body_truncated,
-        "degraded": result.degraded,
-        "failed_condition": result.failed_condition,
-        "answers": result.answers,
-    }
+def _to_values(result: CheckResult, started_at_micros: int) -> tuple[Any, ...]:
+    """``result``'s field values in ``_VALUE_FIELDS`` order, for the generated writer."""
+    t = result.timings
+    tls_not_after = result.tls_not_after
+    return (
+        result.check_id, result.site_id, result.url, result.region, started_at_micros,
+        result.ok, result.total_ms, result.status_code,
+        (t.dns_ms, t.connect_ms, t.tls_ms, t.ttfb_ms, t.transfer_ms),
+        result.regex_matched, result.bytes_read, result.final_url, result.error_kind.value,
+        result.error_message, result.outcome, result.tags,
+        None if tls_not_after is None else (tls_not_after - _EPOCH) // _MICROSECOND,
+        result.tls_version, result.tls_issuer, result.body_truncated, result.degraded,
+        result.failed_condition, result.answers,
+    )  # fmt: skip
 
 
 # The current schema's fields, in order: what the generated reader's tuple holds.
