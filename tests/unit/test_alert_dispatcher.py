@@ -243,3 +243,43 @@ async def test_wake_delivers_without_waiting_for_the_poll() -> None:
     dispatcher.wake()
     await wait_for(lambda: dispatcher.stats.delivered == 1)
     await stop(dispatcher, task)
+
+
+class SlowReadRepository(InMemoryIncidentRepository):
+    """Reads the due notifications at once, then (once ``slow`` is set) holds the answer
+    until ``answer`` is set: a query whose snapshot is older than its reply."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow = False
+        self.answer = asyncio.Event()
+        self.reading = False
+
+    async def due_notifications(self, now, limit):  # type: ignore[no-untyped-def]
+        due = await super().due_notifications(now, limit)
+        if self.slow:
+            self.reading = True
+            await self.answer.wait()
+            self.reading = False
+        return due
+
+
+async def test_a_delivery_that_ends_during_a_read_is_not_sent_again_from_its_stale_row() -> None:
+    clock, repo = ManualClock(), SlowReadRepository()
+    hook = RecordingNotifier()
+    hook.gate = asyncio.Event()
+    await queue(repo)
+    dispatcher = Dispatcher(repo, {"hook": hook}, clock, poll_interval_s=1.0)
+    task = start(dispatcher)
+    await wait_for(lambda: len(hook.sent) == 1)  # in flight, held at the receiver
+    repo.slow = True
+    await clock.advance(1)  # the next poll reads the row, still pending, and waits
+    await wait_for(lambda: repo.reading)
+    hook.gate.set()  # the send ends and is stored as delivered meanwhile
+    await wait_for(lambda: dispatcher.stats.delivered == 1)
+    repo.answer.set()  # the read answers with the row as it was: pending
+    await settle()
+    await clock.advance(3)
+    await stop(dispatcher, task)
+    assert len(hook.sent) == 1
+    assert await states(repo) == [("hook", DeliveryState.DELIVERED, 1)]

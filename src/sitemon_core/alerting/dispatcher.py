@@ -83,6 +83,9 @@ class Dispatcher:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_notifier: dict[str, int] = {}
         self._sending: dict[str, Notification] = {}  # in flight, by id
+        # Ids whose attempt ended while a read of the due ones was out: that read may
+        # answer with their rows as they were before the attempt was stored.
+        self._ended_during_read: set[str] | None = None
         self.stats = DispatcherStats()
 
     def request_stop(self) -> None:
@@ -111,6 +114,8 @@ class Dispatcher:
     async def _start_due(self) -> None:
         if len(self._in_flight) >= self._max_concurrency:
             return
+        ended: set[str] = set()
+        self._ended_during_read = ended
         try:
             due = await self._repository.due_notifications(
                 self._clock.utcnow(), self._batch_size + len(self._in_flight)
@@ -121,6 +126,10 @@ class Dispatcher:
             self.stats.store_errors += 1
             log.warning("reading due notifications failed", extra={"error": str(exc)})
             return
+        finally:
+            self._ended_during_read = None
+        if ended:  # stale rows: sending them again would repeat a delivery or skip a backoff
+            due = [n for n in due if n.id not in ended]
         # One notification per (incident, notifier) at a time, oldest first: a receiver
         # gets an incident's FIRING before its RESOLVED (unless the FIRING is waiting for
         # a retry: then the RESOLVED is not held back).
@@ -171,6 +180,8 @@ class Dispatcher:
         finally:
             self._per_notifier[name] -= 1
             del self._sending[notification.id]
+            if self._ended_during_read is not None:
+                self._ended_during_read.add(notification.id)
 
     async def _attempt(self, notification: Notification) -> Notification:
         """One delivery attempt; the notification as it is to be stored after it."""
