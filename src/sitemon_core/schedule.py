@@ -27,6 +27,19 @@ def start_offset(site_id: str, interval_s: float, max_jitter_s: float | None) ->
     return (zlib.crc32(site_id.encode()) / 2**32) * spread
 
 
+def next_wake(next_due: float, last_wake: float, min_gap_s: float) -> float:
+    """When a scanner that woke at ``last_wake`` wakes next: at the next due time, but not
+    sooner than ``min_gap_s`` after its last wake-up.
+
+    Each wake-up starts every check already due, so a check due at ``d`` starts at the
+    first wake-up at or after ``d``; the one before it was earlier than ``d``, hence this
+    one is at most ``max(d, last_wake + min_gap_s) <= d + min_gap_s``: a check is late by
+    at most ``min_gap_s``, never early, and (with ``min_gap_s`` below every interval) never
+    skipped. Due times stay on the grid, so the lateness does not accumulate.
+    """
+    return max(next_due, last_wake + min_gap_s)
+
+
 @attrs.define
 class _Entry:
     site: Site
