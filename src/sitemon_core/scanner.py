@@ -11,7 +11,7 @@ import attrs
 from sitemon_core.errors import PublishError
 from sitemon_core.models import CheckResult, ErrorKind, Site, new_check_id
 from sitemon_core.ports import Clock, SiteProber, StatusPublisher
-from sitemon_core.schedule import Schedule, next_wake
+from sitemon_core.schedule import Schedule
 from sitemon_core.verdict import judge_response_time
 from sitemon_core.waiting import sleep_unless
 
@@ -53,9 +53,10 @@ class Scanner:
     run (counted as ``overlapped``) so one slow site never piles up work.
 
     ``min_wake_gap_s``: once awake, the scanner starts every check due, then sleeps at least
-    this long before its next timed wake-up (see ``schedule.next_wake``): checks start up to
-    that much late, never early, and a small catalogue costs a wake-up per gap instead of
-    one per check. 0 (the default) wakes for each due time.
+    this long (at most half the shortest interval) before its next timed wake-up (see
+    ``Schedule.next_wake``): checks start up to that much late, never early, and a small
+    catalogue costs a wake-up per gap instead of one per check. 0 (the default) wakes for
+    each due time.
     """
 
     def __init__(
@@ -212,8 +213,8 @@ class Scanner:
         elif due is None:
             await self._wake.wait()
         else:
-            wake_at = next_wake(due, self._woke_at, self._min_wake_gap_s)
-            delay = wake_at - self._clock.monotonic()
+            wake_at = self._schedule.next_wake(self._woke_at, self._min_wake_gap_s)
+            delay = (due if wake_at is None else wake_at) - self._clock.monotonic()
             if delay > self._early_s:
                 await sleep_unless(self._clock, delay, self._wake)
         self._wake.clear()

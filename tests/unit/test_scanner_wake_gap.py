@@ -1,6 +1,7 @@
-"""The scanner's ``min_wake_gap_s``: every due check runs, at most the gap late, never early,
-and the scanner's timed wake-ups are at least the gap apart. Checked with hypothesis, on the
-pure law (``schedule.next_wake``) and on the scanner itself with a manual clock."""
+"""The scanner's ``min_wake_gap_s``: every due check runs, at most the gap late (the gap is at
+most half the shortest interval), never early, never skipped, and the scanner's timed
+wake-ups are at least the gap apart. Checked with hypothesis, on the pure law
+(``Schedule.next_wake``) and on the scanner itself with a manual clock."""
 
 from __future__ import annotations
 
@@ -13,19 +14,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sitemon_core.scanner import Scanner
-from sitemon_core.schedule import Schedule, next_wake, start_offset
+from sitemon_core.schedule import Schedule, start_offset
 from tests.unit.fakes import ListPublisher, ManualClock, ScriptedProber, settle, site
 
 EPSILON = 1e-6
 T0 = 1000.0
 
 gaps = st.floats(min_value=0.01, max_value=1.0, allow_nan=False)
+site_ids = st.text("abcdefgh0123", min_size=1, max_size=6)
+# Intervals shorter than the gap too: the gap then shrinks to half the shortest one.
 site_specs = st.dictionaries(
-    st.text("abcdefgh0123", min_size=1, max_size=6),
-    st.floats(min_value=1.5, max_value=20.0, allow_nan=False),
-    min_size=1,
-    max_size=12,
+    site_ids, st.floats(min_value=0.05, max_value=20.0), min_size=1, max_size=12
 )
+slow_site_specs = st.dictionaries(
+    site_ids, st.floats(min_value=1.5, max_value=20.0), min_size=1, max_size=12
+)
+
+
+def effective_gap(spec: dict[str, float], gap: float) -> float:
+    """The gap the scanner keeps: ``gap``, at most half the shortest interval."""
+    return min(gap, min(spec.values()) / 2)
 
 
 def grid(site_id: str, interval: float, until: float) -> list[float]:
@@ -37,7 +45,8 @@ def grid(site_id: str, interval: float, until: float) -> list[float]:
 def assert_every_due_check_ran_in_time(
     spec: dict[str, float], starts: dict[str, list[float]], gap: float, end: float
 ) -> None:
-    """Each start is its due time plus at most ``gap``; none is missing, none is extra."""
+    """Each start is its due time plus at most the gap; none is missing, none is extra."""
+    gap = effective_gap(spec, gap)
     for site_id, interval in spec.items():
         ran, due = starts.get(site_id, []), grid(site_id, interval, end)
         assert len(due) - len(ran) in (0, 1)  # the last one may still be waiting for its gap
@@ -59,13 +68,15 @@ def test_law_the_gap_makes_checks_late_by_at_most_the_gap_never_early_never_skip
     while True:
         for started, _ in schedule.pop_due(now):
             starts.setdefault(started.id, []).append(now)
-        now = next_wake(schedule.next_due() or math.inf, now, gap)
+        wake = schedule.next_wake(now, gap)
+        assert wake is not None
+        now = wake
         if now > T0 + horizon:
             break
         wakes.append(now)
     assert_every_due_check_ran_in_time(spec, starts, gap, T0 + horizon)
     assert schedule.skipped == 0
-    assert all(b - a >= gap - EPSILON for a, b in pairwise(wakes))
+    assert all(b - a >= effective_gap(spec, gap) - EPSILON for a, b in pairwise(wakes))
 
 
 async def scan(
@@ -100,12 +111,12 @@ def test_law_the_scanner_honours_the_gap_on_a_manual_clock(
     assert_every_due_check_ran_in_time(spec, prober.starts, gap, T0 + horizon)
     # Checks take no time here, so each start instant is a timed wake-up of the scanner.
     instants = sorted({t for times in prober.starts.values() for t in times})
-    assert all(b - a >= gap - EPSILON for a, b in pairwise(instants))
+    assert all(b - a >= effective_gap(spec, gap) - EPSILON for a, b in pairwise(instants))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    spec=site_specs,
+    spec=slow_site_specs,
     gap=gaps,
     # Shorter than every interval less the gap: a check still running when due is skipped.
     duration_s=st.floats(min_value=0.001, max_value=0.45),
@@ -126,6 +137,19 @@ async def test_the_gap_gathers_checks_into_fewer_wake_ups() -> None:
     assert sum(map(len, with_gap.starts.values())) == sum(map(len, without.starts.values()))
     assert len(instants) <= 10.0 / 0.5 + 1
     assert len({t for times in without.starts.values() for t in times}) > 100
+
+
+def test_the_gap_follows_the_shortest_interval_as_sites_come_and_go() -> None:
+    schedule = Schedule()
+    schedule.add(site("slow", 10.0), T0)
+    schedule.add(site("fast", 0.1), T0)
+    assert schedule.shortest_interval() == 0.1
+    schedule.update(site("fast", 0.4), T0)
+    assert schedule.shortest_interval() == 0.4
+    schedule.remove("fast")
+    assert schedule.shortest_interval() == 10.0
+    schedule.remove("slow")
+    assert schedule.shortest_interval() == math.inf and schedule.next_wake(T0, 0.1) is None
 
 
 def test_a_negative_gap_is_refused() -> None:
