@@ -146,19 +146,23 @@ class InMemoryStatusBus:
     async def _read(
         self, position: int, max_results: int, timeout_s: float, linger_s: float
     ) -> list[CheckResult]:
-        if self._must_wait(position, max_results, linger_s) and (
-            position < self.end or timeout_s > 0
-        ):
-            waiter = _Waiter(position, position + max_results, linger_s)
-            waiter.start(linger_s if position < self.end else timeout_s, position < self.end)
-            self._waiters.append(waiter)
-            try:
-                await waiter.future
-            finally:
-                waiter.cancel()
-                self._waiters.remove(waiter)
+        if self._must_wait(position, max_results, linger_s):
+            has_some = position < self.end
+            if has_some or timeout_s > 0:
+                waiter = _Waiter(position, position + max_results, linger_s)
+                # Empty: wait for a first result until the timeout; then linger for the rest.
+                waiter.start(linger_s if has_some else timeout_s, lingering=has_some)
+                await self._wait(waiter)
         start = position - self._base
         return [self._log[i] for i in range(start, min(start + max_results, len(self._log)))]
+
+    async def _wait(self, waiter: _Waiter) -> None:
+        self._waiters.append(waiter)
+        try:
+            await waiter.future
+        finally:
+            waiter.cancel()
+            self._waiters.remove(waiter)
 
     def _must_wait(self, position: int, max_results: int, linger_s: float) -> bool:
         available = self.end - position
