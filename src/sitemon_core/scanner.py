@@ -17,7 +17,8 @@ from sitemon_core.waiting import sleep_unless
 
 log = logging.getLogger("sitemon.scanner")
 
-# A check due within this many seconds starts now: saves a wake-up per site at high rates.
+# Without a wake gap, a check due within this many seconds starts now: saves a wake-up per
+# site at high rates. With one, the gap does that, and checks never start early.
 _EARLY_START_S = 0.002
 
 ResultObserver = Callable[[CheckResult, float], None]
@@ -50,6 +51,12 @@ class Scanner:
 
     A site whose previous check is still running when it is due again is skipped for that
     run (counted as ``overlapped``) so one slow site never piles up work.
+
+    ``min_wake_gap_s``: once awake, the scanner starts every check due, then sleeps at least
+    this long (at most half the shortest interval) before its next timed wake-up (see
+    ``Schedule.next_wake``): checks start up to that much late, never early, and a small
+    catalogue costs a wake-up per gap instead of one per check. 0 (the default) wakes for
+    each due time.
     """
 
     def __init__(
@@ -66,7 +73,10 @@ class Scanner:
         drain_timeout_s: float = 5.0,
         sites: Iterable[Site] = (),
         wall_grid: bool = False,
+        min_wake_gap_s: float = 0.0,
     ) -> None:
+        if min_wake_gap_s < 0:
+            raise ValueError("min_wake_gap_s must not be negative")
         self._prober = prober
         self._publisher = publisher
         self._clock = clock
@@ -82,6 +92,9 @@ class Scanner:
         self._waiting_for_slot = False
         self._stopping = False
         self._drain_timeout_s = drain_timeout_s
+        self._min_wake_gap_s = min_wake_gap_s
+        self._early_s = _EARLY_START_S if min_wake_gap_s == 0 else 0.0
+        self._woke_at = clock.monotonic()
         self.stats = ScannerStats()
         self.set_sites(sites)
 
@@ -89,6 +102,11 @@ class Scanner:
     def skipped(self) -> int:
         """Runs skipped because the scanner fell more than an interval behind."""
         return self._schedule.skipped
+
+    @property
+    def min_wake_gap_s(self) -> float:
+        """The least time between two timed wake-ups (how late a check may start)."""
+        return self._min_wake_gap_s
 
     def sites(self) -> list[Site]:
         """The sites currently scheduled."""
@@ -148,6 +166,7 @@ class Scanner:
         """Run until ``request_stop``; then finish in-flight checks within
         ``drain_timeout_s`` (abandoning the rest), flush the publisher, return the counters."""
         while not self._stopping:
+            self._woke_at = self._clock.monotonic()
             self._start_due()
             await self._wait_for_next()
         await self._drain(self._drain_timeout_s)
@@ -159,7 +178,7 @@ class Scanner:
         # the schedule (its lag grows) instead of becoming a task queued on a semaphore. At
         # saturation that keeps memory at max_concurrency tasks and the cost per check
         # O(log n): a queued site would be popped again, as "overlapped", on each interval.
-        horizon = self._clock.monotonic() + _EARLY_START_S
+        horizon = self._clock.monotonic() + self._early_s
         while self._free_slots > 0 and not self._stopping:
             popped = self._schedule.pop_next(horizon)
             if popped is None:
@@ -194,8 +213,9 @@ class Scanner:
         elif due is None:
             await self._wake.wait()
         else:
-            delay = due - self._clock.monotonic()
-            if delay > _EARLY_START_S:
+            wake_at = self._schedule.next_wake(self._woke_at, self._min_wake_gap_s)
+            delay = (due if wake_at is None else wake_at) - self._clock.monotonic()
+            if delay > self._early_s:
                 await sleep_unless(self._clock, delay, self._wake)
         self._wake.clear()
 

@@ -8,6 +8,7 @@ later ones. When the scanner falls more than one interval behind, missed runs ar
 
 from __future__ import annotations
 
+import collections
 import heapq
 import math
 import zlib
@@ -61,6 +62,8 @@ class Schedule:
     _entries: dict[str, _Entry] = attrs.field(factory=dict)
     _heap: list[tuple[float, int, str]] = attrs.field(factory=list)
     _generation: int = 0
+    _intervals: collections.Counter[float] = attrs.field(factory=collections.Counter)
+    _shortest: float | None = None  # min(_intervals), cached until the intervals change
     skipped: int = 0
 
     def __len__(self) -> int:
@@ -115,7 +118,36 @@ class Schedule:
 
     def remove(self, site_id: str) -> None:
         """Stop scheduling a site (its stale heap entries are dropped lazily)."""
-        self._entries.pop(site_id, None)
+        entry = self._entries.pop(site_id, None)
+        if entry is not None:
+            self._count_interval(entry.site.interval_s, -1)
+
+    def next_wake(self, last_wake: float, min_gap_s: float) -> float | None:
+        """When a scanner that woke at ``last_wake`` (and started what was due) wakes next:
+        at the next due time, but not sooner than the gap after ``last_wake``.
+
+        The gap is ``min_gap_s``, at most half the shortest interval. A check due at ``d``
+        starts at the first wake-up at or after ``d``; the one before was earlier than
+        ``d``, so this one is at most ``d`` plus the gap: a check is late by at most the
+        gap, never early, never skipped (the gap is shorter than its interval), and as due
+        times stay on the grid the lateness does not accumulate. ``None``: nothing to run.
+        """
+        due = self.next_due()
+        if due is None:
+            return None
+        return max(due, last_wake + min(min_gap_s, self.shortest_interval() / 2))
+
+    def shortest_interval(self) -> float:
+        """The shortest interval of a scheduled site (infinite when there is none)."""
+        if self._shortest is None:
+            self._shortest = min(self._intervals, default=math.inf)
+        return self._shortest
+
+    def _count_interval(self, interval: float, change: int) -> None:
+        self._intervals[interval] += change
+        if self._intervals[interval] <= 0:
+            del self._intervals[interval]
+        self._shortest = None
 
     def next_due(self) -> float | None:
         """When the earliest site is due, or ``None`` when nothing is scheduled."""
@@ -154,6 +186,10 @@ class Schedule:
         return nxt
 
     def _push(self, site: Site, due: float) -> None:
+        old = self._entries.get(site.id)
+        if old is not None:
+            self._count_interval(old.site.interval_s, -1)
+        self._count_interval(site.interval_s, +1)
         self._generation += 1
         self._entries[site.id] = _Entry(site, due, self._generation)
         heapq.heappush(self._heap, (due, self._generation, site.id))
