@@ -19,7 +19,7 @@ from sitemon_adapters.codec.avro import (
     EncodeError,
     load_schema,
 )
-from sitemon_adapters.codec.avro_reader import UnsupportedSchemaError
+from sitemon_adapters.codec.avro_codegen import UnsupportedSchemaError
 from sitemon_adapters.codec.avro_writer import compile_writer, int_bytes, long_bytes
 from sitemon_core.models import CheckResult
 from tests.strategies import check_results

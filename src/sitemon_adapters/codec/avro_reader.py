@@ -22,6 +22,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from sitemon_adapters.codec.avro_codegen import Emitter, UnsupportedSchemaError, schema_kind
+
 __all__ = ["UnsupportedSchemaError", "compile_reader", "read_long"]
 
 Reader = Callable[[bytes, int], tuple[tuple[Any, ...], int]]
@@ -29,10 +31,6 @@ Reader = Callable[[bytes, int], tuple[tuple[Any, ...], int]]
 _DOUBLE = struct.Struct("<d")
 _MAX_VARINT_BYTES = 10  # a 64-bit long
 _ONE_BYTE_INDEXES = 64  # zigzag varints of 0..63 take one byte
-
-
-class UnsupportedSchemaError(Exception):
-    """The schema uses a type this compiler does not generate code for."""
 
 
 def read_long(data: bytes, pos: int) -> tuple[int, int]:
@@ -47,28 +45,10 @@ def read_long(data: bytes, pos: int) -> tuple[int, int]:
     raise ValueError("varint longer than 10 bytes")
 
 
-class _Emitter:
-    """Accumulates the generated function's lines and the names they refer to."""
+class _Emitter(Emitter):
+    """The reader's code: ``target`` is the local each value is read into."""
 
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.namespace: dict[str, Any] = {
-            "read_long": read_long,
-            "unpack_double": _DOUBLE.unpack_from,
-        }
-        self._counter = 0
-
-    def name(self, prefix: str) -> str:
-        self._counter += 1
-        return f"{prefix}{self._counter}"
-
-    def constant(self, prefix: str, value: Any) -> str:
-        name = self.name(prefix)
-        self.namespace[name] = value
-        return name
-
-    def emit(self, indent: int, line: str) -> None:
-        self.lines.append("    " * indent + line)
+    verb = "read"
 
     def long(self, indent: int, target: str) -> None:
         # One- and two-byte varints (-8192..8191: lengths, indexes, status codes, most
@@ -83,14 +63,6 @@ class _Emitter:
         self.emit(indent + 1, f"{target} = (b >> 1) ^ -(b & 1)")
         self.emit(indent, "else:")
         self.emit(indent + 1, f"{target}, p = read_long(d, p)")
-
-    def value(self, indent: int, schema: Any, target: str) -> None:
-        """Code that reads one value of ``schema`` into local ``target``."""
-        kind = schema if isinstance(schema, str) else _kind(schema)
-        handler = getattr(self, f"_read_{kind}", None)
-        if handler is None:
-            raise UnsupportedSchemaError(f"no generated reader for {kind!r}")
-        handler(indent, schema, target)
 
     def _read_null(self, indent: int, _schema: Any, target: str) -> None:
         self.emit(indent, f"{target} = None")
@@ -161,15 +133,6 @@ class _Emitter:
         self.emit(indent + 1, "raise ValueError('union index out of range')")
 
 
-def _kind(schema: Any) -> str:
-    if isinstance(schema, list):
-        return "union"
-    if isinstance(schema, dict):
-        kind = schema["type"]
-        return kind if isinstance(kind, str) else "nested"
-    raise UnsupportedSchemaError(f"no generated reader for {schema!r}")
-
-
 def compile_reader(schema: dict[str, Any]) -> Reader:
     """A function ``read(data, pos)``: the record of ``schema`` that starts at ``pos``, as a
     tuple of its field values in order, and the position after it.
@@ -177,14 +140,11 @@ def compile_reader(schema: dict[str, Any]) -> Reader:
     ``schema`` is a record schema with its named types inline (as written in the
     ``.avsc``; logical types already stripped to their underlying type).
     """
-    if _kind(schema) != "record":
+    if schema_kind(schema) != "record":
         raise UnsupportedSchemaError("the top-level schema must be a record")
-    emitter = _Emitter()
+    emitter = _Emitter({"read_long": read_long, "unpack_double": _DOUBLE.unpack_from})
     emitter.emit(1, "size = len(d)")
     emitter.value(1, schema, "record")
     emitter.emit(1, "return record, p")
-    source = "def read(d, p):\n" + "\n".join(emitter.lines) + "\n"
-    # Built above from a schema the codec loaded from its own files, no outside input.
-    exec(source, emitter.namespace)
-    reader: Reader = emitter.namespace["read"]
+    reader: Reader = emitter.compile("read(d, p)")
     return reader

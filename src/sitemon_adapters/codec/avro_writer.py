@@ -24,7 +24,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from sitemon_adapters.codec.avro_reader import UnsupportedSchemaError
+from sitemon_adapters.codec.avro_codegen import Emitter, UnsupportedSchemaError, schema_kind
 
 __all__ = ["Writer", "compile_writer", "long_bytes"]
 
@@ -64,38 +64,10 @@ def int_bytes(value: int) -> bytes:
     return long_bytes(value)
 
 
-class _Emitter:
-    """Accumulates the generated function's lines and the names they refer to."""
+class _Emitter(Emitter):
+    """The writer's code: ``target`` is the expression whose value is appended to ``out``."""
 
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.namespace: dict[str, Any] = {
-            "long_bytes": long_bytes,
-            "int_bytes": int_bytes,
-            "pack_double": struct.Struct("<d").pack,
-            "TypeError": TypeError,
-        }
-        self._counter = 0
-
-    def name(self, prefix: str) -> str:
-        self._counter += 1
-        return f"{prefix}{self._counter}"
-
-    def constant(self, prefix: str, value: Any) -> str:
-        name = self.name(prefix)
-        self.namespace[name] = value
-        return name
-
-    def emit(self, indent: int, line: str) -> None:
-        self.lines.append("    " * indent + line)
-
-    def value(self, indent: int, schema: Any, source: str) -> None:
-        """Code that appends the value of expression ``source`` as ``schema`` to ``out``."""
-        kind = schema if isinstance(schema, str) else _kind(schema)
-        handler = getattr(self, f"_write_{kind}", None)
-        if handler is None:
-            raise UnsupportedSchemaError(f"no generated writer for {kind!r}")
-        handler(indent, schema, source)
+    verb = "write"
 
     def _write_null(self, indent: int, _schema: Any, source: str) -> None:
         self.emit(indent, f"if {source} is not None:")
@@ -143,7 +115,7 @@ class _Emitter:
             self.value(indent, field["type"], name)
 
     def _write_union(self, indent: int, schema: Any, source: str) -> None:
-        members = [m if isinstance(m, str) else _kind(m) for m in schema]
+        members = [m if isinstance(m, str) else schema_kind(m) for m in schema]
         if len(schema) != 2 or "null" not in members or members[0] == members[1]:
             raise UnsupportedSchemaError("only a union of null and one other type")
         null_at = members.index("null")
@@ -155,15 +127,6 @@ class _Emitter:
         self.value(indent + 1, other, source)
 
 
-def _kind(schema: Any) -> str:
-    if isinstance(schema, list):
-        return "union"
-    if isinstance(schema, dict):
-        kind = schema["type"]
-        return kind if isinstance(kind, str) else "nested"
-    raise UnsupportedSchemaError(f"no generated writer for {schema!r}")
-
-
 def compile_writer(schema: dict[str, Any], prefix: bytes = b"") -> Writer:
     """A function ``write(values)``: ``prefix`` followed by the record of ``schema`` whose
     field values are ``values`` (in field order), as bytes.
@@ -171,15 +134,18 @@ def compile_writer(schema: dict[str, Any], prefix: bytes = b"") -> Writer:
     ``schema`` is a record schema with its named types inline (as written in the
     ``.avsc``; logical types already stripped to their underlying type).
     """
-    if _kind(schema) != "record":
+    if schema_kind(schema) != "record":
         raise UnsupportedSchemaError("the top-level schema must be a record")
-    emitter = _Emitter()
+    emitter = _Emitter(
+        {
+            "long_bytes": long_bytes,
+            "int_bytes": int_bytes,
+            "pack_double": struct.Struct("<d").pack,
+        }
+    )
     start = emitter.constant("prefix", bytes(prefix))
     emitter.emit(1, f"out = bytearray({start})")
     emitter.value(1, schema, "values")
     emitter.emit(1, "return bytes(out)")
-    source = "def write(values):\n" + "\n".join(emitter.lines) + "\n"
-    # Built above from a schema the codec loaded from its own files, no outside input.
-    exec(source, emitter.namespace)
-    writer: Writer = emitter.namespace["write"]
+    writer: Writer = emitter.compile("write(values)")
     return writer
